@@ -1,0 +1,1 @@
+//! Procedural macros of forze. Use them through `forze-runtime`, which re-exports them.

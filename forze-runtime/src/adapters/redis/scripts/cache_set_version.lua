@@ -1,0 +1,8 @@
+-- Stores one version's body and moves the pointer to it, never backwards.
+-- KEYS[1] pointer key; KEYS[2] body key of this version
+-- ARGV[1] version (decimal); ARGV[2] body; ARGV[3] ttl in ms
+local current = tonumber(redis.call('GET', KEYS[1]) or '')
+if current and current > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1

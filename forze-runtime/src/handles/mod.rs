@@ -1,0 +1,19 @@
+//! Typed handles to wired routes: what user code (and generated code) calls.
+//!
+//! A handle knows its route (kind, name, namespace, tenant-awareness, defaults and failure
+//! policy), builds keys through [`crate::keys`], encodes values through [`crate::codec`], and
+//! calls its port. Handles are cheap to clone.
+
+mod cache;
+mod counter;
+mod idempotency;
+mod limiter;
+mod lock;
+mod route;
+
+pub use cache::{Cache, Versioned};
+pub use counter::Counter;
+pub use idempotency::{Begin, Claim, Idempotency, Snapshot};
+pub use limiter::Limiter;
+pub use lock::{LockGuard, Locks};
+pub(crate) use route::RouteCore;

@@ -1,0 +1,59 @@
+//! Health of the backend: reachability, latency, connections and redacted config.
+
+use std::time::Duration;
+
+use crate::wiring::Backend;
+
+/// A health report, e.g. for a `/health/redis` endpoint.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+/// let forze = forze_runtime::Forze::builder().build().await?;
+/// let health = forze.health().await;
+/// assert_eq!(health.backend, "memory");
+/// assert!(health.reachable && health.error.is_none());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// `"redis"` or `"memory"`.
+    pub backend: &'static str,
+    /// Whether the backend answered.
+    pub reachable: bool,
+    /// Round-trip time of a `PING` (zero for memory).
+    pub latency: Option<Duration>,
+    /// Number of connections in use (0 for memory).
+    pub connections: usize,
+    /// `"connected"`, `"down"` or `"embedded"`.
+    pub state: &'static str,
+    /// The backend's configuration, secrets redacted.
+    pub config: String,
+    /// Why the backend is not reachable.
+    pub error: Option<String>,
+}
+
+pub(crate) async fn check(backend: &Backend) -> Health {
+    match backend {
+        Backend::Memory(m) => Health {
+            backend: "memory",
+            reachable: true,
+            latency: Some(Duration::ZERO),
+            connections: 0,
+            state: "embedded",
+            config: format!("{:?}", m.config()),
+            error: None,
+        },
+        Backend::Redis(r) => {
+            let ping = r.ping().await;
+            Health {
+                backend: "redis",
+                reachable: ping.is_ok(),
+                latency: ping.as_ref().ok().copied(),
+                connections: r.connections(),
+                state: if ping.is_ok() { "connected" } else { "down" },
+                config: format!("{:?}", r.config()),
+                error: ping.err().map(|e| e.to_string()),
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::PortResult;
+
+/// What [`IdempotencyPort::begin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginOutcome {
+    /// No record existed: the caller now holds the claim (under the token it passed) and runs.
+    Proceed,
+    /// A committed record with the same fingerprint: its snapshot.
+    Replay(Vec<u8>),
+    /// A claim with the same fingerprint is held by someone else and not yet committed.
+    InProgress,
+    /// A record (claimed or committed) exists for another fingerprint.
+    Mismatch,
+}
+
+/// Claim / commit / release of idempotency records, each one atomic round trip.
+///
+/// A record is first a *claim* (fingerprint + owner token, expiring after the lease), then, when
+/// its owner commits, a *snapshot* kept for the record's TTL.
+///
+/// ```
+/// # async fn demo(port: &dyn forze_runtime::ports::IdempotencyPort) -> Result<(), forze_runtime::BackendError> {
+/// use std::time::Duration;
+/// use forze_runtime::ports::BeginOutcome;
+/// let lease = Duration::from_secs(30);
+/// assert_eq!(port.begin("ns/pay/k1", "fp", "t1", lease).await?, BeginOutcome::Proceed);
+/// assert!(port.commit("ns/pay/k1", "t1", b"{}", Duration::from_secs(3600)).await?);
+/// assert_eq!(port.begin("ns/pay/k1", "fp", "t2", lease).await?, BeginOutcome::Replay(b"{}".to_vec()));
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait IdempotencyPort: Send + Sync + 'static {
+    /// Claims `key` for `token` if no record exists, else reports what is there.
+    async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        token: &str,
+        lease: Duration,
+    ) -> PortResult<BeginOutcome>;
+    /// Turns the claim held by `token` into a snapshot kept for `ttl`. Returns `false`, writing
+    /// nothing, when `token` no longer holds the claim.
+    async fn commit(&self, key: &str, token: &str, snapshot: &[u8], ttl: Duration)
+        -> PortResult<bool>;
+    /// Drops the claim held by `token` so the key can be retried. Returns `false` when `token`
+    /// does not hold an uncommitted claim (then nothing changes).
+    async fn release(&self, key: &str, token: &str) -> PortResult<bool>;
+}

@@ -1,0 +1,21 @@
+//! Ports: the small async traits every backend implements.
+//!
+//! Ports speak in full storage keys (built by [`crate::keys`]) and bytes (encoded by
+//! [`crate::codec`]); routes, tenants, codecs, timeouts and failure policies live one layer up,
+//! in the handles of [`crate::wiring`]. Each port has one contract test suite that every adapter
+//! passes (`tests/` in the workspace).
+
+mod cache;
+mod counter;
+mod idempotency;
+mod lock;
+mod rate_limit;
+
+pub use cache::CachePort;
+pub use counter::CounterPort;
+pub use idempotency::{BeginOutcome, IdempotencyPort};
+pub use lock::LockPort;
+pub use rate_limit::{Algorithm, Decision, Quota, RateLimitPort};
+
+/// What every port method returns.
+pub type PortResult<T> = Result<T, crate::BackendError>;

@@ -1,0 +1,110 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::PortResult;
+
+/// How a limiter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// At most `limit` per aligned window of `period` (cheap; allows a burst of 2×limit across a
+    /// window boundary).
+    FixedWindow,
+    /// At most `limit` in *any* interval of length `period` (an exact sliding log; memory grows
+    /// with the number of admitted calls in a period).
+    SlidingWindow,
+    /// GCRA (a token bucket of capacity `limit` refilled at `limit/period`): smooth, O(1) state.
+    Gcra,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fixed_window" | "fixed-window" => Ok(Algorithm::FixedWindow),
+            "sliding_window" | "sliding-window" => Ok(Algorithm::SlidingWindow),
+            "gcra" | "token_bucket" | "token-bucket" => Ok(Algorithm::Gcra),
+            other => Err(format!(
+                "unknown algorithm {other:?}; expected fixed_window, sliding_window or gcra"
+            )),
+        }
+    }
+}
+
+/// A limit of `limit` units per `period`, counted by `algorithm`.
+///
+/// ```
+/// use std::time::Duration;
+/// use forze_runtime::ports::{Algorithm, Quota};
+/// let q = Quota::new(100, Duration::from_secs(60), Algorithm::Gcra);
+/// assert_eq!(q.limit, 100);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Units admitted per period (at least 1).
+    pub limit: u64,
+    /// The period (at least 1 ms).
+    pub period: Duration,
+    /// The counting algorithm.
+    pub algorithm: Algorithm,
+}
+
+impl Quota {
+    /// A quota of `limit` per `period`.
+    pub fn new(limit: u64, period: Duration, algorithm: Algorithm) -> Self {
+        Self {
+            limit,
+            period,
+            algorithm,
+        }
+    }
+
+    /// Why this quota is unusable, if it is.
+    pub fn problem(&self) -> Option<String> {
+        if self.limit == 0 {
+            Some("quota limit must be at least 1".into())
+        } else if self.period < Duration::from_millis(1) {
+            Some(format!("quota period {:?} is below 1ms", self.period))
+        } else if self.period > Duration::from_secs(366 * 24 * 3600) {
+            Some(format!("quota period {:?} is above one year", self.period))
+        } else if self.limit > (1 << 40) {
+            Some(format!("quota limit {} is above 2^40", self.limit))
+        } else {
+            None
+        }
+    }
+}
+
+/// The answer of a rate limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the call is admitted (its cost was consumed).
+    pub allowed: bool,
+    /// The quota's limit.
+    pub limit: u64,
+    /// Units still available right after this decision.
+    pub remaining: u64,
+    /// Time until the full quota is available again.
+    pub reset_after: Duration,
+    /// When denied: time until a call of the same cost could be admitted.
+    pub retry_after: Option<Duration>,
+}
+
+/// Rate limit checks: one atomic round trip each; a denied check consumes nothing.
+///
+/// ```
+/// # async fn demo(port: &dyn forze_runtime::ports::RateLimitPort) -> Result<(), forze_runtime::BackendError> {
+/// use std::time::Duration;
+/// use forze_runtime::ports::{Algorithm, Quota};
+/// let q = Quota::new(1, Duration::from_secs(60), Algorithm::FixedWindow);
+/// assert!(port.check("ns/ratelimit/u1", &q, 1).await?.allowed);
+/// assert!(!port.check("ns/ratelimit/u1", &q, 1).await?.allowed);
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait RateLimitPort: Send + Sync + 'static {
+    /// Admits `cost` units (1 ≤ cost ≤ limit) against `quota` at `key`, or denies without
+    /// consuming anything.
+    async fn check(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision>;
+}

@@ -1,0 +1,406 @@
+//! Wiring by logical name: a builder maps cache / counter / idempotency / limiter / lock names
+//! to route configs on one backend (Redis or in memory) and hands out typed handles by name.
+
+mod routes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+pub use routes::{
+    CacheRoute, CounterRoute, FailurePolicy, IdempotencyRoute, LimiterFailure, LimiterRoute,
+    LockRoute,
+};
+
+use crate::adapters::memory::{MemoryBackend, MemoryConfig};
+use crate::adapters::redis::{RedisBackend, RedisConfig};
+use crate::error::{Error, RouteKind};
+use crate::handles::{Cache, Counter, Idempotency, Limiter, Locks, RouteCore};
+use crate::health::Health;
+use crate::keys::validate_namespace;
+
+/// Which backend a runtime uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendConfig {
+    /// The in-memory backend (the default).
+    Memory(MemoryConfig),
+    /// Redis or Valkey.
+    Redis(RedisConfig),
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig::Memory(MemoryConfig::default())
+    }
+}
+
+impl BackendConfig {
+    /// Redis when `REDIS_URL` is set (and not empty), else in memory.
+    ///
+    /// ```
+    /// use forze_runtime::BackendConfig;
+    /// # unsafe { std::env::remove_var("REDIS_URL") };
+    /// assert!(matches!(BackendConfig::from_env(), BackendConfig::Memory(_)));
+    /// ```
+    pub fn from_env() -> Self {
+        RedisConfig::from_env().map_or_else(Self::default, BackendConfig::Redis)
+    }
+}
+
+/// The connected backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Memory(MemoryBackend),
+    Redis(RedisBackend),
+}
+
+/// Builds a [`Forze`] runtime: a backend and the routes, by name.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+/// use std::time::Duration;
+/// use forze_runtime::{BackendConfig, CacheRoute, CounterRoute, Forze, IdempotencyRoute};
+/// let forze = Forze::builder()
+///     .backend(BackendConfig::from_env()) // Redis if REDIS_URL is set, else in memory
+///     .cache("users", CacheRoute::new("app:users").ttl(Duration::from_secs(600)))
+///     .counter("projects", CounterRoute::new("app:seq:projects"))
+///     .idempotency("default", IdempotencyRoute::new("app:idem"))
+///     .build()
+///     .await?;
+/// assert!(forze.cache("users").is_ok());
+/// assert!(forze.cache("nope").is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "call .build().await to get a runtime"]
+pub struct ForzeBuilder {
+    backend: BackendConfig,
+    caches: Vec<(String, CacheRoute)>,
+    counters: Vec<(String, CounterRoute)>,
+    idempotency: Vec<(String, IdempotencyRoute)>,
+    limiters: Vec<(String, LimiterRoute)>,
+    locks: Vec<(String, LockRoute)>,
+    required: BTreeSet<(RouteKind, String)>,
+}
+
+impl ForzeBuilder {
+    /// Uses `backend`.
+    pub fn backend(mut self, backend: BackendConfig) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Uses the in-memory backend with default bounds.
+    pub fn memory(self) -> Self {
+        self.backend(BackendConfig::Memory(MemoryConfig::default()))
+    }
+
+    /// Uses Redis / Valkey.
+    pub fn redis(self, config: RedisConfig) -> Self {
+        self.backend(BackendConfig::Redis(config))
+    }
+
+    /// Wires the cache `name`.
+    pub fn cache(mut self, name: impl Into<String>, route: CacheRoute) -> Self {
+        self.caches.push((name.into(), route));
+        self
+    }
+
+    /// Wires the counter `name`.
+    pub fn counter(mut self, name: impl Into<String>, route: CounterRoute) -> Self {
+        self.counters.push((name.into(), route));
+        self
+    }
+
+    /// Wires the idempotency store `name`.
+    pub fn idempotency(mut self, name: impl Into<String>, route: IdempotencyRoute) -> Self {
+        self.idempotency.push((name.into(), route));
+        self
+    }
+
+    /// Wires the rate limiter `name`.
+    pub fn limiter(mut self, name: impl Into<String>, route: LimiterRoute) -> Self {
+        self.limiters.push((name.into(), route));
+        self
+    }
+
+    /// Wires the lock route `name`.
+    pub fn lock(mut self, name: impl Into<String>, route: LockRoute) -> Self {
+        self.locks.push((name.into(), route));
+        self
+    }
+
+    /// Declares that code uses route `name` of `kind`: [`ForzeBuilder::build`] fails, listing
+    /// every such name that is not wired, instead of the first call failing later.
+    pub fn require(mut self, kind: RouteKind, name: impl Into<String>) -> Self {
+        self.required.insert((kind, name.into()));
+        self
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |kind: RouteKind, names: Vec<(&String, &str)>| {
+            let mut seen = BTreeSet::new();
+            for (name, ns) in names {
+                if name.trim().is_empty() {
+                    out.push(format!("a {kind} has an empty name"));
+                }
+                if !seen.insert(name) {
+                    out.push(format!("{kind} {name:?} is wired twice"));
+                }
+                if let Err(e) = validate_namespace(ns) {
+                    out.push(format!("{kind} {name:?}: {e}"));
+                }
+            }
+        };
+        check(RouteKind::Cache, self.caches.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        check(RouteKind::Counter, self.counters.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        check(RouteKind::Idempotency, self.idempotency.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        check(RouteKind::Limiter, self.limiters.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        check(RouteKind::Lock, self.locks.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        for (name, r) in &self.caches {
+            if r.ttl.is_zero() {
+                out.push(format!("cache {name:?}: ttl must be above zero"));
+            }
+            if r.max_value_bytes == 0 {
+                out.push(format!("cache {name:?}: max_value_bytes must be above zero"));
+            }
+        }
+        for (name, r) in &self.idempotency {
+            if r.ttl.is_zero() || r.lease.is_zero() {
+                out.push(format!("idempotency store {name:?}: ttl and lease must be above zero"));
+            }
+        }
+        for (name, r) in &self.limiters {
+            if let Some(p) = r.quota.as_ref().and_then(|q| q.problem()) {
+                out.push(format!("limiter {name:?}: {p}"));
+            }
+        }
+        for (name, r) in &self.locks {
+            if r.lease.is_zero() {
+                out.push(format!("lock route {name:?}: lease must be above zero"));
+            }
+        }
+        if let BackendConfig::Redis(cfg) = &self.backend {
+            out.extend(cfg.problems());
+        }
+        if let BackendConfig::Memory(cfg) = &self.backend {
+            if cfg.max_entries == 0 || cfg.cache_max_bytes == 0 {
+                out.push("memory backend: max_entries and cache_max_bytes must be above zero".into());
+            }
+        }
+        out
+    }
+
+    fn missing(&self) -> Vec<(RouteKind, String)> {
+        self.required
+            .iter()
+            .filter(|(kind, name)| {
+                !match kind {
+                    RouteKind::Cache => self.caches.iter().any(|(n, _)| n == name),
+                    RouteKind::Counter => self.counters.iter().any(|(n, _)| n == name),
+                    RouteKind::Idempotency => self.idempotency.iter().any(|(n, _)| n == name),
+                    RouteKind::Limiter => self.limiters.iter().any(|(n, _)| n == name),
+                    RouteKind::Lock => self.locks.iter().any(|(n, _)| n == name),
+                }
+            })
+            .map(|(kind, name)| (*kind, name.clone()))
+            .collect()
+    }
+
+    /// Checks the whole wiring (every problem is reported at once), connects the backend
+    /// (Redis: opens the connections, pings, loads the scripts) and returns the runtime.
+    pub async fn build(self) -> Result<Forze, Error> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(Error::Config { problems });
+        }
+        let missing = self.missing();
+        if !missing.is_empty() {
+            return Err(Error::MissingRoutes { missing });
+        }
+        let backend = match &self.backend {
+            BackendConfig::Memory(cfg) => Backend::Memory(MemoryBackend::new(cfg.clone())),
+            BackendConfig::Redis(cfg) => Backend::Redis(RedisBackend::connect(cfg.clone()).await?),
+        };
+        macro_rules! ports {
+            ($trait:path) => {
+                match &backend {
+                    Backend::Memory(m) => Arc::new(m.clone()) as Arc<dyn $trait>,
+                    Backend::Redis(r) => Arc::new(r.clone()) as Arc<dyn $trait>,
+                }
+            };
+        }
+        let cache_port = ports!(crate::ports::CachePort);
+        let counter_port = ports!(crate::ports::CounterPort);
+        let idem_port = ports!(crate::ports::IdempotencyPort);
+        let limit_port = ports!(crate::ports::RateLimitPort);
+        let lock_port = ports!(crate::ports::LockPort);
+
+        let caches = self
+            .caches
+            .into_iter()
+            .map(|(name, r)| {
+                let core = RouteCore::new(RouteKind::Cache, &name, &r.namespace, r.tenant_aware);
+                let h = Cache {
+                    core,
+                    port: cache_port.clone(),
+                    ttl: r.ttl,
+                    max_value_bytes: r.max_value_bytes,
+                    policy: r.on_error,
+                };
+                (name, h)
+            })
+            .collect();
+        let counters = self
+            .counters
+            .into_iter()
+            .map(|(name, r)| {
+                let core = RouteCore::new(RouteKind::Counter, &name, &r.namespace, r.tenant_aware);
+                let h = Counter {
+                    core,
+                    port: counter_port.clone(),
+                    suffix: None,
+                };
+                (name, h)
+            })
+            .collect();
+        let idempotency = self
+            .idempotency
+            .into_iter()
+            .map(|(name, r)| {
+                let core =
+                    RouteCore::new(RouteKind::Idempotency, &name, &r.namespace, r.tenant_aware);
+                let h = Idempotency {
+                    core,
+                    port: idem_port.clone(),
+                    ttl: r.ttl,
+                    lease: r.lease,
+                };
+                (name, h)
+            })
+            .collect();
+        let limiters = self
+            .limiters
+            .into_iter()
+            .map(|(name, r)| {
+                let core = RouteCore::new(RouteKind::Limiter, &name, &r.namespace, r.tenant_aware);
+                let h = Limiter {
+                    core,
+                    port: limit_port.clone(),
+                    quota: r.quota,
+                    on_unavailable: r.on_unavailable,
+                };
+                (name, h)
+            })
+            .collect();
+        let locks = self
+            .locks
+            .into_iter()
+            .map(|(name, r)| {
+                let core = RouteCore::new(RouteKind::Lock, &name, &r.namespace, r.tenant_aware);
+                let h = Locks {
+                    core,
+                    port: lock_port.clone(),
+                    lease: r.lease,
+                };
+                (name, h)
+            })
+            .collect();
+        Ok(Forze {
+            inner: Arc::new(Inner {
+                backend,
+                caches,
+                counters,
+                idempotency,
+                limiters,
+                locks,
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Backend,
+    caches: BTreeMap<String, Cache>,
+    counters: BTreeMap<String, Counter>,
+    idempotency: BTreeMap<String, Idempotency>,
+    limiters: BTreeMap<String, Limiter>,
+    locks: BTreeMap<String, Locks>,
+}
+
+/// A wired runtime: one backend, the routes by name. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+/// use forze_runtime::{CounterRoute, Forze};
+/// let forze = Forze::builder().counter("visits", CounterRoute::new("app:visits")).build().await?;
+/// forze.counter("visits")?.incr().await?;
+/// assert!(forze.health().await.reachable);
+/// forze.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Forze {
+    inner: Arc<Inner>,
+}
+
+fn lookup<T: Clone>(map: &BTreeMap<String, T>, kind: RouteKind, name: &str) -> Result<T, Error> {
+    map.get(name).cloned().ok_or_else(|| Error::UnknownRoute {
+        kind,
+        name: name.to_owned(),
+        known: map.keys().cloned().collect(),
+    })
+}
+
+impl Forze {
+    /// A builder with the in-memory backend and no routes.
+    pub fn builder() -> ForzeBuilder {
+        ForzeBuilder::default()
+    }
+
+    /// The cache `name`.
+    pub fn cache(&self, name: &str) -> Result<Cache, Error> {
+        lookup(&self.inner.caches, RouteKind::Cache, name)
+    }
+
+    /// The counter `name`.
+    pub fn counter(&self, name: &str) -> Result<Counter, Error> {
+        lookup(&self.inner.counters, RouteKind::Counter, name)
+    }
+
+    /// The idempotency store `name`.
+    pub fn idempotency(&self, name: &str) -> Result<Idempotency, Error> {
+        lookup(&self.inner.idempotency, RouteKind::Idempotency, name)
+    }
+
+    /// The rate limiter `name`.
+    pub fn limiter(&self, name: &str) -> Result<Limiter, Error> {
+        lookup(&self.inner.limiters, RouteKind::Limiter, name)
+    }
+
+    /// The lock route `name`.
+    pub fn lock(&self, name: &str) -> Result<Locks, Error> {
+        lookup(&self.inner.locks, RouteKind::Lock, name)
+    }
+
+    /// `"redis"` or `"memory"`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.inner.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    /// Reachability, ping latency, connections and the (redacted) config of the backend.
+    pub async fn health(&self) -> Health {
+        crate::health::check(&self.inner.backend).await
+    }
+
+    /// Ends this handle to the runtime. Connections close when the last clone of the runtime
+    /// and of its handles is dropped; in-flight calls on other clones complete normally.
+    pub async fn shutdown(self) {
+        tracing::debug!(backend = self.backend_name(), "forze runtime handle shut down");
+        drop(self);
+    }
+}

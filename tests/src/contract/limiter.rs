@@ -1,0 +1,101 @@
+use std::time::Duration;
+
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::{Error, Forze};
+
+async fn sequential_quota(f: &Forze, route: &str) {
+    let l = f.limiter(route).unwrap();
+    for left in (0..50).rev() {
+        let d = l.check("user:1").await.unwrap();
+        assert!(d.allowed, "{route}: call {} denied", 50 - left);
+        assert_eq!(d.remaining, left, "{route}");
+        assert_eq!(d.limit, 50);
+        assert!(d.retry_after.is_none());
+        assert!(d.reset_after > Duration::ZERO && d.reset_after <= Duration::from_secs(3600));
+    }
+    let d = l.check("user:1").await.unwrap();
+    assert!(!d.allowed, "{route}: 51st call admitted");
+    assert_eq!(d.remaining, 0);
+    let retry = d.retry_after.expect("denied decisions carry retry_after");
+    assert!(retry > Duration::ZERO && retry <= Duration::from_secs(3600), "{retry:?}");
+    // Another key has its own quota.
+    assert!(l.check("user:2").await.unwrap().allowed);
+}
+
+/// Fixed window: limit, remaining, retry-after.
+pub async fn limiter_fixed_window_quota(f: &Forze) {
+    sequential_quota(f, "fixed").await;
+}
+
+/// Sliding window: limit, remaining, retry-after.
+pub async fn limiter_sliding_window_quota(f: &Forze) {
+    sequential_quota(f, "sliding").await;
+}
+
+/// GCRA: limit, remaining, retry-after.
+pub async fn limiter_gcra_quota(f: &Forze) {
+    sequential_quota(f, "gcra").await;
+}
+
+async fn concurrent(f: &Forze, route: &str) {
+    let l = f.limiter(route).unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let l = l.clone();
+            tokio::spawn(async move {
+                let mut admitted = 0;
+                for _ in 0..4 {
+                    if l.check("hot").await.unwrap().allowed {
+                        admitted += 1;
+                    }
+                }
+                admitted
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += t.await.unwrap();
+    }
+    assert_eq!(admitted, 50, "{route}: 64 tasks × 4 calls against a quota of 50");
+}
+
+/// 64 concurrent callers never get more than the quota (fixed window).
+pub async fn limiter_concurrent_fixed_window(f: &Forze) {
+    concurrent(f, "fixed").await;
+}
+
+/// 64 concurrent callers never get more than the quota (sliding window).
+pub async fn limiter_concurrent_sliding_window(f: &Forze) {
+    concurrent(f, "sliding").await;
+}
+
+/// 64 concurrent callers never get more than the quota (GCRA).
+pub async fn limiter_concurrent_gcra(f: &Forze) {
+    concurrent(f, "gcra").await;
+}
+
+/// Weighted costs, explicit quotas, and arguments out of range.
+pub async fn limiter_cost_and_arguments(f: &Forze) {
+    for route in ["fixed", "sliding", "gcra"] {
+        let l = f.limiter(route).unwrap();
+        assert!(l.check_cost("w", 30).await.unwrap().allowed);
+        let d = l.check_cost("w", 30).await.unwrap();
+        assert!(!d.allowed, "{route}");
+        assert_eq!(d.remaining, 20, "{route}");
+        // A denied check consumed nothing: 20 still fit.
+        assert!(l.check_cost("w", 20).await.unwrap().allowed, "{route}");
+        assert!(matches!(l.check_cost("w", 0).await, Err(Error::InvalidArgument { .. })));
+        assert!(matches!(l.check_cost("w", 51).await, Err(Error::InvalidArgument { .. })));
+    }
+    let bare = f.limiter("bare").unwrap();
+    assert!(matches!(bare.check("k").await, Err(Error::InvalidArgument { .. })));
+    let q = Quota::new(1, Duration::from_secs(60), Algorithm::SlidingWindow);
+    assert!(bare.check_quota("k", &q, 1).await.unwrap().allowed);
+    assert!(!bare.check_quota("k", &q, 1).await.unwrap().allowed);
+    // Switching algorithm on the same key starts afresh instead of failing.
+    let g = Quota::new(1, Duration::from_secs(60), Algorithm::Gcra);
+    assert!(bare.check_quota("k", &g, 1).await.unwrap().allowed);
+    let zero = Quota::new(0, Duration::from_secs(1), Algorithm::Gcra);
+    assert!(matches!(bare.check_quota("k", &zero, 1).await, Err(Error::InvalidArgument { .. })));
+}

@@ -1,0 +1,142 @@
+//! Test support for forze: a real `redis-server` per test, a `MONITOR`-based round-trip counter,
+//! and one contract suite per port that runs against every backend.
+
+pub mod contract;
+pub mod monitor;
+pub mod server;
+
+use std::time::Duration;
+
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::{
+    CacheRoute, CounterRoute, FailurePolicy, Forze, ForzeBuilder, IdempotencyRoute, LimiterRoute,
+    LockRoute, RedisConfig,
+};
+
+pub use server::RedisServer;
+
+/// The lease of the `*-short` routes: claims and locks that a test lets expire.
+pub const SHORT_LEASE: Duration = Duration::from_millis(60);
+
+/// The routes every contract case uses.
+pub fn routes(builder: ForzeBuilder) -> ForzeBuilder {
+    let hour = Duration::from_secs(3600);
+    builder
+        .cache("c", CacheRoute::new("t:c"))
+        .cache("c-small", CacheRoute::new("t:cs").max_value_bytes(64))
+        .cache("c-tenant", CacheRoute::new("t:ct").tenant_aware(true))
+        .cache(
+            "c-closed",
+            CacheRoute::new("t:cc").on_error(FailurePolicy::FailClosed),
+        )
+        .counter("n", CounterRoute::new("t:n"))
+        .counter("n-tenant", CounterRoute::new("t:nt").tenant_aware(true))
+        .idempotency("i", IdempotencyRoute::new("t:i"))
+        .idempotency("i-short", IdempotencyRoute::new("t:is").lease(SHORT_LEASE))
+        .limiter(
+            "fixed",
+            LimiterRoute::new("t:lf").quota(Quota::new(50, hour, Algorithm::FixedWindow)),
+        )
+        .limiter(
+            "sliding",
+            LimiterRoute::new("t:ls").quota(Quota::new(50, hour, Algorithm::SlidingWindow)),
+        )
+        .limiter(
+            "gcra",
+            LimiterRoute::new("t:lg").quota(Quota::new(50, hour, Algorithm::Gcra)),
+        )
+        .limiter("bare", LimiterRoute::new("t:lb"))
+        .lock("l", LockRoute::new("t:l"))
+        .lock("l-short", LockRoute::new("t:lx").lease(SHORT_LEASE))
+}
+
+/// A wired runtime, and the server behind it when there is one.
+pub struct Env {
+    /// The runtime under test.
+    pub forze: Forze,
+    /// The test's own redis-server (Redis runs only).
+    pub server: Option<RedisServer>,
+}
+
+/// The contract routes on the in-memory backend.
+pub async fn memory_env() -> Env {
+    let forze = routes(Forze::builder().memory())
+        .build()
+        .await
+        .expect("memory runtime");
+    Env {
+        forze,
+        server: None,
+    }
+}
+
+/// A test's own redis-server, and the contract routes on it.
+pub async fn redis_env() -> Env {
+    let server = RedisServer::start();
+    let forze = routes(Forze::builder().redis(redis_config(&server)))
+        .build()
+        .await
+        .expect("redis runtime");
+    Env {
+        forze,
+        server: Some(server),
+    }
+}
+
+/// The config tests use for `server`: 2 connections, short timeouts.
+pub fn redis_config(server: &RedisServer) -> RedisConfig {
+    RedisConfig::new(server.url())
+        .max_size(2)
+        .socket_timeout(Duration::from_secs(2))
+        .connect_timeout(Duration::from_secs(2))
+}
+
+/// Polls `probe` every few milliseconds until it yields a value, failing after `within`. For
+/// waiting on time-based behaviour (a TTL or lease running out), never as a substitute for
+/// synchronising tasks.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not true within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Generates one `#[tokio::test]` per contract case, each on a fresh environment from `$env`.
+#[macro_export]
+macro_rules! contract_tests {
+    ($env:path) => {
+        $crate::contract_tests!(@cases $env;
+            cache_set_get_invalidate, cache_ttl_expires, cache_many, cache_old_shape_is_miss,
+            cache_too_large_is_refused_and_keeps_old, cache_pointer_never_moves_back,
+            cache_tenants_are_isolated, cache_hostile_keys_are_isolated,
+            counter_semantics, counter_concurrent_incr_is_exact, counter_batches_never_overlap,
+            counter_overflow_is_an_error, counter_tenants_are_isolated,
+            idem_flow, idem_in_progress_and_release, idem_concurrent_begin_one_proceeds,
+            idem_stale_owner_cannot_commit,
+            limiter_fixed_window_quota, limiter_sliding_window_quota, limiter_gcra_quota,
+            limiter_concurrent_fixed_window, limiter_concurrent_sliding_window,
+            limiter_concurrent_gcra, limiter_cost_and_arguments,
+            lock_exclusive, lock_concurrent_single_owner, lock_stale_owner_is_fenced,
+        );
+    };
+    (@cases $env:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let env = $env().await;
+                $crate::contract::$case(&env.forze).await;
+            }
+        )*
+    };
+}
