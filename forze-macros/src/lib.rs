@@ -1,1 +1,24 @@
-//! Procedural macros of forze. Use them through `forze-runtime`, which re-exports them.
+//! Procedural macros of forze. Use them through `forze-runtime`, which re-exports them; the
+//! documentation with examples lives there.
+//!
+//! Each macro is a thin entry point over a `proc_macro2` function (unit-testable with
+//! `quote!`), organised as args (darling) → validate → expand.
+
+mod cached;
+mod common;
+mod invalidate;
+
+use proc_macro::TokenStream;
+
+/// Caches an async fn's result in a named cache. See `forze_runtime` for the documentation.
+#[proc_macro_attribute]
+pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
+    cached::cached(attr.into(), item.into()).into()
+}
+
+/// Invalidates cache entries after an async fn succeeds. See `forze_runtime` for the
+/// documentation.
+#[proc_macro_attribute]
+pub fn cache_invalidate(attr: TokenStream, item: TokenStream) -> TokenStream {
+    invalidate::cache_invalidate(attr.into(), item.into()).into()
+}

@@ -138,7 +138,12 @@ impl KeySpace {
 
     fn join(&self, words: &[&str], parts: &[&str]) -> String {
         let mut key = String::with_capacity(
-            self.prefix.len() + words.iter().chain(parts).map(|p| p.len() + 1).sum::<usize>(),
+            self.prefix.len()
+                + words
+                    .iter()
+                    .chain(parts)
+                    .map(|p| p.len() + 1)
+                    .sum::<usize>(),
         );
         key.push_str(&self.prefix);
         for word in words {
@@ -223,10 +228,15 @@ mod tests {
 
     #[test]
     fn escaping_is_injective_on_lookalikes() {
-        let inputs = ["a/b", "a%2Fb", "a%252Fb", "a_b", "a:b", "a.b", "", "~", "%7E"];
+        let inputs = [
+            "a/b", "a%2Fb", "a%252Fb", "a_b", "a:b", "a.b", "", "~", "%7E",
+        ];
         let mut seen = std::collections::HashSet::new();
         for raw in inputs {
-            assert!(seen.insert(escape_part(raw).into_owned()), "{raw:?} collides");
+            assert!(
+                seen.insert(escape_part(raw).into_owned()),
+                "{raw:?} collides"
+            );
         }
     }
 
@@ -247,7 +257,9 @@ mod tests {
         let evil = KeySpace::new("app", Some("acme/cache/kv"));
         let good = KeySpace::new("app", Some("acme"));
         assert_ne!(evil.cache_kv("x"), good.cache_kv("x"));
-        assert!(evil.cache_kv("x").starts_with("app/tenant/acme%2Fcache%2Fkv/"));
+        assert!(evil
+            .cache_kv("x")
+            .starts_with("app/tenant/acme%2Fcache%2Fkv/"));
         let plain = KeySpace::new("app", None);
         assert_ne!(plain.cache_kv("tenant/acme"), good.cache_kv("x"));
     }
@@ -263,7 +275,10 @@ mod tests {
             ks.idempotency("create_payment", "k/1"),
             "app:projects/create_payment/k%2F1"
         );
-        assert_eq!(ks.rate_limit("ip:1.2.3.4"), "app:projects/ratelimit/ip:1.2.3.4");
+        assert_eq!(
+            ks.rate_limit("ip:1.2.3.4"),
+            "app:projects/ratelimit/ip:1.2.3.4"
+        );
         assert_eq!(ks.lock("job"), "app:projects/lock/job");
         assert_eq!(ks.cache_tag("team:1"), "app:projects/cache/tag/team:1");
     }
@@ -275,5 +290,181 @@ mod tests {
         assert!(validate_namespace("{a}").is_err());
         assert!(validate_namespace(&"a".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
         assert!(validate_namespace("app:seq-1_v.2").is_ok());
+    }
+}
+
+/// A value that can be part of a key built from a template (`#[cached(key = "user:{id}")]`),
+/// or of the default key (every parameter not skipped).
+///
+/// Implemented for integers, `bool`, `char`, strings, and references/boxes/`Arc`s/`Option`s of
+/// those. Implement it for your own id types (write something that identifies the value and
+/// nothing else):
+///
+/// ```
+/// use forze_runtime::keys::{KeyPart, KeyWriter};
+/// struct OrgId(u32);
+/// impl KeyPart for OrgId {
+///     fn write_key(&self, out: &mut KeyWriter) {
+///         out.part(&self.0);
+///     }
+/// }
+/// let key = KeyWriter::new().lit("org:").part(&OrgId(7)).finish();
+/// assert_eq!(key, "org:7");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "this value has no key form",
+    note = "implement `forze_runtime::keys::KeyPart` for it, or keep it out of the key (`skip(...)` or a `key` template)"
+)]
+pub trait KeyPart {
+    /// Writes this value's key form with [`KeyWriter::raw`] / [`KeyWriter::part`].
+    fn write_key(&self, out: &mut KeyWriter);
+}
+
+/// Builds the key of one call from template literals and escaped values.
+///
+/// Values are escaped (every byte outside `A-Z a-z 0-9 _` becomes `%XX`), so that a value can
+/// never forge a template's separators: `"{a}:{b}"` with `a = "x:y"` differs from `a = "x"`,
+/// `b = "y"`. The whole key is then escaped once more as a key part by [`KeySpace`].
+///
+/// ```
+/// use forze_runtime::keys::KeyWriter;
+/// let k = KeyWriter::new().lit("user:").part(&"a:b").lit(":").part(&42u64).finish();
+/// assert_eq!(k, "user:a%3Ab:42");
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct KeyWriter {
+    buf: String,
+}
+
+impl KeyWriter {
+    /// An empty key.
+    pub fn new() -> Self {
+        Self {
+            buf: String::with_capacity(48),
+        }
+    }
+
+    /// Appends template text as it is.
+    pub fn lit(mut self, text: &str) -> Self {
+        self.buf.push_str(text);
+        self
+    }
+
+    /// Appends template text as it is (in place).
+    pub fn push_lit(&mut self, text: &str) {
+        self.buf.push_str(text);
+    }
+
+    /// Appends a value's key form.
+    pub fn part<T: KeyPart + ?Sized>(mut self, value: &T) -> Self {
+        value.write_key(&mut self);
+        self
+    }
+
+    /// Appends a value's key form (in place).
+    pub fn push_part<T: KeyPart + ?Sized>(&mut self, value: &T) {
+        value.write_key(self);
+    }
+
+    /// Appends text as a value: escaped.
+    pub fn raw(&mut self, text: &str) {
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                self.buf.push(b as char);
+            } else {
+                let _ = write!(self.buf, "%{b:02X}");
+            }
+        }
+    }
+
+    /// The key.
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+macro_rules! key_part_display {
+    ($($t:ty),*) => {$(
+        impl KeyPart for $t {
+            fn write_key(&self, out: &mut KeyWriter) {
+                let _ = write!(out.buf, "{}", self);
+            }
+        }
+    )*};
+}
+key_part_display!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool);
+
+impl KeyPart for char {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.raw(self.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl KeyPart for str {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.raw(self);
+    }
+}
+
+impl KeyPart for String {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.raw(self);
+    }
+}
+
+impl<T: KeyPart + ?Sized> KeyPart for &T {
+    fn write_key(&self, out: &mut KeyWriter) {
+        (**self).write_key(out);
+    }
+}
+
+impl<T: KeyPart + ?Sized> KeyPart for &mut T {
+    fn write_key(&self, out: &mut KeyWriter) {
+        (**self).write_key(out);
+    }
+}
+
+impl<T: KeyPart + ?Sized> KeyPart for Box<T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        (**self).write_key(out);
+    }
+}
+
+impl<T: KeyPart + ?Sized> KeyPart for std::sync::Arc<T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        (**self).write_key(out);
+    }
+}
+
+impl<T: KeyPart + ?Sized + ToOwned> KeyPart for Cow<'_, T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        self.as_ref().write_key(out);
+    }
+}
+
+/// `None` is written `~` (which no escaped value contains), `Some(v)` as `v`.
+impl<T: KeyPart> KeyPart for Option<T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        match self {
+            None => out.buf.push('~'),
+            Some(v) => v.write_key(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod key_writer_tests {
+    use super::*;
+
+    #[test]
+    fn values_cannot_forge_separators() {
+        let a = KeyWriter::new().part(&"x:y").lit(":").part(&"z").finish();
+        let b = KeyWriter::new().part(&"x").lit(":").part(&"y:z").finish();
+        assert_ne!(a, b);
+        let none = KeyWriter::new().part(&None::<u32>).finish();
+        let tilde = KeyWriter::new().part(&Some("~")).finish();
+        assert_ne!(none, tilde);
+        assert_eq!(KeyWriter::new().part(&-5i32).part(&true).finish(), "-5true");
     }
 }

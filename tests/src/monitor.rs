@@ -22,7 +22,10 @@ impl Monitor {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port()))
             .await
             .expect("connect monitor");
-        stream.write_all(b"MONITOR\r\n").await.expect("send MONITOR");
+        stream
+            .write_all(b"MONITOR\r\n")
+            .await
+            .expect("send MONITOR");
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
         reader.read_line(&mut line).await.expect("MONITOR reply");
@@ -46,7 +49,11 @@ impl Monitor {
         let mut out = Vec::new();
         loop {
             let mut line = String::new();
-            let n = self.reader.read_line(&mut line).await.expect("monitor read");
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .await
+                .expect("monitor read");
             assert!(n > 0, "monitor connection closed");
             if line.contains(&token) {
                 return out;

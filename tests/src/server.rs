@@ -76,7 +76,14 @@ impl RedisServer {
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no", "--protected-mode", "no", "--logfile", ""])
+            .args([
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "no",
+                "--logfile",
+                "",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .args(&self.extra)
@@ -139,7 +146,9 @@ impl RedisServer {
     /// Starts the server again on the same port (its data is gone: no persistence).
     pub fn restart(&mut self) {
         self.stop();
-        let child = self.spawn().unwrap_or_else(|log| panic!("restart failed: {log}"));
+        let child = self
+            .spawn()
+            .unwrap_or_else(|log| panic!("restart failed: {log}"));
         self.child = Some(child);
     }
 

@@ -32,34 +32,46 @@ async fn every_operation_is_one_round_trip() {
     let mut mon = Monitor::start(server).await;
 
     let n = f.counter("n").unwrap();
-    one_round_trip(&mut mon, "counter incr", "INCRBY", || n.incr()).await.unwrap();
-    one_round_trip(&mut mon, "counter incr_batch", "INCRBY", || n.incr_batch(5)).await.unwrap();
-    one_round_trip(&mut mon, "counter reset", "SET", || n.reset()).await.unwrap();
+    one_round_trip(&mut mon, "counter incr", "INCRBY", || n.incr())
+        .await
+        .unwrap();
+    one_round_trip(&mut mon, "counter incr_batch", "INCRBY", || n.incr_batch(5))
+        .await
+        .unwrap();
+    one_round_trip(&mut mon, "counter reset", "SET", || n.reset())
+        .await
+        .unwrap();
 
     for route in ["fixed", "sliding", "gcra"] {
         let l = f.limiter(route).unwrap();
-        let d = one_round_trip(&mut mon, route, "EVALSHA", || l.check("u")).await.unwrap();
+        let d = one_round_trip(&mut mon, route, "EVALSHA", || l.check("u"))
+            .await
+            .unwrap();
         assert!(d.allowed);
     }
 
     let i = f.idempotency("i").unwrap();
     let fp = fingerprint(&1).unwrap();
-    let Begin::Proceed(claim) =
-        one_round_trip(&mut mon, "idempotency begin", "EVALSHA", || i.begin("op", "k", &fp))
-            .await
-            .unwrap()
-    else {
+    let Begin::Proceed(claim) = one_round_trip(&mut mon, "idempotency begin", "EVALSHA", || {
+        i.begin("op", "k", &fp)
+    })
+    .await
+    .unwrap() else {
         panic!("first begin must proceed")
     };
-    one_round_trip(&mut mon, "idempotency release", "EVALSHA", || claim.release())
-        .await
-        .unwrap();
+    one_round_trip(&mut mon, "idempotency release", "EVALSHA", || {
+        claim.release()
+    })
+    .await
+    .unwrap();
     let Begin::Proceed(claim) = i.begin("op", "k", &fp).await.unwrap() else {
         panic!("after release, begin must proceed")
     };
-    one_round_trip(&mut mon, "idempotency commit", "EVALSHA", || claim.commit(&"r"))
-        .await
-        .unwrap();
+    one_round_trip(&mut mon, "idempotency commit", "EVALSHA", || {
+        claim.commit(&"r")
+    })
+    .await
+    .unwrap();
     let replay = one_round_trip(&mut mon, "idempotency replay", "EVALSHA", || {
         i.begin("op", "k", &fp)
     })
@@ -72,23 +84,35 @@ async fn every_operation_is_one_round_trip() {
         .await
         .unwrap()
         .unwrap();
-    one_round_trip(&mut mon, "lock extend", "EVALSHA", || g.extend(Duration::from_secs(5)))
-        .await
-        .unwrap();
+    one_round_trip(&mut mon, "lock extend", "EVALSHA", || {
+        g.extend(Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
     one_round_trip(&mut mon, "lock release", "EVALSHA", || g.release())
         .await
         .unwrap();
 
     let c = f.cache("c").unwrap();
-    one_round_trip(&mut mon, "cache set", "SET", || c.set("k", &1)).await.unwrap();
-    one_round_trip(&mut mon, "cache get", "GET", || c.get::<u32>("k")).await.unwrap();
-    one_round_trip(&mut mon, "cache get_many", "MGET", || c.get_many::<u32>(&["k", "x"]))
+    one_round_trip(&mut mon, "cache set", "SET", || c.set("k", &1))
         .await
         .unwrap();
-    one_round_trip(&mut mon, "cache invalidate", "DEL", || c.invalidate("k")).await.unwrap();
-    one_round_trip(&mut mon, "cache set_version", "EVALSHA", || c.set_version("d", 1, "b"))
+    one_round_trip(&mut mon, "cache get", "GET", || c.get::<u32>("k"))
         .await
         .unwrap();
+    one_round_trip(&mut mon, "cache get_many", "MGET", || {
+        c.get_many::<u32>(&["k", "x"])
+    })
+    .await
+    .unwrap();
+    one_round_trip(&mut mon, "cache invalidate", "DEL", || c.invalidate("k"))
+        .await
+        .unwrap();
+    one_round_trip(&mut mon, "cache set_version", "EVALSHA", || {
+        c.set_version("d", 1, "b")
+    })
+    .await
+    .unwrap();
     let cur = one_round_trip(&mut mon, "cache get_current", "EVALSHA", || {
         c.get_current::<String>("d")
     })
@@ -114,7 +138,10 @@ async fn unreachable_server_fails_start_up_clearly() {
     let text = err.to_string();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert!(err.is_unavailable());
-    assert!(text.contains(&format!("127.0.0.1:{}", server.port())), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", server.port())),
+        "{text}"
+    );
     assert!(!text.contains("hunter2"), "password leaked: {text}");
 }
 
@@ -122,13 +149,25 @@ async fn unreachable_server_fails_start_up_clearly() {
 async fn outage_follows_each_ports_policy_and_recovers() {
     let mut server = RedisServer::start();
     let quota = Quota::new(5, Duration::from_secs(60), Algorithm::Gcra);
-    let f = routes(Forze::builder().redis(redis_config(&server).socket_timeout(Duration::from_millis(500))))
-        .limiter("deny", LimiterRoute::new("t:deny").quota(quota).on_unavailable(LimiterFailure::Deny))
-        .limiter("error", LimiterRoute::new("t:err").quota(quota).on_unavailable(LimiterFailure::Error))
-        .limiter("allow", LimiterRoute::new("t:allow").quota(quota))
-        .build()
-        .await
-        .unwrap();
+    let f = routes(
+        Forze::builder().redis(redis_config(&server).socket_timeout(Duration::from_millis(500))),
+    )
+    .limiter(
+        "deny",
+        LimiterRoute::new("t:deny")
+            .quota(quota)
+            .on_unavailable(LimiterFailure::Deny),
+    )
+    .limiter(
+        "error",
+        LimiterRoute::new("t:err")
+            .quota(quota)
+            .on_unavailable(LimiterFailure::Error),
+    )
+    .limiter("allow", LimiterRoute::new("t:allow").quota(quota))
+    .build()
+    .await
+    .unwrap();
     let cache = f.cache("c").unwrap();
     cache.set("k", &1).await.unwrap();
     assert!(f.health().await.reachable);
@@ -138,21 +177,57 @@ async fn outage_follows_each_ports_policy_and_recovers() {
     // Cache: fail-open reads miss and writes are skipped; fail-closed returns the error.
     assert_eq!(cache.get::<u32>("k").await.unwrap(), None);
     cache.set("k", &2).await.unwrap();
-    let closed = f.cache("c-closed").unwrap().get::<u32>("k").await.unwrap_err();
+    let closed = f
+        .cache("c-closed")
+        .unwrap()
+        .get::<u32>("k")
+        .await
+        .unwrap_err();
     assert!(closed.is_unavailable(), "{closed:?}");
     assert!(closed.to_string().contains("c-closed"), "{closed}");
     // Invalidation never fails silently.
     assert!(cache.invalidate("k").await.unwrap_err().is_unavailable());
     // Counters, idempotency and locks fail closed.
-    assert!(f.counter("n").unwrap().incr().await.unwrap_err().is_unavailable());
+    assert!(f
+        .counter("n")
+        .unwrap()
+        .incr()
+        .await
+        .unwrap_err()
+        .is_unavailable());
     let fp = fingerprint(&1).unwrap();
-    assert!(f.idempotency("i").unwrap().begin("op", "k", &fp).await.unwrap_err().is_unavailable());
-    assert!(f.lock("l").unwrap().try_acquire("j").await.unwrap_err().is_unavailable());
+    assert!(f
+        .idempotency("i")
+        .unwrap()
+        .begin("op", "k", &fp)
+        .await
+        .unwrap_err()
+        .is_unavailable());
+    assert!(f
+        .lock("l")
+        .unwrap()
+        .try_acquire("j")
+        .await
+        .unwrap_err()
+        .is_unavailable());
     // Limiters follow their policy.
-    assert!(f.limiter("allow").unwrap().check("u").await.unwrap().allowed);
+    assert!(
+        f.limiter("allow")
+            .unwrap()
+            .check("u")
+            .await
+            .unwrap()
+            .allowed
+    );
     let denied = f.limiter("deny").unwrap().check("u").await.unwrap();
     assert!(!denied.allowed && denied.retry_after.is_some());
-    assert!(f.limiter("error").unwrap().check("u").await.unwrap_err().is_unavailable());
+    assert!(f
+        .limiter("error")
+        .unwrap()
+        .check("u")
+        .await
+        .unwrap_err()
+        .is_unavailable());
     // Health says so, with the reason.
     let h = f.health().await;
     assert!(!h.reachable);
@@ -165,13 +240,17 @@ async fn outage_follows_each_ports_policy_and_recovers() {
         f.health().await.reachable.then_some(())
     })
     .await;
-    forze_tests::eventually(Duration::from_secs(10), "all connections usable", || async {
-        let mut ok = true;
-        for _ in 0..4 {
-            ok &= f.limiter("error").unwrap().check("u2").await.is_ok();
-        }
-        ok.then_some(())
-    })
+    forze_tests::eventually(
+        Duration::from_secs(10),
+        "all connections usable",
+        || async {
+            let mut ok = true;
+            for _ in 0..4 {
+                ok &= f.limiter("error").unwrap().check("u2").await.is_ok();
+            }
+            ok.then_some(())
+        },
+    )
     .await;
     assert_eq!(f.counter("n").unwrap().incr().await.unwrap(), 1);
     cache.set("k", &3).await.unwrap();
@@ -184,7 +263,10 @@ async fn corrupt_entries_read_as_a_miss_and_get_overwritten() {
     let server = env.server.as_ref().unwrap();
     let mut raw = server.client().await;
     let c = env.forze.cache("c").unwrap();
-    let _: () = raw.set("t:c/cache/kv/user:1", b"\xff\x00not json").await.unwrap();
+    let _: () = raw
+        .set("t:c/cache/kv/user:1", b"\xff\x00not json")
+        .await
+        .unwrap();
     assert_eq!(c.get::<(String, u32)>("user:1").await.unwrap(), None);
     c.set("user:1", &("Ada", 36)).await.unwrap();
     assert_eq!(
@@ -219,12 +301,26 @@ async fn stored_keys_follow_the_layout_and_never_escape_their_part() {
         f.limiter("gcra").unwrap().check(key).await.unwrap();
         if !key.is_empty() {
             let fp = fingerprint(key).unwrap();
-            let _ = f.idempotency("i").unwrap().begin(key, key, &fp).await.unwrap();
+            let _ = f
+                .idempotency("i")
+                .unwrap()
+                .begin(key, key, &fp)
+                .await
+                .unwrap();
         }
     }
-    f.cache("c-tenant").unwrap().with_tenant("ac/me").set("k", &1).await.unwrap();
+    f.cache("c-tenant")
+        .unwrap()
+        .with_tenant("ac/me")
+        .set("k", &1)
+        .await
+        .unwrap();
     let mut raw = server.client().await;
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut raw).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let count = |prefix: &str| keys.iter().filter(|k| k.starts_with(prefix)).count();
     let n = inputs.len();
     assert_eq!(count("t:c/cache/kv/"), n);
@@ -232,7 +328,12 @@ async fn stored_keys_follow_the_layout_and_never_escape_their_part() {
     assert_eq!(count("t:l/lock/"), n);
     assert_eq!(count("t:lg/ratelimit/"), n);
     assert_eq!(count("t:i/"), n - 1);
-    assert_eq!(keys.iter().filter(|k| *k == "t:ct/tenant/ac%2Fme/cache/kv/k").count(), 1);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| *k == "t:ct/tenant/ac%2Fme/cache/kv/k")
+            .count(),
+        1
+    );
     for key in &keys {
         let segments: Vec<&str> = key.split('/').collect();
         let expected = match segments[0] {
@@ -244,7 +345,8 @@ async fn stored_keys_follow_the_layout_and_never_escape_their_part() {
         };
         assert_eq!(segments.len(), expected, "{key:?}");
         assert!(
-            key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:%/~".contains(&b)),
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:%/~".contains(&b)),
             "unsafe byte in {key:?}"
         );
         assert!(key.len() < 300, "overlong key {key:?}");
@@ -265,7 +367,11 @@ async fn password_is_used_and_never_shown() {
     let h = f.health().await;
     assert!(h.reachable);
     assert_eq!(h.connections, 1);
-    assert!(h.config.contains("***") && !h.config.contains("s3cret-pw"), "{}", h.config);
+    assert!(
+        h.config.contains("***") && !h.config.contains("s3cret-pw"),
+        "{}",
+        h.config
+    );
     assert!(!format!("{:?}", RedisConfig::new("redis://u:s3cret-pw@h")).contains("s3cret-pw"));
 
     // A wrong password is a start-up error.
@@ -282,7 +388,11 @@ async fn password_is_used_and_never_shown() {
 async fn scripts_are_reloaded_after_a_flush() {
     let env = redis_env().await;
     let mut raw = env.server.as_ref().unwrap().client().await;
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut raw).await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let l = env.forze.limiter("gcra").unwrap();
     assert!(l.check("u").await.unwrap().allowed);
     let c = env.forze.cache("c").unwrap();
@@ -296,9 +406,18 @@ async fn fail_closed_cache_reports_and_fail_open_cache_hides_a_wrong_type() {
     let mut raw = env.server.as_ref().unwrap().client().await;
     let _: () = raw.hset("t:cc/cache/kv/k", "f", "v").await.unwrap();
     let _: () = raw.hset("t:c/cache/kv/k", "f", "v").await.unwrap();
-    let err = env.forze.cache("c-closed").unwrap().get::<u32>("k").await.unwrap_err();
+    let err = env
+        .forze
+        .cache("c-closed")
+        .unwrap()
+        .get::<u32>("k")
+        .await
+        .unwrap_err();
     assert!(!err.is_unavailable());
     assert!(err.to_string().contains("t:cc/cache/kv/k"), "{err}");
-    assert_eq!(env.forze.cache("c").unwrap().get::<u32>("k").await.unwrap(), None);
+    assert_eq!(
+        env.forze.cache("c").unwrap().get::<u32>("k").await.unwrap(),
+        None
+    );
     let _ = (CacheRoute::new("x"), FailurePolicy::FailOpen);
 }

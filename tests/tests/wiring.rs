@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use forze_runtime::ports::{Algorithm, Quota};
-use forze_runtime::{
-    CacheRoute, CounterRoute, Error, Forze, LimiterRoute, RedisConfig, RouteKind,
-};
+use forze_runtime::{CacheRoute, CounterRoute, Error, Forze, LimiterRoute, RedisConfig, RouteKind};
 
 #[tokio::test]
 async fn every_config_problem_is_reported_at_once() {
@@ -16,7 +14,11 @@ async fn every_config_problem_is_reported_at_once() {
         .counter("", CounterRoute::new("app:n"))
         .limiter(
             "api",
-            LimiterRoute::new("app:rl").quota(Quota::new(0, Duration::from_secs(1), Algorithm::Gcra)),
+            LimiterRoute::new("app:rl").quota(Quota::new(
+                0,
+                Duration::from_secs(1),
+                Algorithm::Gcra,
+            )),
         )
         .build()
         .await
@@ -25,11 +27,17 @@ async fn every_config_problem_is_reported_at_once() {
         panic!("expected Config, got {err:?}")
     };
     let text = problems.join("\n");
-    assert!(text.contains("cache \"users\": namespace \"app/users\" contains '/'"), "{text}");
+    assert!(
+        text.contains("cache \"users\": namespace \"app/users\" contains '/'"),
+        "{text}"
+    );
     assert!(text.contains("cache \"users\" is wired twice"), "{text}");
     assert!(text.contains("ttl must be above zero"), "{text}");
     assert!(text.contains("counter has an empty name"), "{text}");
-    assert!(text.contains("limiter \"api\": quota limit must be at least 1"), "{text}");
+    assert!(
+        text.contains("limiter \"api\": quota limit must be at least 1"),
+        "{text}"
+    );
     assert_eq!(problems.len(), 5, "{text}");
 }
 
@@ -111,10 +119,12 @@ async fn unknown_names_list_what_is_wired() {
 #[tokio::test]
 async fn memory_backend_is_bounded() {
     let f = Forze::builder()
-        .backend(forze_runtime::BackendConfig::Memory(forze_runtime::MemoryConfig {
-            max_entries: 3,
-            ..Default::default()
-        }))
+        .backend(forze_runtime::BackendConfig::Memory(
+            forze_runtime::MemoryConfig {
+                max_entries: 3,
+                ..Default::default()
+            },
+        ))
         .counter("n", CounterRoute::new("app:n"))
         .build()
         .await

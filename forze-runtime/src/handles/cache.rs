@@ -35,6 +35,7 @@ pub struct Cache {
     pub(crate) ttl: Duration,
     pub(crate) max_value_bytes: usize,
     pub(crate) policy: FailurePolicy,
+    pub(crate) flights: Arc<super::singleflight::SingleFlight>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -193,7 +194,9 @@ impl Cache {
         match self.port.set_many(&encoded, self.ttl).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                let err = self.core.backend_err(encoded.first().map_or("", |(k, _)| k), e);
+                let err = self
+                    .core
+                    .backend_err(encoded.first().map_or("", |(k, _)| k), e);
                 self.fail_open("", "set_many", err, ())
             }
         }
@@ -216,7 +219,12 @@ impl Cache {
                 .decode(&pointer, &bytes)
                 .map(|value| Versioned { version, value })),
             Ok(None) => Ok(None),
-            Err(e) => self.fail_open(&pointer, "get_current", self.core.backend_err(&pointer, e), None),
+            Err(e) => self.fail_open(
+                &pointer,
+                "get_current",
+                self.core.backend_err(&pointer, e),
+                None,
+            ),
         }
     }
 
@@ -231,7 +239,9 @@ impl Cache {
         value: &T,
     ) -> Result<bool, Error> {
         if version > MAX_VERSION {
-            return Err(self.core.invalid(format!("version {version} is above 2^53")));
+            return Err(self
+                .core
+                .invalid(format!("version {version} is above 2^53")));
         }
         let space = self.core.space()?;
         let pointer = space.cache_pointer(key);
@@ -239,11 +249,137 @@ impl Cache {
         self.check_size(&pointer, &bytes)?;
         match self
             .port
-            .set_version(&pointer, &space.cache_body_prefix(key), version, &bytes, self.ttl)
+            .set_version(
+                &pointer,
+                &space.cache_body_prefix(key),
+                version,
+                &bytes,
+                self.ttl,
+            )
             .await
         {
             Ok(moved) => Ok(moved),
-            Err(e) => self.fail_open(&pointer, "set_version", self.core.backend_err(&pointer, e), false),
+            Err(e) => self.fail_open(
+                &pointer,
+                "set_version",
+                self.core.backend_err(&pointer, e),
+                false,
+            ),
+        }
+    }
+
+    /// Deletes every entry stored with `tag` (see `#[cached(tags = [...])]` and
+    /// [`Cache::set_tagged`]) in one round trip, without scanning the keyspace; returns how many
+    /// existed. Errors are always returned.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, Error> {
+        let tag_key = self.core.space()?.cache_tag(tag);
+        self.port
+            .invalidate_tags(std::slice::from_ref(&tag_key))
+            .await
+            .map_err(|e| self.core.backend_err(&tag_key, e))
+    }
+
+    /// Stores `value` at `key` for the route's TTL, recorded under each of `tags`.
+    pub async fn set_tagged<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        tags: &[&str],
+    ) -> Result<(), Error> {
+        let space = self.core.space()?;
+        let full = space.cache_kv(key);
+        let bytes = self.core.encode(&full, value)?;
+        self.check_size(&full, &bytes)?;
+        let tag_keys: Vec<String> = tags.iter().map(|t| space.cache_tag(t)).collect();
+        match self
+            .port
+            .set_tagged(&full, &bytes, self.ttl, &tag_keys)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail_open(&full, "set_tagged", self.core.backend_err(&full, e), ()),
+        }
+    }
+
+    /// How many calls in this process joined the in-progress computation of the `#[cached]`
+    /// entry `key` as followers, waiting for its result instead of running the function
+    /// themselves (0 when nothing is in progress). A diagnostic, e.g. for stampede metrics.
+    pub fn followers(&self, key: &str) -> usize {
+        self.storage_key(key)
+            .map(|k| self.flights.followers(&k))
+            .unwrap_or(0)
+    }
+
+    // --- what generated code uses (through `__private`) ---
+
+    pub(crate) fn storage_key(&self, key: &str) -> Result<String, Error> {
+        Ok(self.core.space()?.cache_kv(key))
+    }
+
+    pub(crate) fn tag_keys(&self, tags: &[String]) -> Result<Vec<String>, Error> {
+        let space = self.core.space()?;
+        Ok(tags.iter().map(|t| space.cache_tag(t)).collect())
+    }
+
+    /// Reads raw bytes; any failure is a logged miss.
+    pub(crate) async fn read_bytes(&self, full: &str) -> Option<Vec<u8>> {
+        match self.port.get(full).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key = full, error = %e, "cache read failed; calling through");
+                None
+            }
+        }
+    }
+
+    /// Writes raw bytes (with tags); any failure is logged.
+    pub(crate) async fn write_bytes(
+        &self,
+        full: &str,
+        bytes: &[u8],
+        ttl: Option<Duration>,
+        tag_keys: &[String],
+    ) {
+        if bytes.len() > self.max_value_bytes {
+            tracing::warn!(cache = %self.core.name, key = full, size = bytes.len(), max = self.max_value_bytes, "result too large to cache; not stored");
+            return;
+        }
+        let ttl = ttl.unwrap_or(self.ttl);
+        let written = if tag_keys.is_empty() {
+            self.port.set(full, bytes, ttl).await
+        } else {
+            self.port.set_tagged(full, bytes, ttl, tag_keys).await
+        };
+        if let Err(e) = written {
+            tracing::warn!(cache = %self.core.name, key = full, error = %e, "cache write failed; result not stored");
+        }
+    }
+
+    pub(crate) fn decode_logged<T: DeserializeOwned>(&self, full: &str, bytes: &[u8]) -> Option<T> {
+        self.decode(full, bytes)
+    }
+
+    /// Drops one entry and the tagged groups; failures are logged at `error` (the caller's work
+    /// already succeeded and cannot be undone).
+    pub(crate) async fn drop_logged(&self, keys: &[String], tags: &[String]) {
+        let full: Result<Vec<String>, Error> = keys.iter().map(|k| self.storage_key(k)).collect();
+        let tag_keys = self.tag_keys(tags);
+        let (full, tag_keys) = match (full, tag_keys) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(cache = %self.core.name, error = %e, "cache invalidation skipped");
+                return;
+            }
+        };
+        if !full.is_empty() {
+            if let Err(e) = self.port.delete(&full).await {
+                tracing::error!(cache = %self.core.name, keys = ?full, error = %e, "cache invalidation failed; entries may be stale until their TTL");
+            }
+        }
+        if !tag_keys.is_empty() {
+            if let Err(e) = self.port.invalidate_tags(&tag_keys).await {
+                tracing::error!(cache = %self.core.name, tags = ?tag_keys, error = %e, "tag invalidation failed; entries may be stale until their TTL");
+            }
         }
     }
 

@@ -80,7 +80,10 @@ impl Counter {
         let by = i64::try_from(count)
             .ok()
             .filter(|c| *c >= 1)
-            .ok_or_else(|| self.core.invalid(format!("incr_batch count {count} is not in 1..=i64::MAX")))?;
+            .ok_or_else(|| {
+                self.core
+                    .invalid(format!("incr_batch count {count} is not in 1..=i64::MAX"))
+            })?;
         self.incr_by(by).await
     }
 

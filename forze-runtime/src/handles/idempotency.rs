@@ -120,7 +120,9 @@ impl Idempotency {
         fingerprint: &str,
     ) -> Result<Begin, Error> {
         if operation.is_empty() || key.is_empty() {
-            return Err(self.core.invalid("operation and idempotency key must not be empty"));
+            return Err(self
+                .core
+                .invalid("operation and idempotency key must not be empty"));
         }
         let full = self.core.space()?.idempotency(operation, key);
         let token = crate::codec::random_token();

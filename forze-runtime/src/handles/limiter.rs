@@ -70,7 +70,12 @@ impl Limiter {
     }
 
     /// `cost` units against `quota` (e.g. one given by an annotation).
-    pub async fn check_quota(&self, key: &str, quota: &Quota, cost: u64) -> Result<Decision, Error> {
+    pub async fn check_quota(
+        &self,
+        key: &str,
+        quota: &Quota,
+        cost: u64,
+    ) -> Result<Decision, Error> {
         if let Some(problem) = quota.problem() {
             return Err(self.core.invalid(problem));
         }

@@ -10,6 +10,7 @@ mod idempotency;
 mod limiter;
 mod lock;
 mod route;
+pub(crate) mod singleflight;
 
 pub use cache::{Cache, Versioned};
 pub use counter::Counter;

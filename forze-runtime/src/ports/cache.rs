@@ -29,10 +29,25 @@ pub trait CachePort: Send + Sync + 'static {
     async fn get_many(&self, keys: &[String]) -> PortResult<Vec<Option<Vec<u8>>>>;
     /// Stores every entry for `ttl` (one round trip on Redis).
     async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration) -> PortResult<()>;
+    /// Stores `value` at `key` for `ttl` and adds `key` to each tag set in `tags` (kept at least
+    /// as long as the entry), atomically, in one round trip.
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        tags: &[String],
+    ) -> PortResult<()>;
+    /// Deletes every entry listed in the tag sets `tags`, and the sets; returns how many entries
+    /// existed. Atomic, one round trip.
+    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64>;
     /// Follows `pointer` to its version `v` and returns `(v, body at {body_prefix}/{v})`, in one
     /// round trip; `None` when the pointer or that body is missing.
-    async fn get_current(&self, pointer: &str, body_prefix: &str)
-        -> PortResult<Option<(u64, Vec<u8>)>>;
+    async fn get_current(
+        &self,
+        pointer: &str,
+        body_prefix: &str,
+    ) -> PortResult<Option<(u64, Vec<u8>)>>;
     /// Stores the body of `version` and moves `pointer` to it, unless the pointer already names
     /// a newer version (then nothing is written). Atomic; returns whether `version` is current.
     async fn set_version(

@@ -44,8 +44,13 @@ pub trait IdempotencyPort: Send + Sync + 'static {
     ) -> PortResult<BeginOutcome>;
     /// Turns the claim held by `token` into a snapshot kept for `ttl`. Returns `false`, writing
     /// nothing, when `token` no longer holds the claim.
-    async fn commit(&self, key: &str, token: &str, snapshot: &[u8], ttl: Duration)
-        -> PortResult<bool>;
+    async fn commit(
+        &self,
+        key: &str,
+        token: &str,
+        snapshot: &[u8],
+        ttl: Duration,
+    ) -> PortResult<bool>;
     /// Drops the claim held by `token` so the key can be retried. Returns `false` when `token`
     /// does not hold an uncommitted claim (then nothing changes).
     async fn release(&self, key: &str, token: &str) -> PortResult<bool>;

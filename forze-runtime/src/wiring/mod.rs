@@ -1,6 +1,7 @@
 //! Wiring by logical name: a builder maps cache / counter / idempotency / limiter / lock names
 //! to route configs on one backend (Redis or in memory) and hands out typed handles by name.
 
+mod ambient;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,7 @@ pub struct ForzeBuilder {
     limiters: Vec<(String, LimiterRoute)>,
     locks: Vec<(String, LockRoute)>,
     required: BTreeSet<(RouteKind, String)>,
+    allow_unwired_annotations: bool,
 }
 
 impl ForzeBuilder {
@@ -136,6 +138,14 @@ impl ForzeBuilder {
         self
     }
 
+    /// Skips the start-up check that every route named by an annotation (`#[cached(cache =
+    /// "...")]`, ...) linked into this program is wired. Without it, [`ForzeBuilder::build`]
+    /// lists the missing ones.
+    pub fn allow_unwired_annotations(mut self) -> Self {
+        self.allow_unwired_annotations = true;
+        self
+    }
+
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut check = |kind: RouteKind, names: Vec<(&String, &str)>| {
@@ -152,22 +162,56 @@ impl ForzeBuilder {
                 }
             }
         };
-        check(RouteKind::Cache, self.caches.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
-        check(RouteKind::Counter, self.counters.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
-        check(RouteKind::Idempotency, self.idempotency.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
-        check(RouteKind::Limiter, self.limiters.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
-        check(RouteKind::Lock, self.locks.iter().map(|(n, r)| (n, r.namespace.as_str())).collect());
+        check(
+            RouteKind::Cache,
+            self.caches
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Counter,
+            self.counters
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Idempotency,
+            self.idempotency
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Limiter,
+            self.limiters
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Lock,
+            self.locks
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
         for (name, r) in &self.caches {
             if r.ttl.is_zero() {
                 out.push(format!("cache {name:?}: ttl must be above zero"));
             }
             if r.max_value_bytes == 0 {
-                out.push(format!("cache {name:?}: max_value_bytes must be above zero"));
+                out.push(format!(
+                    "cache {name:?}: max_value_bytes must be above zero"
+                ));
             }
         }
         for (name, r) in &self.idempotency {
             if r.ttl.is_zero() || r.lease.is_zero() {
-                out.push(format!("idempotency store {name:?}: ttl and lease must be above zero"));
+                out.push(format!(
+                    "idempotency store {name:?}: ttl and lease must be above zero"
+                ));
             }
         }
         for (name, r) in &self.limiters {
@@ -185,7 +229,9 @@ impl ForzeBuilder {
         }
         if let BackendConfig::Memory(cfg) = &self.backend {
             if cfg.max_entries == 0 || cfg.cache_max_bytes == 0 {
-                out.push("memory backend: max_entries and cache_max_bytes must be above zero".into());
+                out.push(
+                    "memory backend: max_entries and cache_max_bytes must be above zero".into(),
+                );
             }
         }
         out
@@ -194,14 +240,12 @@ impl ForzeBuilder {
     fn missing(&self) -> Vec<(RouteKind, String)> {
         self.required
             .iter()
-            .filter(|(kind, name)| {
-                !match kind {
-                    RouteKind::Cache => self.caches.iter().any(|(n, _)| n == name),
-                    RouteKind::Counter => self.counters.iter().any(|(n, _)| n == name),
-                    RouteKind::Idempotency => self.idempotency.iter().any(|(n, _)| n == name),
-                    RouteKind::Limiter => self.limiters.iter().any(|(n, _)| n == name),
-                    RouteKind::Lock => self.locks.iter().any(|(n, _)| n == name),
-                }
+            .filter(|(kind, name)| !match kind {
+                RouteKind::Cache => self.caches.iter().any(|(n, _)| n == name),
+                RouteKind::Counter => self.counters.iter().any(|(n, _)| n == name),
+                RouteKind::Idempotency => self.idempotency.iter().any(|(n, _)| n == name),
+                RouteKind::Limiter => self.limiters.iter().any(|(n, _)| n == name),
+                RouteKind::Lock => self.locks.iter().any(|(n, _)| n == name),
             })
             .map(|(kind, name)| (*kind, name.clone()))
             .collect()
@@ -214,11 +258,18 @@ impl ForzeBuilder {
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
-        let missing = self.missing();
+        let mut this = self;
+        if !this.allow_unwired_annotations {
+            for r in crate::__private::registrations() {
+                this.required.insert((r.kind, r.name.to_owned()));
+            }
+        }
+        let missing = this.missing();
         if !missing.is_empty() {
             return Err(Error::MissingRoutes { missing });
         }
-        let backend = match &self.backend {
+        let this = this;
+        let backend = match &this.backend {
             BackendConfig::Memory(cfg) => Backend::Memory(MemoryBackend::new(cfg.clone())),
             BackendConfig::Redis(cfg) => Backend::Redis(RedisBackend::connect(cfg.clone()).await?),
         };
@@ -236,7 +287,7 @@ impl ForzeBuilder {
         let limit_port = ports!(crate::ports::RateLimitPort);
         let lock_port = ports!(crate::ports::LockPort);
 
-        let caches = self
+        let caches = this
             .caches
             .into_iter()
             .map(|(name, r)| {
@@ -247,11 +298,12 @@ impl ForzeBuilder {
                     ttl: r.ttl,
                     max_value_bytes: r.max_value_bytes,
                     policy: r.on_error,
+                    flights: Default::default(),
                 };
                 (name, h)
             })
             .collect();
-        let counters = self
+        let counters = this
             .counters
             .into_iter()
             .map(|(name, r)| {
@@ -264,7 +316,7 @@ impl ForzeBuilder {
                 (name, h)
             })
             .collect();
-        let idempotency = self
+        let idempotency = this
             .idempotency
             .into_iter()
             .map(|(name, r)| {
@@ -279,7 +331,7 @@ impl ForzeBuilder {
                 (name, h)
             })
             .collect();
-        let limiters = self
+        let limiters = this
             .limiters
             .into_iter()
             .map(|(name, r)| {
@@ -293,7 +345,7 @@ impl ForzeBuilder {
                 (name, h)
             })
             .collect();
-        let locks = self
+        let locks = this
             .locks
             .into_iter()
             .map(|(name, r)| {
@@ -400,7 +452,10 @@ impl Forze {
     /// Ends this handle to the runtime. Connections close when the last clone of the runtime
     /// and of its handles is dropped; in-flight calls on other clones complete normally.
     pub async fn shutdown(self) {
-        tracing::debug!(backend = self.backend_name(), "forze runtime handle shut down");
+        tracing::debug!(
+            backend = self.backend_name(),
+            "forze runtime handle shut down"
+        );
         drop(self);
     }
 }

@@ -57,8 +57,13 @@ pub async fn cache_ttl_expires(f: &Forze) {
 /// get_many / set_many keep order and report misses.
 pub async fn cache_many(f: &Forze) {
     let c = f.cache("c").unwrap();
-    c.set_many(&[("a", 1u32), ("b", 2), ("c", 3)]).await.unwrap();
-    let got = c.get_many::<u32>(&["c", "missing", "a", "b"]).await.unwrap();
+    c.set_many(&[("a", 1u32), ("b", 2), ("c", 3)])
+        .await
+        .unwrap();
+    let got = c
+        .get_many::<u32>(&["c", "missing", "a", "b"])
+        .await
+        .unwrap();
     assert_eq!(got, vec![Some(3), None, Some(1), Some(2)]);
     assert!(c.get_many::<u32>(&[]).await.unwrap().is_empty());
 }
@@ -92,7 +97,10 @@ pub async fn cache_too_large_is_refused_and_keeps_old(f: &Forze) {
         other => panic!("expected TooLarge, got {other:?}"),
     }
     assert!(err.to_string().contains("c-small"), "{err}");
-    assert_eq!(c.get::<String>("k").await.unwrap().as_deref(), Some("small"));
+    assert_eq!(
+        c.get::<String>("k").await.unwrap().as_deref(),
+        Some("small")
+    );
 }
 
 /// The versioned pair: one read follows the pointer; an older writer never moves it back.
@@ -130,7 +138,10 @@ pub async fn cache_tenants_are_isolated(f: &Forze) {
     let evil = c.with_tenant("acme/cache/kv/k");
     assert_eq!(evil.get::<String>("k").await.unwrap(), None);
     let explicit = c.with_tenant("acme");
-    assert_eq!(explicit.get::<String>("k").await.unwrap().as_deref(), Some("acme's"));
+    assert_eq!(
+        explicit.get::<String>("k").await.unwrap().as_deref(),
+        Some("acme's")
+    );
     match c.get::<String>("k").await {
         Err(Error::MissingTenant { route, .. }) => assert_eq!(route, "c-tenant"),
         other => panic!("expected MissingTenant, got {other:?}"),

@@ -21,7 +21,10 @@ pub async fn counter_semantics(f: &Forze) {
     assert_eq!(n.at("2026/../").incr().await.unwrap(), 1);
     assert_eq!(n.at("").incr().await.unwrap(), 1);
     assert_eq!(n.get().await.unwrap(), Some(101));
-    assert!(matches!(n.incr_batch(0).await, Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        n.incr_batch(0).await,
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 /// 64 tasks × 50 increments give exactly 3200, every value handed out once.
@@ -85,9 +88,15 @@ pub async fn counter_overflow_is_an_error(f: &Forze) {
     assert_eq!(n.incr().await.unwrap(), i64::MAX);
     let err = n.incr().await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("\"n\"") && text.contains("t:n/overflow"), "{text}");
+    assert!(
+        text.contains("\"n\"") && text.contains("t:n/overflow"),
+        "{text}"
+    );
     assert_eq!(n.get().await.unwrap(), Some(i64::MAX));
-    assert!(matches!(n.decr_by(i64::MIN).await, Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        n.decr_by(i64::MIN).await,
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 /// Tenant-aware counters count per tenant.

@@ -35,7 +35,9 @@ pub async fn idem_flow(f: &Forze) {
         Err(Error::InvalidArgument { .. })
     ));
     assert!(matches!(
-        i.begin("pay", "k1/../k1", &fp(("alice", 10))).await.unwrap(),
+        i.begin("pay", "k1/../k1", &fp(("alice", 10)))
+            .await
+            .unwrap(),
         Begin::Proceed(_)
     ));
 }
@@ -47,15 +49,24 @@ pub async fn idem_in_progress_and_release(f: &Forze) {
     let Begin::Proceed(claim) = i.begin("op", "k2", &p).await.unwrap() else {
         panic!("first begin must proceed")
     };
-    assert!(matches!(i.begin("op", "k2", &p).await.unwrap(), Begin::InProgress));
+    assert!(matches!(
+        i.begin("op", "k2", &p).await.unwrap(),
+        Begin::InProgress
+    ));
     // A different payload while in progress is still a mismatch.
-    assert!(matches!(i.begin("op", "k2", &fp("other")).await.unwrap(), Begin::Mismatch));
+    assert!(matches!(
+        i.begin("op", "k2", &fp("other")).await.unwrap(),
+        Begin::Mismatch
+    ));
     claim.release().await.unwrap();
     let Begin::Proceed(retry) = i.begin("op", "k2", &p).await.unwrap() else {
         panic!("after release the retry must proceed")
     };
     retry.commit(&1u8).await.unwrap();
-    assert!(matches!(i.begin("op", "k2", &p).await.unwrap(), Begin::Replay(_)));
+    assert!(matches!(
+        i.begin("op", "k2", &p).await.unwrap(),
+        Begin::Replay(_)
+    ));
 }
 
 /// 64 concurrent begins on one key: exactly one proceeds.
@@ -93,16 +104,20 @@ pub async fn idem_stale_owner_cannot_commit(f: &Forze) {
     let Begin::Proceed(stale) = i.begin("op", "k3", &p).await.unwrap() else {
         panic!("first begin must proceed")
     };
-    let fresh = eventually(SHORT_LEASE * 50, "lease expires and the key is taken over", || {
-        let (i, p) = (i.clone(), p.clone());
-        async move {
-            match i.begin("op", "k3", &p).await.unwrap() {
-                Begin::Proceed(c) => Some(c),
-                Begin::InProgress => None,
-                other => panic!("unexpected {other:?}"),
+    let fresh = eventually(
+        SHORT_LEASE * 50,
+        "lease expires and the key is taken over",
+        || {
+            let (i, p) = (i.clone(), p.clone());
+            async move {
+                match i.begin("op", "k3", &p).await.unwrap() {
+                    Begin::Proceed(c) => Some(c),
+                    Begin::InProgress => None,
+                    other => panic!("unexpected {other:?}"),
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     assert_ne!(fresh.token(), stale.token());
     let token = stale.token().to_owned();
@@ -119,7 +134,13 @@ pub async fn idem_stale_owner_cannot_commit(f: &Forze) {
     let Begin::Proceed(done) = i.begin("op", "k4", &p).await.unwrap() else {
         panic!("first begin must proceed")
     };
-    assert!(matches!(i.begin("op", "k4", &p).await.unwrap(), Begin::InProgress));
+    assert!(matches!(
+        i.begin("op", "k4", &p).await.unwrap(),
+        Begin::InProgress
+    ));
     done.commit(&1).await.unwrap();
-    assert!(matches!(i.begin("op", "k4", &p).await.unwrap(), Begin::Replay(_)));
+    assert!(matches!(
+        i.begin("op", "k4", &p).await.unwrap(),
+        Begin::Replay(_)
+    ));
 }

@@ -17,7 +17,10 @@ async fn sequential_quota(f: &Forze, route: &str) {
     assert!(!d.allowed, "{route}: 51st call admitted");
     assert_eq!(d.remaining, 0);
     let retry = d.retry_after.expect("denied decisions carry retry_after");
-    assert!(retry > Duration::ZERO && retry <= Duration::from_secs(3600), "{retry:?}");
+    assert!(
+        retry > Duration::ZERO && retry <= Duration::from_secs(3600),
+        "{retry:?}"
+    );
     // Another key has its own quota.
     assert!(l.check("user:2").await.unwrap().allowed);
 }
@@ -57,7 +60,10 @@ async fn concurrent(f: &Forze, route: &str) {
     for t in tasks {
         admitted += t.await.unwrap();
     }
-    assert_eq!(admitted, 50, "{route}: 64 tasks × 4 calls against a quota of 50");
+    assert_eq!(
+        admitted, 50,
+        "{route}: 64 tasks × 4 calls against a quota of 50"
+    );
 }
 
 /// 64 concurrent callers never get more than the quota (fixed window).
@@ -85,11 +91,20 @@ pub async fn limiter_cost_and_arguments(f: &Forze) {
         assert_eq!(d.remaining, 20, "{route}");
         // A denied check consumed nothing: 20 still fit.
         assert!(l.check_cost("w", 20).await.unwrap().allowed, "{route}");
-        assert!(matches!(l.check_cost("w", 0).await, Err(Error::InvalidArgument { .. })));
-        assert!(matches!(l.check_cost("w", 51).await, Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            l.check_cost("w", 0).await,
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            l.check_cost("w", 51).await,
+            Err(Error::InvalidArgument { .. })
+        ));
     }
     let bare = f.limiter("bare").unwrap();
-    assert!(matches!(bare.check("k").await, Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        bare.check("k").await,
+        Err(Error::InvalidArgument { .. })
+    ));
     let q = Quota::new(1, Duration::from_secs(60), Algorithm::SlidingWindow);
     assert!(bare.check_quota("k", &q, 1).await.unwrap().allowed);
     assert!(!bare.check_quota("k", &q, 1).await.unwrap().allowed);
@@ -97,5 +112,8 @@ pub async fn limiter_cost_and_arguments(f: &Forze) {
     let g = Quota::new(1, Duration::from_secs(60), Algorithm::Gcra);
     assert!(bare.check_quota("k", &g, 1).await.unwrap().allowed);
     let zero = Quota::new(0, Duration::from_secs(1), Algorithm::Gcra);
-    assert!(matches!(bare.check_quota("k", &zero, 1).await, Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        bare.check_quota("k", &zero, 1).await,
+        Err(Error::InvalidArgument { .. })
+    ));
 }

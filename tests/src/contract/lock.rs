@@ -13,7 +13,11 @@ pub async fn lock_exclusive(f: &Forze) {
     g.extend(Duration::from_secs(60)).await.unwrap();
     assert!(l.try_acquire("job").await.unwrap().is_none());
     g.release().await.unwrap();
-    let again = l.try_acquire("job").await.unwrap().expect("released lock is free");
+    let again = l
+        .try_acquire("job")
+        .await
+        .unwrap()
+        .expect("released lock is free");
     again.release().await.unwrap();
     assert!(matches!(
         l.try_acquire_for("job", Duration::ZERO).await,
@@ -44,14 +48,18 @@ pub async fn lock_concurrent_single_owner(f: &Forze) {
 pub async fn lock_stale_owner_is_fenced(f: &Forze) {
     let l = f.lock("l-short").unwrap();
     let stale = l.try_acquire("job").await.unwrap().expect("free lock");
-    let fresh = eventually(SHORT_LEASE * 50, "lease expires and the lock is taken", || {
-        let l = l.clone();
-        async move {
-            l.try_acquire_for("job", Duration::from_secs(60))
-                .await
-                .unwrap()
-        }
-    })
+    let fresh = eventually(
+        SHORT_LEASE * 50,
+        "lease expires and the lock is taken",
+        || {
+            let l = l.clone();
+            async move {
+                l.try_acquire_for("job", Duration::from_secs(60))
+                    .await
+                    .unwrap()
+            }
+        },
+    )
     .await;
     assert!(matches!(
         stale.extend(Duration::from_secs(60)).await,

@@ -15,8 +15,26 @@ pub use lock::*;
 
 /// Inputs that try to escape their key part.
 pub const HOSTILE: &[&str] = &[
-    "/", "a/b", "../t:c", "{tag}", "}", "*", "?", "[a-z]", ":", "a:b", "", " ", "%2F", "~",
-    "\n", "\u{0}", "é", "日本", "tenant/x", "cache/kv/x",
+    "/",
+    "a/b",
+    "../t:c",
+    "{tag}",
+    "}",
+    "*",
+    "?",
+    "[a-z]",
+    ":",
+    "a:b",
+    "",
+    " ",
+    "%2F",
+    "~",
+    "\n",
+    "\u{0}",
+    "é",
+    "日本",
+    "tenant/x",
+    "cache/kv/x",
 ];
 
 /// A very long input.

@@ -81,6 +81,7 @@ enum Value {
     Log(VecDeque<(u64, u64)>),
     Tat(f64),
     Lock(String),
+    Tag(std::collections::HashSet<String>),
 }
 
 struct Slot {
@@ -250,6 +251,81 @@ impl CachePort for MemoryBackend {
             self.cache_put(k, v, ttl);
         }
         Ok(())
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        tags: &[String],
+    ) -> PortResult<()> {
+        let now = Instant::now();
+        let mut state = self.state();
+        // Check room for every tag first, so that a full backend writes nothing.
+        let new_tags = tags.iter().filter(|t| state.live(t, now).is_none()).count();
+        if state.slots.len() + new_tags > state.max_entries {
+            state
+                .slots
+                .retain(|_, s| s.expires_at.is_none_or(|t| t > now));
+            if state.slots.len() + new_tags > state.max_entries {
+                return Err(BackendError::new(
+                    BackendErrorKind::Capacity,
+                    format!("in-memory backend is full (max_entries); cannot tag {key:?}"),
+                ));
+            }
+        }
+        for tag in tags {
+            let until = now + ttl;
+            match state.live(tag, now) {
+                Some(Slot {
+                    value: Value::Tag(members),
+                    expires_at,
+                }) => {
+                    members.insert(key.to_owned());
+                    if expires_at.is_some_and(|t| t < until) {
+                        *expires_at = Some(until);
+                    }
+                }
+                Some(_) => return Err(wrong_type(tag)),
+                None => state.put(
+                    tag,
+                    Slot {
+                        value: Value::Tag([key.to_owned()].into()),
+                        expires_at: Some(until),
+                    },
+                    now,
+                )?,
+            }
+        }
+        drop(state);
+        self.cache_put(key, value, ttl);
+        Ok(())
+    }
+
+    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut removed = 0;
+        for tag in tags {
+            match state.live(tag, now).map(|s| &s.value) {
+                Some(Value::Tag(_)) => {}
+                Some(_) => return Err(wrong_type(tag)),
+                None => continue,
+            }
+            if let Some(Slot {
+                value: Value::Tag(members),
+                ..
+            }) = state.slots.remove(tag.as_str())
+            {
+                for m in members {
+                    if self.inner.cache.remove(m.as_str()).is_some() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        Ok(removed)
     }
 
     async fn get_current(

@@ -97,7 +97,11 @@ pub(crate) fn gcra(tat: &mut f64, now_us: u64, quota: &Quota, cost: u64) -> (Dec
     let interval = period / quota.limit as f64;
     let base = tat.max(now);
     let new_tat = base + cost as f64 * interval;
-    let remaining = |tat: f64| (((period - (tat - now)) / interval) + 1e-9).floor().max(0.0) as u64;
+    let remaining = |tat: f64| {
+        (((period - (tat - now)) / interval) + 1e-9)
+            .floor()
+            .max(0.0) as u64
+    };
     if new_tat - now > period + 1e-3 {
         let d = Decision {
             allowed: false,

@@ -122,20 +122,26 @@ impl RedisConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         match url::Url::parse(&self.url) {
-            Err(e) => out.push(format!("redis url {:?} is not a URL: {e}", self.redacted_url())),
+            Err(e) => out.push(format!(
+                "redis url {:?} is not a URL: {e}",
+                self.redacted_url()
+            )),
             Ok(u) => match u.scheme() {
                 "redis" | "valkey" | "redis+unix" | "unix" => {}
                 "rediss" | "valkeys" if cfg!(feature = "tls") => {}
-                "rediss" | "valkeys" => out.push(
-                    "rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned(),
-                ),
+                "rediss" | "valkeys" => {
+                    out.push("rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned())
+                }
                 other => out.push(format!(
                     "redis url scheme {other:?} is not one of redis, rediss, redis+unix"
                 )),
             },
         }
         if self.max_size == 0 || self.max_size > 1024 {
-            out.push(format!("redis max_size {} is not in 1..=1024", self.max_size));
+            out.push(format!(
+                "redis max_size {} is not in 1..=1024",
+                self.max_size
+            ));
         }
         for (name, t) in [
             ("socket_timeout", self.socket_timeout),
@@ -147,7 +153,10 @@ impl RedisConfig {
         }
         if out.is_empty() {
             if let Err(e) = redis::Client::open(self.url.as_str()) {
-                out.push(format!("redis url {:?} is not usable: {e}", self.redacted_url()));
+                out.push(format!(
+                    "redis url {:?} is not usable: {e}",
+                    self.redacted_url()
+                ));
             }
         }
         out
@@ -160,6 +169,8 @@ struct Scripts {
     idem_begin: Script,
     idem_commit: Script,
     idem_release: Script,
+    set_tagged: Script,
+    invalidate_tags: Script,
     lock_extend: Script,
     lock_release: Script,
     fixed_window: Script,
@@ -175,6 +186,8 @@ impl Scripts {
             idem_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
             idem_commit: Script::new(include_str!("scripts/idempotency_commit.lua")),
             idem_release: Script::new(include_str!("scripts/idempotency_release.lua")),
+            set_tagged: Script::new(include_str!("scripts/cache_set_tagged.lua")),
+            invalidate_tags: Script::new(include_str!("scripts/cache_invalidate_tags.lua")),
             lock_extend: Script::new(include_str!("scripts/lock_extend.lua")),
             lock_release: Script::new(include_str!("scripts/lock_release.lua")),
             fixed_window: Script::new(include_str!("scripts/rate_fixed_window.lua")),
@@ -183,8 +196,10 @@ impl Scripts {
         }
     }
 
-    fn all(&self) -> [&Script; 10] {
+    fn all(&self) -> [&Script; 12] {
         [
+            &self.set_tagged,
+            &self.invalidate_tags,
             &self.get_current,
             &self.set_version,
             &self.idem_begin,
@@ -256,9 +271,10 @@ impl RedisBackend {
             .set_response_timeout(Some(config.socket_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
-        let open = futures_util::future::try_join_all((0..config.max_size).map(|_| {
-            ConnectionManager::new_with_config(client.clone(), manager_config.clone())
-        }));
+        let open =
+            futures_util::future::try_join_all((0..config.max_size).map(|_| {
+                ConnectionManager::new_with_config(client.clone(), manager_config.clone())
+            }));
         // The manager retries a refused connection a few times; bound the whole start-up.
         let conns = tokio::time::timeout(config.connect_timeout * 2, open)
             .await
@@ -378,10 +394,44 @@ impl CachePort for RedisBackend {
         }
         let mut pipe = redis::pipe();
         for (k, v) in entries {
-            pipe.cmd("SET").arg(k).arg(v).arg("PX").arg(ms(ttl)).ignore();
+            pipe.cmd("SET")
+                .arg(k)
+                .arg(v)
+                .arg("PX")
+                .arg(ms(ttl))
+                .ignore();
         }
         let mut conn = self.conn();
         self.bounded(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        tags: &[String],
+    ) -> PortResult<()> {
+        if tags.is_empty() {
+            return self.set(key, value, ttl).await;
+        }
+        let mut inv = self.inner.scripts.set_tagged.key(key);
+        for tag in tags {
+            inv.key(tag);
+        }
+        inv.arg(value).arg(ms(ttl));
+        self.run::<i64>(&inv).await.map(|_| ())
+    }
+
+    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.inner.scripts.invalidate_tags.prepare_invoke();
+        for tag in tags {
+            inv.key(tag);
+        }
+        self.run(&inv).await
     }
 
     async fn get_current(

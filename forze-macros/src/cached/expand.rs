@@ -1,0 +1,134 @@
+//! The expansion: the function keeps its signature, attributes and docs; its body becomes one
+//! call into the runtime with the key, the mode and the original body as an `async move` block.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::ItemFn;
+
+use super::validate::{KeyPlan, Plan};
+use crate::common::sig::Returns;
+use crate::common::template::{Piece, Template};
+
+/// Statements that push a template's pieces into the writer `w`.
+pub fn template_pushes(t: &Template, w: &syn::Ident, krate: &syn::Path) -> TokenStream {
+    let mut out = TokenStream::new();
+    for piece in &t.pieces {
+        match piece {
+            Piece::Lit(l) => out.extend(quote!(#w.push_lit(#l);)),
+            Piece::Field { root, path } => {
+                let root = if root == "self" {
+                    quote!(self)
+                } else {
+                    let i = syn::Ident::new(root, t.span);
+                    quote!(#i)
+                };
+                let path = path.iter().map(|f| syn::Ident::new(f, t.span));
+                out.extend(quote_spanned!(t.span=>
+                    #krate::__private::KeyWriter::push_part(&mut #w, &(#root #(.#path)*));
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// An expression of type `String` for one template.
+pub fn template_string(t: &Template, krate: &syn::Path) -> TokenStream {
+    let w = format_ident!("__forze_w", span = Span::mixed_site());
+    let pushes = template_pushes(t, &w, krate);
+    quote!({
+        let mut #w = #krate::__private::KeyWriter::new();
+        #pushes
+        #w.finish()
+    })
+}
+
+/// The mode expression for a return type.
+pub fn mode_expr(returns: Returns, ret: &syn::Type, krate: &syn::Path) -> TokenStream {
+    match returns {
+        Returns::Result => quote!(#krate::__private::ResultMode),
+        Returns::Option => quote!(#krate::__private::OptionMode),
+        Returns::Plain => quote!(#krate::__private::PlainMode),
+        Returns::Inferred => quote!({
+            #[allow(unused_imports)]
+            use #krate::__private::{ProbeOption as _, ProbePlain as _, ProbeResult as _};
+            (&&&#krate::__private::Probe::<#ret>::new()).forze_mode()
+        }),
+    }
+}
+
+pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
+    let krate = &plan.krate;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    let fn_name = sig.ident.to_string();
+    let cache = &plan.cache;
+    let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
+    let ret = &plan.ret;
+    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
+    let key = format_ident!("__forze_key", span = Span::mixed_site());
+    let mode = format_ident!("__forze_mode", span = Span::mixed_site());
+
+    let key_expr = match &plan.key {
+        KeyPlan::Template(t) => template_string(t, krate),
+        KeyPlan::Default(params) => {
+            let w = format_ident!("__forze_w", span = Span::mixed_site());
+            let pushes = params.iter().map(|(name, ty)| {
+                quote_spanned!(ty.span()=>
+                    #w.push_lit(":");
+                    #krate::__private::KeyWriter::push_part(&mut #w, &#name);
+                )
+            });
+            quote!({
+                let mut #w = #krate::__private::KeyWriter::new();
+                #w.push_lit(::core::concat!(::core::module_path!(), "::", #fn_name));
+                #(#pushes)*
+                #w.finish()
+            })
+        }
+    };
+    let tags = plan.tags.iter().map(|t| template_string(t, krate));
+    let via = match &plan.via {
+        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
+        None => quote!(::core::option::Option::None),
+    };
+    let mode_value = mode_expr(plan.returns, ret, krate);
+    let assert = quote_spanned!(ret.span()=>
+        #krate::__private::assert_cacheable::<#ret, _>(&#mode);
+    );
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static #site: #krate::__private::Site = #krate::__private::Site::new(
+                #cache,
+                #ttl_ms,
+                ::core::concat!(::core::module_path!(), "::", #fn_name),
+            );
+            #krate::__private::inventory::submit! {
+                #krate::__private::Registration::cache(
+                    #cache,
+                    ::core::concat!(::core::module_path!(), "::", #fn_name),
+                )
+            }
+            let #key: ::std::string::String = #key_expr;
+            let #mode = #mode_value;
+            #assert
+            #krate::__private::cached::<#ret, _, _>(
+                &#site,
+                #via,
+                #key,
+                ::std::vec![#(#tags),*],
+                #mode,
+                async move #block,
+            )
+            .await
+        }
+    }
+}

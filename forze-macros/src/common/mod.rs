@@ -1,0 +1,7 @@
+//! Pieces every macro shares: durations, key templates, the analysis of an async fn, suggestions.
+
+pub mod duration;
+pub mod errors;
+pub mod sig;
+pub mod suggest;
+pub mod template;

@@ -1,0 +1,56 @@
+//! The expansion: the keys are computed from the arguments before the body runs; the body runs
+//! as it was; on success the entries are dropped.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::ItemFn;
+
+use super::validate::Plan;
+use crate::cached::{mode_expr, template_string};
+
+pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
+    let krate = &plan.krate;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    let fn_name = sig.ident.to_string();
+    let cache = &plan.cache;
+    let ret = &plan.ret;
+    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
+    let keys = plan.key.iter().map(|t| template_string(t, krate));
+    let tags = plan.tags.iter().map(|t| template_string(t, krate));
+    let via = match &plan.via {
+        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
+        None => quote!(::core::option::Option::None),
+    };
+    let mode = mode_expr(plan.returns, ret, krate);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static #site: #krate::__private::Site = #krate::__private::Site::new(
+                #cache,
+                0,
+                ::core::concat!(::core::module_path!(), "::", #fn_name),
+            );
+            #krate::__private::inventory::submit! {
+                #krate::__private::Registration::cache(
+                    #cache,
+                    ::core::concat!(::core::module_path!(), "::", #fn_name),
+                )
+            }
+            #krate::__private::invalidate_after::<#ret, _, _>(
+                &#site,
+                #via,
+                ::std::vec![#(#keys),*],
+                ::std::vec![#(#tags),*],
+                #mode,
+                async move #block,
+            )
+            .await
+        }
+    }
+}
