@@ -228,8 +228,36 @@ pub trait ProbePlain {
 }
 impl<R> ProbePlain for Probe<R> {}
 
-/// Checks, at the span of the user's return type, that it can be cached with `M`.
-pub fn assert_cacheable<R, M: Mode<R>>(_: &M) {}
+/// Encodes the stored part of a return value (`None`: nothing to store).
+type EncodeFn<R> = fn(&R) -> Option<Result<Vec<u8>, String>>;
+
+/// How one return type is stored and read back, with the types erased: the one place where
+/// the return type is checked (generated code calls it at the span of the return type), so that
+/// a type that cannot be cached gives one error there.
+pub struct Codec<R> {
+    encode: EncodeFn<R>,
+    decode: fn(&[u8]) -> Result<R, String>,
+}
+
+/// The [`Codec`] of return type `R` in mode `M`.
+pub fn codec<R, M: Mode<R>>(_mode: M) -> Codec<R> {
+    Codec {
+        encode: |r| M::cacheable(r).map(crate::codec::encode),
+        decode: |b| crate::codec::decode::<M::Value>(b).map(M::rebuild),
+    }
+}
+
+impl<R> Codec<R> {
+    fn read(&self, site: &Site, key: &str, bytes: &[u8]) -> Option<R> {
+        match (self.decode)(bytes) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(function = site.function, key, error = %e, "cached value does not decode; treated as a miss");
+                None
+            }
+        }
+    }
+}
 
 /// The runtime named by `via = ...`.
 pub fn via<T: AsRef<Forze> + ?Sized>(rt: &T) -> Forze {
@@ -241,16 +269,15 @@ pub fn via<T: AsRef<Forze> + ?Sized>(rt: &T) -> Forze {
 /// Concurrent calls for one key in this process share one flight: the first reads the cache
 /// and, on a miss, runs the body and stores its result; the others wait for that result. A
 /// cache that fails or is missing never fails the call: the body runs and its value returns.
-pub async fn cached<R, M, F>(
+pub async fn cached<R, F>(
     site: &'static Site,
     via: Option<Forze>,
     key: String,
     tags: Vec<String>,
-    _mode: M,
+    codec: Codec<R>,
     body: F,
 ) -> R
 where
-    M: Mode<R>,
     F: Future<Output = R>,
 {
     let Some(cache) = site.resolve(via) else {
@@ -267,21 +294,21 @@ where
         Role::Leader(l) => l,
         Role::Follower(rx) => {
             if let Some(bytes) = singleflight::wait(rx).await {
-                if let Some(v) = cache.decode_logged::<M::Value>(&full, &bytes) {
-                    return M::rebuild(v);
+                if let Some(r) = codec.read(site, &full, &bytes) {
+                    return r;
                 }
             }
             return body.await;
         }
     };
     if let Some(bytes) = cache.read_bytes(&full).await {
-        if let Some(v) = cache.decode_logged::<M::Value>(&full, &bytes) {
+        if let Some(r) = codec.read(site, &full, &bytes) {
             leader.finish(Some(Arc::from(bytes)));
-            return M::rebuild(v);
+            return r;
         }
     }
     let result = body.await;
-    let encoded = M::cacheable(&result).and_then(|v| match crate::codec::encode(v) {
+    let encoded = (codec.encode)(&result).and_then(|b| match b {
         Ok(b) => Some(b),
         Err(e) => {
             tracing::warn!(function = site.function, key = %full, error = %e, "result does not serialize; not cached");

@@ -10,6 +10,7 @@ use proc_macro2::TokenStream;
 #[derive(Debug, FromMeta)]
 pub struct CachedArgs {
     /// The wired cache's name (a string literal).
+    #[darling(with = crate::common::args::string_literal)]
     pub cache: SpannedValue<String>,
     /// The key template; default: the function's path and every parameter not skipped.
     #[darling(default)]
@@ -40,7 +41,29 @@ pub struct CachedArgs {
 impl CachedArgs {
     pub fn parse(attr: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(attr)?;
-        Self::from_list(&items)
+        let (items, mut errors) = crate::common::args::split_unknown(
+            items,
+            &[
+                "cache",
+                "key",
+                "ttl",
+                "skip",
+                "via",
+                "returns",
+                "cache_none",
+                "tags",
+                "crate",
+            ],
+            "cached",
+        );
+        match Self::from_list(&items) {
+            Ok(args) if errors.is_empty() => Ok(args),
+            Ok(_) => Err(darling::Error::multiple(errors)),
+            Err(e) => {
+                errors.push(e);
+                Err(darling::Error::multiple(errors))
+            }
+        }
     }
 }
 

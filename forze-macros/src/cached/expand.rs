@@ -99,10 +99,13 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let mode_value = mode_expr(plan.returns, ret, krate);
-    let assert = quote_spanned!(ret.span()=>
-        #krate::__private::assert_cacheable::<#ret, _>(&#mode);
-    );
+    // The runtime call's path carries the return type's span: a return type that cannot be
+    // cached is reported there, once.
 
+    // The return type is checked once, where the codec is made, at the return type's span.
+    let codec = quote_spanned! {ret.span()=>
+        #krate::__private::codec::<#ret, _>(#mode_value)
+    };
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -118,9 +121,8 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
                 )
             }
             let #key: ::std::string::String = #key_expr;
-            let #mode = #mode_value;
-            #assert
-            #krate::__private::cached::<#ret, _, _>(
+            let #mode = #codec;
+            #krate::__private::cached::<#ret, _>(
                 &#site,
                 #via,
                 #key,

@@ -34,7 +34,9 @@ pub struct Plan {
 
 /// Checks on the function alone (used when the arguments did not even parse).
 pub fn validate_fn_only(func: &ItemFn) -> darling::Result<()> {
-    sig::analyze(func, "cached").map(|_| ())
+    let mut errors = darling::Error::accumulator();
+    sig::analyze(func, "cached", &mut errors);
+    errors.finish()
 }
 
 /// Parses a template and checks each placeholder against the parameters.
@@ -79,7 +81,7 @@ fn returns_arg(lit: &SpannedValue<String>) -> darling::Result<Returns> {
 
 pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
     let mut errors = darling::Error::accumulator();
-    let info = errors.handle(sig::analyze(func, "cached"));
+    let info = sig::analyze(func, "cached", &mut errors);
 
     if args.cache.trim().is_empty() {
         errors
@@ -93,10 +95,6 @@ pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
         .returns
         .as_ref()
         .and_then(|r| errors.handle(returns_arg(r)));
-
-    let Some(info) = info else {
-        return errors.finish().and_then(|_| unreachable_plan());
-    };
 
     let ret = errors.handle(sig::return_type(func, &info, "cached", explicit));
     let mut returns = ret.as_ref().map_or(Returns::Plain, |(_, r)| *r);

@@ -1,5 +1,6 @@
 //! Pieces every macro shares: durations, key templates, the analysis of an async fn, suggestions.
 
+pub mod args;
 pub mod duration;
 pub mod errors;
 pub mod sig;

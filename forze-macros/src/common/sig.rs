@@ -55,8 +55,11 @@ impl FnInfo {
 }
 
 /// Reads the signature; `macro_name` is used in messages. Errors point at the offending token.
-pub fn analyze(item: &ItemFn, macro_name: &str) -> darling::Result<FnInfo> {
-    let mut errors = darling::Error::accumulator();
+pub fn analyze(
+    item: &ItemFn,
+    macro_name: &str,
+    errors: &mut darling::error::Accumulator,
+) -> FnInfo {
     if item.sig.asyncness.is_none() {
         errors.push(
             darling::Error::custom(format!(
@@ -99,12 +102,12 @@ pub fn analyze(item: &ItemFn, macro_name: &str) -> darling::Result<FnInfo> {
             _ => None,
         })
         .collect();
-    errors.finish_with(FnInfo {
+    FnInfo {
         name: item.sig.ident.clone(),
         params,
         has_receiver,
         type_params,
-    })
+    }
 }
 
 /// How a return type's values are cached.

@@ -10,6 +10,7 @@ use proc_macro2::TokenStream;
 #[derive(Debug, FromMeta)]
 pub struct InvalidateArgs {
     /// The wired cache's name.
+    #[darling(with = crate::common::args::string_literal)]
     pub cache: SpannedValue<String>,
     /// The key template of the entry to drop.
     #[darling(default)]
@@ -28,6 +29,18 @@ pub struct InvalidateArgs {
 impl InvalidateArgs {
     pub fn parse(attr: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(attr)?;
-        Self::from_list(&items)
+        let (items, mut errors) = crate::common::args::split_unknown(
+            items,
+            &["cache", "key", "tags", "via", "crate"],
+            "cache_invalidate",
+        );
+        match Self::from_list(&items) {
+            Ok(args) if errors.is_empty() => Ok(args),
+            Ok(_) => Err(darling::Error::multiple(errors)),
+            Err(e) => {
+                errors.push(e);
+                Err(darling::Error::multiple(errors))
+            }
+        }
     }
 }

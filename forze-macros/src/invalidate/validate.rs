@@ -1,6 +1,5 @@
 //! Checks the arguments against the function.
 
-use proc_macro2::Span;
 use syn::{ItemFn, Type};
 
 use super::args::InvalidateArgs;
@@ -20,7 +19,7 @@ pub struct Plan {
 
 pub fn validate(args: InvalidateArgs, func: &ItemFn) -> darling::Result<Plan> {
     let mut errors = darling::Error::accumulator();
-    let info = errors.handle(sig::analyze(func, "cache_invalidate"));
+    let info = sig::analyze(func, "cache_invalidate", &mut errors);
     if args.cache.trim().is_empty() {
         errors
             .push(darling::Error::custom("the cache name is empty").with_span(&args.cache.span()));
@@ -33,10 +32,6 @@ pub fn validate(args: InvalidateArgs, func: &ItemFn) -> darling::Result<Plan> {
             .with_span(&args.cache.span()),
         );
     }
-    let Some(info) = info else {
-        errors.finish()?;
-        return Err(darling::Error::custom("forze: internal error").with_span(&Span::call_site()));
-    };
     let key = args
         .key
         .as_ref()

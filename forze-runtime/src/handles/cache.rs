@@ -355,10 +355,6 @@ impl Cache {
         }
     }
 
-    pub(crate) fn decode_logged<T: DeserializeOwned>(&self, full: &str, bytes: &[u8]) -> Option<T> {
-        self.decode(full, bytes)
-    }
-
     /// Drops one entry and the tagged groups; failures are logged at `error` (the caller's work
     /// already succeeded and cannot be undone).
     pub(crate) async fn drop_logged(&self, keys: &[String], tags: &[String]) {
