@@ -80,8 +80,12 @@ impl Site {
     }
 
     /// The cache to use, or `None` (logged once per site) to call straight through.
-    fn resolve(&self, via: Option<Forze>) -> Option<Cache> {
-        let Some(rt) = via.or_else(Forze::current) else {
+    fn resolve(&self, via: Option<Forze>) -> Option<Arc<Cache>> {
+        let found = match via {
+            Some(rt) => Some(rt.cache_shared(self.cache)),
+            None => crate::wiring::ambient_cache(self.cache),
+        };
+        let Some(found) = found else {
             if !self.warned.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     function = self.function,
@@ -91,7 +95,7 @@ impl Site {
             }
             return None;
         };
-        match rt.cache(self.cache) {
+        match found {
             Ok(c) => Some(c),
             Err(e) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
@@ -290,20 +294,21 @@ where
             return body.await;
         }
     };
-    let leader = match cache.flights.join(&full) {
+    let leader = match cache.flights.join(full) {
         Role::Leader(l) => l,
         Role::Follower(rx) => {
             if let Some(bytes) = singleflight::wait(rx).await {
-                if let Some(r) = codec.read(site, &full, &bytes) {
+                if let Some(r) = codec.read(site, &key, &bytes) {
                     return r;
                 }
             }
             return body.await;
         }
     };
-    if let Some(bytes) = cache.read_bytes(&full).await {
-        if let Some(r) = codec.read(site, &full, &bytes) {
-            leader.finish(Some(Arc::from(bytes)));
+    let full = leader.key();
+    if let Some(bytes) = cache.read_bytes(full).await {
+        if let Some(r) = codec.read(site, full, &bytes) {
+            leader.finish(Some(bytes::Bytes::from(bytes)));
             return r;
         }
     }
@@ -311,7 +316,7 @@ where
     let encoded = (codec.encode)(&result).and_then(|b| match b {
         Ok(b) => Some(b),
         Err(e) => {
-            tracing::warn!(function = site.function, key = %full, error = %e, "result does not serialize; not cached");
+            tracing::warn!(function = site.function, key = full, error = %e, "result does not serialize; not cached");
             None
         }
     });
@@ -327,9 +332,9 @@ where
                 }
             }
         };
-        cache.write_bytes(&full, bytes, site.ttl(), &tag_keys).await;
+        cache.write_bytes(full, bytes, site.ttl(), &tag_keys).await;
     }
-    leader.finish(encoded.map(Arc::from));
+    leader.finish(encoded.map(bytes::Bytes::from));
     result
 }
 

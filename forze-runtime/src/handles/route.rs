@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::error::{BackendError, Error, RouteKind};
@@ -36,10 +37,10 @@ impl RouteCore {
         &self.namespace
     }
 
-    /// The key space for this call: the route's, or the current tenant's.
-    pub(crate) fn space(&self) -> Result<Arc<KeySpace>, Error> {
+    /// The key space for this call: the route's (borrowed), or the current tenant's.
+    pub(crate) fn space(&self) -> Result<Cow<'_, KeySpace>, Error> {
         if let Some(fixed) = &self.fixed {
-            return Ok(Arc::clone(fixed));
+            return Ok(Cow::Borrowed(fixed));
         }
         let tenant = self
             .tenant
@@ -49,7 +50,7 @@ impl RouteCore {
                 kind: self.kind,
                 route: self.name.to_string(),
             })?;
-        Ok(Arc::new(KeySpace::new(&self.namespace, Some(&tenant))))
+        Ok(Cow::Owned(KeySpace::new(&self.namespace, Some(&tenant))))
     }
 
     pub(crate) fn backend_err(&self, key: &str, source: BackendError) -> Error {

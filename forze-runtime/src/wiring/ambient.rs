@@ -56,6 +56,15 @@ impl Forze {
     }
 }
 
+/// The cache `name` of the ambient runtime, without cloning the runtime: `None` when there is
+/// no ambient runtime.
+pub(crate) fn ambient_cache(name: &str) -> Option<Result<std::sync::Arc<crate::Cache>, Error>> {
+    SCOPED
+        .try_with(|rt| rt.cache_shared(name))
+        .ok()
+        .or_else(|| GLOBAL.get().map(|rt| rt.cache_shared(name)))
+}
+
 impl AsRef<Forze> for Forze {
     fn as_ref(&self) -> &Forze {
         self

@@ -2,6 +2,7 @@
 //! to route configs on one backend (Redis or in memory) and hands out typed handles by name.
 
 mod ambient;
+pub(crate) use ambient::ambient_cache;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -300,7 +301,7 @@ impl ForzeBuilder {
                     policy: r.on_error,
                     flights: Default::default(),
                 };
-                (name, h)
+                (name, Arc::new(h))
             })
             .collect();
         let counters = this
@@ -374,7 +375,7 @@ impl ForzeBuilder {
 #[derive(Debug)]
 struct Inner {
     backend: Backend,
-    caches: BTreeMap<String, Cache>,
+    caches: BTreeMap<String, Arc<Cache>>,
     counters: BTreeMap<String, Counter>,
     idempotency: BTreeMap<String, Idempotency>,
     limiters: BTreeMap<String, Limiter>,
@@ -413,6 +414,11 @@ impl Forze {
 
     /// The cache `name`.
     pub fn cache(&self, name: &str) -> Result<Cache, Error> {
+        self.cache_shared(name).map(|c| (*c).clone())
+    }
+
+    /// The cache `name`, shared (one reference count, for generated code's hot path).
+    pub(crate) fn cache_shared(&self, name: &str) -> Result<Arc<Cache>, Error> {
         lookup(&self.inner.caches, RouteKind::Cache, name)
     }
 

@@ -349,9 +349,11 @@ impl RedisBackend {
         }
     }
 
+    // Commands are bounded by the connection manager's response timeout (`socket_timeout`);
+    // no second timer per call.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
         let mut conn = self.conn();
-        self.bounded(cmd.query_async(&mut conn)).await
+        cmd.query_async(&mut conn).await.map_err(BackendError::from)
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -359,7 +361,10 @@ impl RedisBackend {
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
         let mut conn = self.conn();
-        self.bounded(invocation.invoke_async(&mut conn)).await
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(BackendError::from)
     }
 }
 
@@ -402,7 +407,9 @@ impl CachePort for RedisBackend {
                 .ignore();
         }
         let mut conn = self.conn();
-        self.bounded(pipe.query_async::<()>(&mut conn)).await
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(BackendError::from)
     }
 
     async fn set_tagged(

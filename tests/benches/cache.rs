@@ -1,0 +1,230 @@
+//! `#[cached]` against hand-written redis-rs code, on a redis-server this bench starts itself.
+//!
+//! ```sh
+//! cargo bench -p forze-tests --bench cache
+//! ```
+//!
+//! Each scenario runs for a fixed time at 1 and at 64 concurrent tasks; the baseline and forze
+//! alternate over several rounds and the median throughput of each is reported, with the ratio
+//! and the Redis commands per operation counted from `INFO commandstats`. Both sides use one
+//! multiplexed connection.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use forze_runtime::{cached, CacheRoute, Forze, RedisConfig};
+use forze_tests::RedisServer;
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+fn user(id: u64) -> User {
+    User {
+        id,
+        name: format!("user-{id}"),
+        email: format!("user-{id}@example.com"),
+        roles: vec!["reader".into(), "writer".into()],
+    }
+}
+
+#[cached(cache = "users", key = "user:{id}", ttl = "10m")]
+async fn get_user(id: u64) -> Result<User, std::io::Error> {
+    Ok(user(id))
+}
+
+/// The hand-written baseline of a hit: GET + JSON decode.
+async fn raw_hit<C: ConnectionLike>(conn: &mut C, id: u64) -> User {
+    let key = format!("bench:users/cache/kv/user:{id}");
+    let bytes: Vec<u8> = redis::cmd("GET").arg(&key).query_async(conn).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The hand-written baseline of a miss: GET (nil), compute, SET PX.
+async fn raw_miss<C: ConnectionLike>(conn: &mut C, id: u64) -> User {
+    let key = format!("bench:raw/cache/kv/user:{id}");
+    let found: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(conn).await.unwrap();
+    if let Some(bytes) = found {
+        return serde_json::from_slice(&bytes).unwrap();
+    }
+    let u = user(id);
+    let bytes = serde_json::to_vec(&u).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(bytes)
+        .arg("PX")
+        .arg(600_000)
+        .query_async(conn)
+        .await
+        .unwrap();
+    u
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    RawHit,
+    CachedHit,
+    RawMiss,
+    CachedMiss,
+}
+
+const HOT_KEYS: u64 = 1000;
+
+/// Runs `op` from `tasks` tasks for `secs`; returns (ops per second, ops done).
+async fn run<C: ConnectionLike + Clone + Send + 'static>(
+    op: Op,
+    tasks: usize,
+    dur: Duration,
+    forze: &Forze,
+    conn: &C,
+    next_miss: &Arc<AtomicU64>,
+) -> (f64, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks as u64)
+        .map(|t| {
+            let (forze, mut conn, done, next_miss) =
+                (forze.clone(), conn.clone(), done.clone(), next_miss.clone());
+            tokio::spawn(async move {
+                let f = forze.clone();
+                f.scope(async move {
+                    let mut i = t;
+                    while start.elapsed() < dur {
+                        match op {
+                            Op::RawHit => {
+                                std::hint::black_box(raw_hit(&mut conn, i % HOT_KEYS).await);
+                            }
+                            Op::CachedHit => {
+                                std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
+                            }
+                            Op::RawMiss => {
+                                let id = next_miss.fetch_add(1, Ordering::Relaxed);
+                                std::hint::black_box(raw_miss(&mut conn, id).await);
+                            }
+                            Op::CachedMiss => {
+                                let id = next_miss.fetch_add(1, Ordering::Relaxed);
+                                std::hint::black_box(get_user(id).await.unwrap());
+                            }
+                        }
+                        i += tasks as u64;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .await
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let n = done.load(Ordering::Relaxed);
+    (n as f64 / start.elapsed().as_secs_f64(), n)
+}
+
+async fn commands(conn: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    // Client commands only: GET, SET, EVALSHA (script-internal calls are in other lines).
+    info.lines()
+        .filter(|l| {
+            l.starts_with("cmdstat_get:")
+                || l.starts_with("cmdstat_set:")
+                || l.starts_with("cmdstat_evalsha:")
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let server = RedisServer::start();
+    let forze = Forze::builder()
+        .redis(RedisConfig::new(server.url()).max_size(1))
+        .cache("users", CacheRoute::new("bench:users"))
+        .build()
+        .await
+        .unwrap();
+    let mut conn = server.client().await;
+    // What hand-written production code would use: reconnecting, with a response timeout.
+    let manager = ConnectionManager::new_with_config(
+        redis::Client::open(server.url()).unwrap(),
+        ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5))),
+    )
+    .await
+    .unwrap();
+    // Warm the hot keys through forze, so both hit paths read the same entries.
+    forze
+        .scope(async {
+            for id in 0..HOT_KEYS {
+                get_user(id).await.unwrap();
+            }
+        })
+        .await;
+    let next_miss = Arc::new(AtomicU64::new(1_000_000));
+    let rounds = 5;
+    let dur = Duration::from_millis(800);
+    println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed | ratio vs manager | commands/op raw | commands/op #[cached] |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (name, raw_op, ours_op) in [
+        ("hit", Op::RawHit, Op::CachedHit),
+        ("miss", Op::RawMiss, Op::CachedMiss),
+    ] {
+        for tasks in [1usize, 64] {
+            // FORZE_BENCH_ONLY=miss-64 runs one scenario (e.g. under a profiler).
+            if std::env::var("FORZE_BENCH_ONLY").is_ok_and(|o| o != format!("{name}-{tasks}")) {
+                continue;
+            }
+            let (mut raw, mut managed, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut raw_cmds, mut raw_ops, mut our_cmds, mut our_ops) = (0, 0, 0, 0);
+            for _ in 0..rounds {
+                let c0 = commands(&mut conn).await;
+                let (r, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
+                let c1 = commands(&mut conn).await;
+                let (o, m) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
+                let c2 = commands(&mut conn).await;
+                let (g, _) = run(raw_op, tasks, dur, &forze, &manager, &next_miss).await;
+                managed.push(g);
+                raw.push(r);
+                ours.push(o);
+                // Each INFO call is itself not counted (it is not GET/SET/EVALSHA).
+                raw_cmds += c1 - c0;
+                raw_ops += n;
+                our_cmds += c2 - c1;
+                our_ops += m;
+            }
+            let (r, g, o) = (median(raw), median(managed), median(ours));
+            println!(
+                "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                o / r,
+                o / g,
+                raw_cmds as f64 / raw_ops as f64,
+                our_cmds as f64 / our_ops as f64
+            );
+        }
+    }
+    drop(server);
+}
