@@ -44,6 +44,15 @@ impl Registration {
             site,
         }
     }
+
+    /// A lock route used by `site`.
+    pub const fn lock(name: &'static str, site: &'static str) -> Self {
+        Self {
+            kind: RouteKind::Lock,
+            name,
+            site,
+        }
+    }
 }
 
 inventory::collect!(Registration);
@@ -61,6 +70,8 @@ pub struct Site {
     pub ttl_ms: u64,
     /// `module::path::function`.
     pub function: &'static str,
+    /// The lock route that guards cache fills across processes; empty for none.
+    pub lock: &'static str,
     warned: AtomicBool,
 }
 
@@ -71,8 +82,15 @@ impl Site {
             cache,
             ttl_ms,
             function,
+            lock: "",
             warned: AtomicBool::new(false),
         }
+    }
+
+    /// The same, with fills guarded across processes by the lock route `lock`.
+    pub const fn with_lock(mut self, lock: &'static str) -> Self {
+        self.lock = lock;
+        self
     }
 
     fn ttl(&self) -> Option<Duration> {
@@ -284,6 +302,22 @@ pub async fn cached<R, F>(
 where
     F: Future<Output = R>,
 {
+    let fill_lock = if site.lock.is_empty() {
+        None
+    } else {
+        match via
+            .clone()
+            .or_else(Forze::current)
+            .map(|rt| rt.lock(site.lock))
+        {
+            Some(Ok(locks)) => Some(locks),
+            Some(Err(e)) => {
+                tracing::warn!(function = site.function, error = %e, "fill lock unavailable; filling without it");
+                None
+            }
+            None => None,
+        }
+    };
     let Some(cache) = site.resolve(via) else {
         return body.await;
     };
@@ -312,6 +346,20 @@ where
             return r;
         }
     }
+    // Across processes: one filler at a time per key; the others wait for its value.
+    let mut fill_guard = None;
+    if let Some(locks) = &fill_lock {
+        match fill_across_processes(locks, &cache, full).await {
+            Fill::Filled(bytes) => {
+                if let Some(r) = codec.read(site, full, &bytes) {
+                    leader.finish(Some(bytes::Bytes::from(bytes)));
+                    return r;
+                }
+            }
+            Fill::Ours(guard) => fill_guard = Some(guard),
+            Fill::Unguarded => {}
+        }
+    }
     let result = body.await;
     let encoded = (codec.encode)(&result).and_then(|b| match b {
         Ok(b) => Some(b),
@@ -334,8 +382,59 @@ where
         };
         cache.write_bytes(full, bytes, site.ttl(), &tag_keys).await;
     }
+    if let Some(guard) = fill_guard {
+        if let Err(e) = guard.release().await {
+            tracing::warn!(function = site.function, key = full, error = %e, "fill lock not released; it expires with its lease");
+        }
+    }
     leader.finish(encoded.map(bytes::Bytes::from));
     result
+}
+
+enum Fill {
+    /// Another process filled the entry meanwhile: its bytes.
+    Filled(Vec<u8>),
+    /// This call holds the fill lock: compute, store, release.
+    Ours(crate::LockGuard),
+    /// No lock could be had in time (or the lock backend failed): compute without it.
+    Unguarded,
+}
+
+/// Takes the fill lock of `full`, or waits (polling the cache with backoff, at most the lock's
+/// lease) for the process that holds it to store the value.
+async fn fill_across_processes(locks: &crate::Locks, cache: &Cache, full: &str) -> Fill {
+    let lease = locks.lease;
+    let lock_key = format!("cache-fill:{full}");
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    let mut waited = false;
+    loop {
+        match locks.try_acquire(&lock_key).await {
+            Ok(Some(guard)) => {
+                // Someone may have filled the entry between our miss and this lock.
+                if waited {
+                    if let Some(bytes) = cache.read_bytes(full).await {
+                        let _ = guard.release().await;
+                        return Fill::Filled(bytes);
+                    }
+                }
+                return Fill::Ours(guard);
+            }
+            Ok(None) if started.elapsed() < lease => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+                waited = true;
+                if let Some(bytes) = cache.read_bytes(full).await {
+                    return Fill::Filled(bytes);
+                }
+            }
+            Ok(None) => return Fill::Unguarded,
+            Err(e) => {
+                tracing::warn!(key = full, error = %e, "fill lock failed; filling without it");
+                return Fill::Unguarded;
+            }
+        }
+    }
 }
 
 /// The body of every `#[cache_invalidate]` function: runs it, then, if it succeeded, drops the

@@ -305,7 +305,7 @@ mod tests {
 /// struct OrgId(u32);
 /// impl KeyPart for OrgId {
 ///     fn write_key(&self, out: &mut KeyWriter) {
-///         out.part(&self.0);
+///         out.push_part(&self.0);
 ///     }
 /// }
 /// let key = KeyWriter::new().lit("org:").part(&OrgId(7)).finish();

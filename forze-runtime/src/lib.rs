@@ -54,5 +54,61 @@ pub use wiring::{
     LimiterFailure, LimiterRoute, LockRoute,
 };
 
-/// The attribute macros (re-exported from `forze-macros`).
-pub use forze_macros::*;
+/// Caches an async function's result in a wired cache.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use forze_runtime::{cache_invalidate, cached, CacheRoute, Forze};
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct User { id: u64, name: String }
+///
+/// #[cached(cache = "users", key = "user:{id}", ttl = "10m")]
+/// async fn get_user(id: u64) -> Result<User, std::io::Error> {
+///     Ok(User { id, name: "Ada".into() })   // e.g. a database query
+/// }
+///
+/// #[cache_invalidate(cache = "users", key = "user:{id}")]
+/// async fn rename_user(id: u64, name: String) -> Result<(), std::io::Error> {
+///     let _ = (id, name);                    // e.g. an UPDATE
+///     Ok(())
+/// }
+///
+/// let forze = Forze::builder().cache("users", CacheRoute::new("app:users")).build().await?;
+/// forze.install()?; // the process-wide runtime annotated functions use
+/// assert_eq!(get_user(42).await?.name, "Ada"); // miss: runs, stores
+/// assert_eq!(get_user(42).await?.name, "Ada"); // hit: one GET
+/// rename_user(42, "Grace".into()).await?;      // drops user:42 after success
+/// # Ok(()) }
+/// ```
+///
+/// Arguments:
+/// - `cache = "name"` (required): the wired cache route.
+/// - `key = "user:{id}"`: the key template; `{param}` or `{param.field}` insert arguments
+///   (escaped, so no argument can forge the template's separators). Checked at compile time.
+///   Without it the key is the function's path and every parameter not in `skip(a, b)`; `self`
+///   is never part of a default key.
+/// - `ttl = "10m"` (`"500ms"`, `"1h30m"`, ...): checked at compile time; default: the route's.
+/// - `via = expr`: the runtime (`Forze`, `&Forze`, `Arc<Forze>`); default: the task's
+///   ([`Forze::scope`]), else the process-wide one ([`Forze::install`]). Without any, the call
+///   runs uncached and an error is logged once.
+/// - `returns = "result" | "option" | "plain"`: how to cache the return type when it is a
+///   generic parameter. Otherwise it is seen through aliases: a `Result` (or an alias of one)
+///   caches `Ok` only, an `Option` caches `Some` only (`cache_none` caches `None` too), anything
+///   else is cached as it is. The stored value must be `Serialize + DeserializeOwned`.
+/// - `tags = ["team:{team_id}"]`: groups to drop at once with [`Cache::invalidate_tag`] or
+///   `#[cache_invalidate(tags = [...])]`.
+/// - `lock = "name"`: a wired lock route that guards fills across processes: of a miss storm
+///   over several processes, one fills and the others wait for its value (in one process,
+///   concurrent misses always share one computation).
+/// - `crate = path`: where `forze_runtime` is, when renamed.
+///
+/// Failures never fail the call: a cache that is down, slow, full or holds an undecodable entry
+/// means the function runs and its value is returned (logged with `tracing`).
+pub use forze_macros::cached;
+
+/// Drops cache entries after an async function succeeds (`Ok` for `Result`s, any value
+/// otherwise): `key = "..."` and/or `tags = [...]`, templates as for [`macro@cached`]; `via`
+/// and `crate` as there. See [`macro@cached`] for an example. Failures to invalidate are
+/// logged at `error` and do not change the function's result.
+pub use forze_macros::cache_invalidate;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forze_runtime::{
-    cache_invalidate, cached, tenant, CacheRoute, Error, Forze, ForzeBuilder, RouteKind,
+    cache_invalidate, cached, tenant, CacheRoute, Error, Forze, ForzeBuilder, LockRoute, RouteKind,
 };
 use forze_tests::{eventually, redis_config, RedisServer};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ fn routes(b: ForzeBuilder) -> ForzeBuilder {
         .cache("teams", CacheRoute::new("t:teams"))
         .cache("tenant", CacheRoute::new("t:tenant").tenant_aware(true))
         .cache("small", CacheRoute::new("t:small").max_value_bytes(32))
+        .lock("fills", LockRoute::new("t:fills"))
 }
 
 struct Env {
@@ -159,6 +160,14 @@ async fn slow(runs: &AtomicUsize, gate: &Notify, id: u64) -> Result<u64, AppErro
     runs.fetch_add(1, Ordering::SeqCst);
     gate.notified().await;
     Ok(id)
+}
+
+/// Guarded across processes by the lock route "fills".
+#[cached(cache = "users", key = "storm:{id}", lock = "fills")]
+async fn storm(runs: &AtomicUsize, gate: &Notify, id: u64) -> u64 {
+    runs.fetch_add(1, Ordering::SeqCst);
+    gate.notified().await;
+    id
 }
 
 struct UserService {
@@ -461,6 +470,7 @@ async fn start_up_lists_every_cache_the_annotations_use_but_the_wiring_lacks() {
                 (RouteKind::Cache, "small".to_owned()),
                 (RouteKind::Cache, "teams".to_owned()),
                 (RouteKind::Cache, "tenant".to_owned()),
+                (RouteKind::Lock, "fills".to_owned()),
             ]
         ),
         other => panic!("expected MissingRoutes, got {other:?}"),
@@ -510,4 +520,47 @@ async fn a_redis_outage_never_fails_the_call() {
         assert_eq!(env.forze.scope(get_user(runs, 21)).await.unwrap().id, 21);
     }
     assert_eq!(runs.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_storm_across_processes_runs_the_body_once() {
+    // Two runtimes on one Redis stand for two processes: separate single-flight, shared cache.
+    let server = RedisServer::start();
+    let mut procs = Vec::new();
+    for _ in 0..2 {
+        procs.push(
+            routes(Forze::builder().redis(redis_config(&server)))
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let runs = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(Notify::new());
+    let mut tasks = Vec::new();
+    for p in &procs {
+        for _ in 0..32 {
+            let (p, runs, gate) = (p.clone(), runs.clone(), gate.clone());
+            tasks.push(tokio::spawn(async move {
+                let f = p.clone();
+                f.scope(async move { storm(&runs, &gate, 5).await }).await
+            }));
+        }
+    }
+    // Every call in each process is either the local leader (one of them filling, the other
+    // waiting on the fill lock) or following it.
+    for p in &procs {
+        let users = p.cache("users").unwrap();
+        eventually(
+            Duration::from_secs(10),
+            "31 followers per process",
+            || async { (users.followers("storm:5") == 31).then_some(()) },
+        )
+        .await;
+    }
+    gate.notify_one();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 5);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }

@@ -33,6 +33,9 @@ pub struct CachedArgs {
     /// Tag templates: `invalidate_tag` drops every entry that carries the tag.
     #[darling(default, with = parse_str_list)]
     pub tags: Option<SpannedValue<Vec<SpannedValue<String>>>>,
+    /// A lock route that guards fills across processes (a miss storm runs the body about once).
+    #[darling(default, with = lock_name)]
+    pub lock: Option<SpannedValue<String>>,
     /// The path of the runtime crate, when it is renamed.
     #[darling(default, rename = "crate")]
     pub krate: Option<syn::Path>,
@@ -52,6 +55,7 @@ impl CachedArgs {
                 "returns",
                 "cache_none",
                 "tags",
+                "lock",
                 "crate",
             ],
             "cached",
@@ -65,6 +69,10 @@ impl CachedArgs {
             }
         }
     }
+}
+
+fn lock_name(meta: &syn::Meta) -> darling::Result<Option<SpannedValue<String>>> {
+    crate::common::args::string_literal(meta).map(Some)
 }
 
 /// `tags = ["a", "b"]` or `tags("a", "b")`.

@@ -94,6 +94,20 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         }
     };
     let tags = plan.tags.iter().map(|t| template_string(t, krate));
+    let (with_lock, lock_registration) = match &plan.lock {
+        Some(lock) => (
+            quote!(.with_lock(#lock)),
+            quote! {
+                #krate::__private::inventory::submit! {
+                    #krate::__private::Registration::lock(
+                        #lock,
+                        ::core::concat!(::core::module_path!(), "::", #fn_name),
+                    )
+                }
+            },
+        ),
+        None => (quote!(), quote!()),
+    };
     let via = match &plan.via {
         Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
         None => quote!(::core::option::Option::None),
@@ -113,13 +127,14 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
                 #cache,
                 #ttl_ms,
                 ::core::concat!(::core::module_path!(), "::", #fn_name),
-            );
+            )#with_lock;
             #krate::__private::inventory::submit! {
                 #krate::__private::Registration::cache(
                     #cache,
                     ::core::concat!(::core::module_path!(), "::", #fn_name),
                 )
             }
+            #lock_registration
             let #key: ::std::string::String = #key_expr;
             let #mode = #codec;
             #krate::__private::cached::<#ret, _>(

@@ -30,6 +30,7 @@ pub struct Plan {
     pub returns: Returns,
     pub ret: Type,
     pub tags: Vec<Template>,
+    pub lock: Option<String>,
 }
 
 /// Checks on the function alone (used when the arguments did not even parse).
@@ -168,6 +169,13 @@ pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
         }
     };
 
+    if let Some(lock) = &args.lock {
+        if lock.trim().is_empty() {
+            errors.push(
+                darling::Error::custom("the lock route name is empty").with_span(&lock.span()),
+            );
+        }
+    }
     let mut tags = Vec::new();
     if let Some(list) = &args.tags {
         for t in list.iter() {
@@ -192,6 +200,7 @@ pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
         returns,
         ret: ret.clone(),
         tags,
+        lock: args.lock.map(|l| l.as_str().to_owned()),
     })
 }
 
