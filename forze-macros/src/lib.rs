@@ -6,7 +6,9 @@
 
 mod cached;
 mod common;
+mod idempotent;
 mod invalidate;
+mod rate_limited;
 
 use proc_macro::TokenStream;
 
@@ -21,4 +23,16 @@ pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cache_invalidate(attr: TokenStream, item: TokenStream) -> TokenStream {
     invalidate::cache_invalidate(attr.into(), item.into()).into()
+}
+
+/// Runs an async fn at most once per idempotency key. See `forze_runtime` for the documentation.
+#[proc_macro_attribute]
+pub fn idempotent(attr: TokenStream, item: TokenStream) -> TokenStream {
+    idempotent::idempotent(attr.into(), item.into()).into()
+}
+
+/// Rate limits an async fn. See `forze_runtime` for the documentation.
+#[proc_macro_attribute]
+pub fn rate_limited(attr: TokenStream, item: TokenStream) -> TokenStream {
+    rate_limited::rate_limited(attr.into(), item.into()).into()
 }

@@ -20,6 +20,7 @@ pub use ::inventory;
 pub use ::serde;
 pub use ::tracing;
 
+use crate::error::Error;
 use crate::handles::singleflight::{self, Role};
 use crate::handles::Cache;
 
@@ -459,4 +460,350 @@ where
         }
     }
     result
+}
+
+// --- #[idempotent] and #[rate_limited] -------------------------------------------------------
+
+/// A return type that is a `Result` (aliases included).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Result`",
+    label = "#[idempotent] and #[rate_limited] need a function returning `Result<T, E>`"
+)]
+pub trait IsResult {
+    /// `T`.
+    type Ok;
+    /// `E`.
+    type Err;
+    /// As a `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+    /// From a `Result`.
+    fn from_result(r: Result<Self::Ok, Self::Err>) -> Self;
+    /// The `Ok` value, borrowed.
+    fn ok_ref(&self) -> Option<&Self::Ok>;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+    fn from_result(r: Result<T, E>) -> Self {
+        r
+    }
+    fn ok_ref(&self) -> Option<&T> {
+        self.as_ref().ok()
+    }
+}
+
+/// A canonical fingerprint of named arguments (sorted-key JSON object, SHA-256).
+#[derive(Default)]
+pub struct Fingerprint {
+    fields: serde_json::Map<String, serde_json::Value>,
+    error: Option<String>,
+}
+
+impl Fingerprint {
+    /// No fields yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the argument `name`.
+    pub fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        match serde_json::to_value(value) {
+            Ok(v) => {
+                self.fields.insert(name.to_owned(), v);
+            }
+            Err(e) => self.error = Some(format!("argument `{name}`: {e}")),
+        }
+    }
+
+    /// The fingerprint, or why it could not be made.
+    pub fn finish(self) -> Result<String, String> {
+        match self.error {
+            Some(e) => Err(e),
+            None => crate::codec::fingerprint(&serde_json::Value::Object(self.fields)),
+        }
+    }
+}
+
+/// How an `#[idempotent]` function's result is recorded and replayed, types erased (made at
+/// the return type's span: a return type that does not fit gives one error there).
+pub struct IdemCodec<R> {
+    encode_ok: EncodeFn<R>,
+    decode_ok: fn(&[u8]) -> Result<R, String>,
+    is_ok: fn(&R) -> bool,
+    error: fn(crate::IdempotencyError) -> R,
+}
+
+/// The [`IdemCodec`] of `R`.
+pub fn idem_codec<R>() -> IdemCodec<R>
+where
+    R: IsResult,
+    R::Ok: Serialize + DeserializeOwned,
+    R::Err: From<crate::IdempotencyError>,
+{
+    IdemCodec {
+        encode_ok: |r| match r.ok_ref() {
+            Some(v) => Some(crate::codec::encode(v)),
+            None => None,
+        },
+        decode_ok: |b| crate::codec::decode::<R::Ok>(b).map(|v| R::from_result(Ok(v))),
+        is_ok: |r| r.ok_ref().is_some(),
+        error: |e| R::from_result(Err(R::Err::from(e))),
+    }
+}
+
+/// One `#[idempotent]` annotation's static facts.
+#[derive(Debug)]
+pub struct IdemSite {
+    /// The idempotency store's name.
+    pub store: &'static str,
+    /// The operation name.
+    pub operation: &'static str,
+    /// Snapshot TTL in ms; 0 means the route's.
+    pub ttl_ms: u64,
+    /// How long a duplicate waits for an in-progress first call, in ms; 0 means not at all.
+    pub wait_ms: u64,
+    /// `module::path::function`.
+    pub function: &'static str,
+}
+
+/// The body of every `#[idempotent]` function (see the flow on
+/// [`crate::Idempotency`]). `key: None` runs the call without idempotency.
+pub async fn idempotent<R, F>(
+    site: &'static IdemSite,
+    via: Option<Forze>,
+    key: Option<String>,
+    fingerprint: Result<String, String>,
+    codec: IdemCodec<R>,
+    body: F,
+) -> R
+where
+    F: Future<Output = R>,
+{
+    let Some(key) = key else {
+        return body.await;
+    };
+    let fail = |e: crate::IdempotencyError| (codec.error)(e);
+    let fp = match fingerprint {
+        Ok(fp) => fp,
+        Err(message) => {
+            return fail(crate::IdempotencyError::Fingerprint {
+                operation: site.operation.to_owned(),
+                message,
+            })
+        }
+    };
+    let store = match via.or_else(Forze::current) {
+        None => {
+            return fail(crate::IdempotencyError::Unavailable(Error::NoRuntime {
+                function: site.function.to_owned(),
+            }))
+        }
+        Some(rt) => match rt.idempotency(site.store) {
+            Ok(s) => s,
+            Err(e) => return fail(crate::IdempotencyError::Unavailable(e)),
+        },
+    };
+    let store = if site.ttl_ms > 0 {
+        store.with_ttl(Duration::from_millis(site.ttl_ms))
+    } else {
+        store
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(site.wait_ms);
+    let mut pause = Duration::from_millis(5);
+    let claim = loop {
+        match store.begin(site.operation, &key, &fp).await {
+            Ok(crate::Begin::Proceed(claim)) => break claim,
+            Ok(crate::Begin::Replay(snapshot)) => {
+                return match (codec.decode_ok)(snapshot.bytes()) {
+                    Ok(r) => r,
+                    Err(message) => fail(crate::IdempotencyError::Corrupt {
+                        operation: site.operation.to_owned(),
+                        key,
+                        source: Error::Decode {
+                            kind: RouteKind::Idempotency,
+                            route: site.store.to_owned(),
+                            key: site.operation.to_owned(),
+                            message,
+                        },
+                    }),
+                };
+            }
+            Ok(crate::Begin::InProgress) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Ok(crate::Begin::InProgress) => {
+                return fail(crate::IdempotencyError::InProgress {
+                    operation: site.operation.to_owned(),
+                    key,
+                })
+            }
+            Ok(crate::Begin::Mismatch) => {
+                return fail(crate::IdempotencyError::Mismatch {
+                    operation: site.operation.to_owned(),
+                    key,
+                })
+            }
+            Err(e) => return fail(crate::IdempotencyError::Unavailable(e)),
+        }
+    };
+    let result = body.await;
+    if (codec.is_ok)(&result) {
+        match (codec.encode_ok)(&result) {
+            Some(Ok(bytes)) => {
+                if let Err(e) = claim.commit_bytes(&bytes).await {
+                    tracing::error!(function = site.function, key, error = %e, "result not recorded; a retry will run again");
+                }
+            }
+            _ => {
+                tracing::error!(
+                    function = site.function,
+                    key,
+                    "result does not serialize; releasing the claim"
+                );
+                let _ = claim.release().await;
+            }
+        }
+    } else if let Err(e) = claim.release().await {
+        tracing::warn!(function = site.function, key, error = %e, "claim not released; it expires with its lease");
+    }
+    result
+}
+
+/// One `#[rate_limited]` annotation's static facts.
+#[derive(Debug)]
+pub struct LimitSite {
+    /// The limiter's name.
+    pub limiter: &'static str,
+    /// The quota's limit from the annotation; 0 means the wiring's quota.
+    pub limit: u64,
+    /// The quota's period in ms.
+    pub period_ms: u64,
+    /// The algorithm: 0 fixed window, 1 sliding window, 2 GCRA.
+    pub algorithm: u8,
+    /// `module::path::function`.
+    pub function: &'static str,
+    warned: AtomicBool,
+}
+
+impl LimitSite {
+    /// The facts of one annotation.
+    pub const fn new(
+        limiter: &'static str,
+        limit: u64,
+        period_ms: u64,
+        algorithm: u8,
+        function: &'static str,
+    ) -> Self {
+        Self {
+            limiter,
+            limit,
+            period_ms,
+            algorithm,
+            function,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    fn quota(&self) -> Option<crate::ports::Quota> {
+        use crate::ports::{Algorithm, Quota};
+        (self.limit > 0).then(|| {
+            let algorithm = match self.algorithm {
+                0 => Algorithm::FixedWindow,
+                1 => Algorithm::SlidingWindow,
+                _ => Algorithm::Gcra,
+            };
+            Quota::new(self.limit, Duration::from_millis(self.period_ms), algorithm)
+        })
+    }
+}
+
+/// How a refusal becomes the function's error, types erased.
+pub struct LimitCodec<R> {
+    refuse: fn(crate::RateLimited) -> R,
+}
+
+/// The [`LimitCodec`] of `R`.
+pub fn limit_codec<R>() -> LimitCodec<R>
+where
+    R: IsResult,
+    R::Err: From<crate::RateLimited>,
+{
+    LimitCodec {
+        refuse: |r| R::from_result(Err(R::Err::from(r))),
+    }
+}
+
+/// Registration of an idempotency store or a limiter used by an annotation.
+impl Registration {
+    /// An idempotency store used by `site`.
+    pub const fn idempotency(name: &'static str, site: &'static str) -> Self {
+        Self {
+            kind: RouteKind::Idempotency,
+            name,
+            site,
+        }
+    }
+
+    /// A limiter used by `site`.
+    pub const fn limiter(name: &'static str, site: &'static str) -> Self {
+        Self {
+            kind: RouteKind::Limiter,
+            name,
+            site,
+        }
+    }
+}
+
+/// The body of every `#[rate_limited]` function: one check (one round trip), then the body if
+/// admitted, else the refusal as the function's error. A denied call never runs the body.
+pub async fn rate_limited<R, F>(
+    site: &'static LimitSite,
+    via: Option<Forze>,
+    key: String,
+    cost: u64,
+    codec: LimitCodec<R>,
+    body: F,
+) -> R
+where
+    F: Future<Output = R>,
+{
+    let limiter = match via
+        .or_else(Forze::current)
+        .map(|rt| rt.limiter(site.limiter))
+    {
+        Some(Ok(l)) => l,
+        other => {
+            if !site.warned.swap(true, Ordering::Relaxed) {
+                let why = match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "no forze runtime (Forze::install, Forze::scope or via = ...)".into(),
+                };
+                tracing::error!(function = site.function, error = %why, "calling through without rate limiting");
+            }
+            return body.await;
+        }
+    };
+    let decision = match site.quota() {
+        Some(q) => limiter.check_quota(&key, &q, cost).await,
+        None => limiter.check_cost(&key, cost).await,
+    };
+    match decision {
+        Ok(d) if d.allowed => body.await,
+        Ok(d) => (codec.refuse)(crate::RateLimited::from_decision(&d)),
+        Err(e) => {
+            tracing::error!(function = site.function, key, error = %e, "rate limit check failed; refusing the call");
+            (codec.refuse)(crate::RateLimited {
+                limit: site.limit,
+                remaining: 0,
+                retry_after: Duration::from_secs(1),
+                reset_after: Duration::from_secs(1),
+                unavailable: e.is_unavailable(),
+            })
+        }
+    }
 }

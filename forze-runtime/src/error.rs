@@ -207,6 +207,12 @@ pub enum Error {
         /// The route's name.
         route: String,
     },
+    /// An annotated function ran with no runtime: none named by `via`, none scoped, none installed.
+    #[error("no forze runtime for {function} (use Forze::install, Forze::scope or via = ...)")]
+    NoRuntime {
+        /// The annotated function.
+        function: String,
+    },
     /// An argument is out of its domain (a zero count, a cost above the limit, ...).
     #[error("{kind} {route:?}: {message}")]
     InvalidArgument {

@@ -35,6 +35,7 @@ mod error;
 mod handles;
 pub mod health;
 pub mod keys;
+mod outcomes;
 pub mod ports;
 pub mod tenant;
 pub mod wiring;
@@ -49,6 +50,7 @@ pub use handles::{
     Begin, Cache, Claim, Counter, Idempotency, Limiter, LockGuard, Locks, Snapshot, Versioned,
 };
 pub use health::Health;
+pub use outcomes::{IdempotencyError, RateLimited};
 pub use wiring::{
     BackendConfig, CacheRoute, CounterRoute, FailurePolicy, Forze, ForzeBuilder, IdempotencyRoute,
     LimiterFailure, LimiterRoute, LockRoute,
@@ -112,3 +114,85 @@ pub use forze_macros::cached;
 /// and `crate` as there. See [`macro@cached`] for an example. Failures to invalidate are
 /// logged at `error` and do not change the function's result.
 pub use forze_macros::cache_invalidate;
+
+/// Runs an async function at most once per idempotency key, replaying its result to duplicates.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use forze_runtime::{idempotent, Forze, IdempotencyError, IdempotencyRoute};
+///
+/// #[derive(Debug)]
+/// enum AppError { Idem(IdempotencyError) }
+/// impl From<IdempotencyError> for AppError {
+///     fn from(e: IdempotencyError) -> Self { AppError::Idem(e) }
+/// }
+///
+/// #[idempotent(store = "default", operation = "create_payment", key = idem_key, ttl = "24h")]
+/// async fn create_payment(idem_key: String, amount: u64) -> Result<String, AppError> {
+///     Ok(format!("payment of {amount}"))     // the effect: runs once per key
+/// }
+///
+/// let forze = Forze::builder().idempotency("default", IdempotencyRoute::new("app:idem")).build().await?;
+/// forze.scope(async {
+///     assert_eq!(create_payment("k1".into(), 10).await.unwrap(), "payment of 10");
+///     assert_eq!(create_payment("k1".into(), 10).await.unwrap(), "payment of 10"); // replayed
+///     assert!(matches!(
+///         create_payment("k1".into(), 99).await,             // same key, other payload
+///         Err(AppError::Idem(IdempotencyError::Mismatch { .. }))
+///     ));
+/// }).await;
+/// # Ok(()) }
+/// ```
+///
+/// - `store = "name"` (required): the wired idempotency store.
+/// - `key = param` (required): the parameter holding the key (`keys::KeyPart`); if its type is
+///   an `Option`, `None` runs the call without idempotency.
+/// - `operation = "name"`: default: the function's path. Records live at
+///   `{namespace}/{operation}/{key}`.
+/// - The payload fingerprint is SHA-256 of the other parameters (minus `skip(a, b)`) as a
+///   sorted-key JSON object, so the same request from another process matches; they must be
+///   `Serialize`.
+/// - `ttl = "24h"`: how long the result is replayed (default: the store's); `wait = "5s"`: a
+///   duplicate waits (polling) that long for a first call still in progress instead of failing
+///   with `IdempotencyError::InProgress`.
+/// - `via = expr`, `crate = path`: as for [`macro@cached`].
+///
+/// The function returns `Result<T, E>` with `T: Serialize + DeserializeOwned` and
+/// `E: From<IdempotencyError>`. `Ok` is recorded and replayed; `Err` releases the claim so that
+/// a retry runs again; a mismatch, a call in progress, a store that is down (idempotency fails
+/// closed) or a missing runtime are `Err(E::from(IdempotencyError::…))` and the body does not run.
+pub use forze_macros::idempotent;
+
+/// Rate limits an async function: one atomic check (one round trip), the body only when admitted.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use forze_runtime::{rate_limited, Forze, LimiterRoute, RateLimited};
+///
+/// #[rate_limited(limiter = "api", key = "user:{user_id}", limit = 2, per = "1m", algorithm = "gcra")]
+/// async fn search(user_id: u64, q: String) -> Result<Vec<String>, RateLimited> {
+///     Ok(vec![format!("{user_id}: {q}")])
+/// }
+///
+/// let forze = Forze::builder().limiter("api", LimiterRoute::new("app:rl")).build().await?;
+/// forze.scope(async {
+///     assert!(search(1, "a".into()).await.is_ok());
+///     assert!(search(1, "b".into()).await.is_ok());
+///     let refused = search(1, "c".into()).await.unwrap_err();   // the body did not run
+///     assert!(refused.retry_after.as_secs() > 0);
+/// }).await;
+/// # Ok(()) }
+/// ```
+///
+/// - `limiter = "name"` (required): the wired limiter.
+/// - `key = "user:{user_id}"`: a template as for [`macro@cached`]; default: one bucket for the
+///   function.
+/// - `limit = N, per = "1m"` and optionally `algorithm = "fixed_window" | "sliding_window" |
+///   "gcra"` (default GCRA); or none of them (or `from_wiring`) for the limiter's wired quota.
+/// - `cost = expr`: units this call uses (an expression of the arguments, `u64`; default 1).
+/// - `via = expr`, `crate = path`: as for [`macro@cached`].
+///
+/// The function returns `Result<T, E>` with `E: From<RateLimited>`. A refusal carries limit,
+/// remaining, retry-after and reset-after. When the limiter's backend is unreachable, the
+/// limiter's [`LimiterFailure`] policy decides (allow, or refuse with `unavailable: true`).
+pub use forze_macros::rate_limited;

@@ -103,6 +103,14 @@ impl Idempotency {
         self.ttl
     }
 
+    /// This handle, committing snapshots for `ttl` instead of the route's TTL.
+    pub fn with_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            ttl,
+            ..self.clone()
+        }
+    }
+
     /// This handle, scoped to `tenant` (for tenant-aware routes; ignored otherwise).
     pub fn with_tenant(&self, tenant: &str) -> Self {
         Self {

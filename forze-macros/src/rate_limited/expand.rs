@@ -1,0 +1,78 @@
+//! The expansion: the key (and cost) are computed from the arguments, then one runtime call
+//! checks the quota and runs the original body only when admitted.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::ItemFn;
+
+use super::validate::Plan;
+use crate::cached::template_string;
+
+pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
+    let krate = &plan.krate;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    let fn_name = sig.ident.to_string();
+    let limiter = &plan.limiter;
+    let ret = &plan.ret;
+    let (limit, period_ms, algorithm) = plan
+        .quota
+        .map_or((0, 0, 2), |(l, p, a)| (l, p.as_millis() as u64, a));
+    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
+    let key_var = format_ident!("__forze_key", span = Span::mixed_site());
+    let cost_var = format_ident!("__forze_cost", span = Span::mixed_site());
+    let codec = format_ident!("__forze_codec", span = Span::mixed_site());
+    let key = match &plan.key {
+        Some(t) => template_string(t, krate),
+        None => quote!(::std::string::String::from(::core::concat!(
+            ::core::module_path!(),
+            "::",
+            #fn_name
+        ))),
+    };
+    let cost = match &plan.cost {
+        Some(e) => quote_spanned!(e.span()=> { let c: u64 = #e; c }),
+        None => quote!(1u64),
+    };
+    let via = match &plan.via {
+        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
+        None => quote!(::core::option::Option::None),
+    };
+    let make_codec = quote_spanned!(ret.span()=> #krate::__private::limit_codec::<#ret>());
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static #site: #krate::__private::LimitSite = #krate::__private::LimitSite::new(
+                #limiter,
+                #limit,
+                #period_ms,
+                #algorithm,
+                ::core::concat!(::core::module_path!(), "::", #fn_name),
+            );
+            #krate::__private::inventory::submit! {
+                #krate::__private::Registration::limiter(
+                    #limiter,
+                    ::core::concat!(::core::module_path!(), "::", #fn_name),
+                )
+            }
+            let #key_var: ::std::string::String = #key;
+            let #cost_var: u64 = #cost;
+            let #codec = #make_codec;
+            #krate::__private::rate_limited::<#ret, _>(
+                &#site,
+                #via,
+                #key_var,
+                #cost_var,
+                #codec,
+                async move #block,
+            )
+            .await
+        }
+    }
+}
