@@ -545,10 +545,7 @@ where
     R::Err: From<crate::IdempotencyError>,
 {
     IdemCodec {
-        encode_ok: |r| match r.ok_ref() {
-            Some(v) => Some(crate::codec::encode(v)),
-            None => None,
-        },
+        encode_ok: |r| r.ok_ref().map(crate::codec::encode),
         decode_ok: |b| crate::codec::decode::<R::Ok>(b).map(|v| R::from_result(Ok(v))),
         is_ok: |r| r.ok_ref().is_some(),
         error: |e| R::from_result(Err(R::Err::from(e))),
