@@ -95,7 +95,7 @@ impl RateLimited {
             remaining: d.remaining,
             retry_after: d.retry_after.unwrap_or(d.reset_after),
             reset_after: d.reset_after,
-            unavailable: false,
+            unavailable: d.degraded,
         }
     }
 }

@@ -99,6 +99,7 @@ impl Limiter {
                             remaining: quota.limit - cost,
                             reset_after: quota.period,
                             retry_after: None,
+                            degraded: true,
                         })
                     }
                     LimiterFailure::Deny => {
@@ -109,6 +110,7 @@ impl Limiter {
                             remaining: 0,
                             reset_after: quota.period,
                             retry_after: Some(quota.period.min(std::time::Duration::from_secs(1))),
+                            degraded: true,
                         })
                     }
                     LimiterFailure::Error => Err(err),

@@ -89,6 +89,8 @@ pub struct Decision {
     pub reset_after: Duration,
     /// When denied: time until a call of the same cost could be admitted.
     pub retry_after: Option<Duration>,
+    /// True when the backend could not be asked and the limiter's failure policy decided.
+    pub degraded: bool,
 }
 
 /// Rate limit checks: one atomic round trip each; a denied check consumes nothing.

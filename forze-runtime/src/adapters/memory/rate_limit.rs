@@ -32,6 +32,7 @@ pub(crate) fn fixed_window(
             remaining: quota.limit - state.1,
             reset_after: us(left),
             retry_after: Some(us(left)),
+            degraded: false,
         };
         return (d, end);
     }
@@ -42,6 +43,7 @@ pub(crate) fn fixed_window(
         remaining: quota.limit - state.1,
         reset_after: us(left),
         retry_after: None,
+        degraded: false,
     };
     (d, end)
 }
@@ -76,6 +78,7 @@ pub(crate) fn sliding_window(
             remaining: quota.limit - used,
             reset_after: us(newest + period - now_us),
             retry_after: Some(us(retry)),
+            degraded: false,
         };
         return (d, newest + period);
     }
@@ -86,6 +89,7 @@ pub(crate) fn sliding_window(
         remaining: quota.limit - used - cost,
         reset_after: us(period),
         retry_after: None,
+        degraded: false,
     };
     (d, now_us + period)
 }
@@ -109,6 +113,7 @@ pub(crate) fn gcra(tat: &mut f64, now_us: u64, quota: &Quota, cost: u64) -> (Dec
             remaining: remaining(base).min(quota.limit),
             reset_after: us((base - now).ceil() as u64),
             retry_after: Some(us((new_tat - now - period).ceil() as u64)),
+            degraded: false,
         };
         return (d, base.ceil() as u64);
     }
@@ -119,6 +124,7 @@ pub(crate) fn gcra(tat: &mut f64, now_us: u64, quota: &Quota, cost: u64) -> (Dec
         remaining: remaining(new_tat).min(quota.limit),
         reset_after: us((new_tat - now).ceil() as u64),
         retry_after: None,
+        degraded: false,
     };
     (d, new_tat.ceil() as u64)
 }

@@ -582,6 +582,7 @@ impl RateLimitPort for RedisBackend {
             remaining: remaining.max(0) as u64,
             reset_after: us(reset_after),
             retry_after: (retry_after >= 0).then(|| us(retry_after)),
+            degraded: false,
         })
     }
 }

@@ -1,0 +1,262 @@
+//! `#[rate_limited]` end to end, on the in-memory backend and on a real redis-server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::{rate_limited, Forze, ForzeBuilder, LimiterFailure, LimiterRoute, RateLimited};
+use forze_tests::{redis_config, RedisServer};
+
+#[derive(Debug)]
+enum AppError {
+    Limited(RateLimited),
+}
+
+impl From<RateLimited> for AppError {
+    fn from(r: RateLimited) -> Self {
+        AppError::Limited(r)
+    }
+}
+
+fn routes(b: ForzeBuilder) -> ForzeBuilder {
+    let wired = Quota::new(2, Duration::from_secs(3600), Algorithm::SlidingWindow);
+    b.limiter("api", LimiterRoute::new("t:rl"))
+        .limiter("wired", LimiterRoute::new("t:rl-wired").quota(wired))
+        .limiter(
+            "deny",
+            LimiterRoute::new("t:rl-deny").on_unavailable(LimiterFailure::Deny),
+        )
+}
+
+struct Env {
+    forze: Forze,
+    server: Option<RedisServer>,
+    runs: Arc<AtomicUsize>,
+}
+
+async fn memory() -> Env {
+    Env {
+        forze: routes(Forze::builder()).build().await.unwrap(),
+        server: None,
+        runs: Arc::new(AtomicUsize::new(0)),
+    }
+}
+
+async fn redis() -> Env {
+    let server = RedisServer::start();
+    let forze = routes(Forze::builder().redis(redis_config(&server)))
+        .build()
+        .await
+        .unwrap();
+    Env {
+        forze,
+        server: Some(server),
+        runs: Arc::new(AtomicUsize::new(0)),
+    }
+}
+
+#[rate_limited(limiter = "api", key = "user:{user_id}", limit = 3, per = "1h")]
+async fn search(runs: &AtomicUsize, user_id: u64) -> Result<u64, AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(user_id)
+}
+
+#[rate_limited(
+    limiter = "api",
+    key = "fixed",
+    limit = 50,
+    per = "1h",
+    algorithm = "fixed_window"
+)]
+async fn hot_fixed(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[rate_limited(
+    limiter = "api",
+    key = "sliding",
+    limit = 50,
+    per = "1h",
+    algorithm = "sliding_window"
+)]
+async fn hot_sliding(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[rate_limited(
+    limiter = "api",
+    key = "gcra",
+    limit = 50,
+    per = "1h",
+    algorithm = "gcra"
+)]
+async fn hot_gcra(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Weighted: each call costs its batch size.
+#[rate_limited(limiter = "api", key = "batch:{tenant}", limit = 10, per = "1h", cost = items.len() as u64)]
+async fn import(runs: &AtomicUsize, tenant: &str, items: Vec<u32>) -> Result<usize, AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(items.len())
+}
+
+/// The quota comes from the wiring (2 per hour, sliding window).
+#[rate_limited(limiter = "wired", key = "k", from_wiring)]
+async fn wired(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[rate_limited(limiter = "deny", key = "k", limit = 5, per = "1m")]
+async fn strict(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[rate_limited(limiter = "api", key = "lenient", limit = 5, per = "1m")]
+async fn lenient(runs: &AtomicUsize) -> Result<(), AppError> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+async fn quota_then_refusal_with_details(env: &Env) {
+    let runs = &env.runs;
+    env.forze
+        .scope(async {
+            for _ in 0..3 {
+                assert_eq!(search(runs, 1).await.unwrap(), 1);
+            }
+            match search(runs, 1).await {
+                Err(AppError::Limited(r)) => {
+                    assert_eq!((r.limit, r.remaining, r.unavailable), (3, 0, false));
+                    assert!(
+                        r.retry_after > Duration::ZERO
+                            && r.retry_after <= Duration::from_secs(3600)
+                    );
+                    assert!(r.reset_after >= r.retry_after);
+                    assert!(r.retry_after_secs() >= 1);
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+            assert_eq!(
+                runs.load(Ordering::SeqCst),
+                3,
+                "a refused call does not run"
+            );
+            // Another user has their own quota.
+            assert!(search(runs, 2).await.is_ok());
+        })
+        .await;
+}
+
+async fn hammer(env: &Env, which: u8) -> usize {
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (f, runs) = (env.forze.clone(), env.runs.clone());
+            tokio::spawn(async move {
+                let rt = f.clone();
+                rt.scope(async move {
+                    let mut ok = 0;
+                    for _ in 0..4 {
+                        let r = match which {
+                            0 => hot_fixed(&runs).await,
+                            1 => hot_sliding(&runs).await,
+                            _ => hot_gcra(&runs).await,
+                        };
+                        ok += usize::from(r.is_ok());
+                    }
+                    ok
+                })
+                .await
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += t.await.unwrap();
+    }
+    admitted
+}
+
+async fn sixty_four_tasks_never_exceed_the_quota(env: &Env) {
+    for which in 0..3 {
+        let before = env.runs.load(Ordering::SeqCst);
+        let admitted = hammer(env, which).await;
+        assert_eq!(admitted, 50, "algorithm {which}");
+        assert_eq!(
+            env.runs.load(Ordering::SeqCst) - before,
+            50,
+            "bodies run = admitted"
+        );
+    }
+}
+
+async fn weighted_calls(env: &Env) {
+    let runs = &env.runs;
+    env.forze
+        .scope(async {
+            assert_eq!(import(runs, "a", vec![1; 6]).await.unwrap(), 6);
+            let refused = import(runs, "a", vec![1; 6]).await;
+            assert!(
+                matches!(&refused, Err(AppError::Limited(r)) if r.remaining == 4),
+                "{refused:?}"
+            );
+            assert_eq!(import(runs, "a", vec![1; 4]).await.unwrap(), 4);
+            // A cost above the limit can never pass: refused, body not run.
+            assert!(import(runs, "b", vec![1; 11]).await.is_err());
+        })
+        .await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+async fn quota_from_the_wiring(env: &Env) {
+    let runs = &env.runs;
+    env.forze
+        .scope(async {
+            assert!(wired(runs).await.is_ok());
+            assert!(wired(runs).await.is_ok());
+            assert!(wired(runs).await.is_err());
+        })
+        .await;
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod memory_backend { use super::*; $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(&memory().await).await }
+        )* }
+        mod redis_backend { use super::*; $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(&redis().await).await }
+        )* }
+    };
+}
+
+on_both_backends!(
+    quota_then_refusal_with_details,
+    sixty_four_tasks_never_exceed_the_quota,
+    weighted_calls,
+    quota_from_the_wiring,
+);
+
+#[tokio::test]
+async fn an_unreachable_limiter_follows_its_policy() {
+    let mut env = redis().await;
+    env.server.as_mut().unwrap().stop();
+    let runs = &env.runs;
+    // Policy Allow (the default): the call runs.
+    assert!(env.forze.scope(lenient(runs)).await.is_ok());
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // Policy Deny: refused, marked as unavailable, the body does not run.
+    match env.forze.scope(strict(runs)).await {
+        Err(AppError::Limited(r)) => assert!(r.unavailable),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
