@@ -480,6 +480,26 @@ pub trait IsResult {
     fn from_result(r: Result<Self::Ok, Self::Err>) -> Self;
     /// The `Ok` value, borrowed.
     fn ok_ref(&self) -> Option<&Self::Ok>;
+
+    /// See [`idem_codec`] (generated code calls it as `<R as IsResult>::idem_codec()`, which
+    /// reports a non-`Result` return type once, on that type).
+    fn idem_codec() -> IdemCodec<Self>
+    where
+        Self: Sized,
+        Self::Ok: Serialize + DeserializeOwned,
+        Self::Err: From<crate::IdempotencyError>,
+    {
+        idem_codec::<Self>()
+    }
+
+    /// See [`limit_codec`].
+    fn limit_codec() -> LimitCodec<Self>
+    where
+        Self: Sized,
+        Self::Err: From<crate::RateLimited>,
+    {
+        limit_codec::<Self>()
+    }
 }
 
 impl<T, E> IsResult for Result<T, E> {

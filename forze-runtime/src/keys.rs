@@ -312,7 +312,7 @@ mod tests {
 /// assert_eq!(key, "org:7");
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key",
+    message = "`{Self}` cannot be part of a key",
     label = "this value has no key form",
     note = "implement `forze_runtime::keys::KeyPart` for it, or keep it out of the key (`skip(...)` or a `key` template)"
 )]

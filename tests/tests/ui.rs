@@ -6,5 +6,7 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("ui/cached/*.rs");
     t.compile_fail("ui/cache_invalidate/*.rs");
+    t.compile_fail("ui/idempotent/*.rs");
+    t.compile_fail("ui/rate_limited/*.rs");
     t.pass("ui/pass/*.rs");
 }

@@ -5,8 +5,13 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-/// The user's item followed by the errors.
-pub fn with_item(item: &impl ToTokens, err: darling::Error) -> TokenStream {
+/// The user's function followed by the errors. Parameters the macro would have used (an
+/// idempotency key, skipped arguments) may be unused in the body: that warning is silenced, so
+/// that the errors stand alone.
+pub fn with_item(item: &syn::ItemFn, err: darling::Error) -> TokenStream {
+    let mut item = item.clone();
+    item.attrs
+        .push(syn::parse_quote!(#[allow(unused_variables)]));
     let mut out = item.to_token_stream();
     out.extend(err.write_errors());
     out

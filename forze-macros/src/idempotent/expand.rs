@@ -54,7 +54,10 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
         None => quote!(::core::option::Option::None),
     };
-    let make_codec = quote_spanned!(ret.span()=> #krate::__private::idem_codec::<#ret>());
+    // `<R as IsResult>` in a type position puts a "not a Result" error on the return type.
+    let make_codec = quote_spanned!(ret.span()=>
+        <#ret as #krate::__private::IsResult>::idem_codec()
+    );
     quote! {
         #(#attrs)*
         #vis #sig {

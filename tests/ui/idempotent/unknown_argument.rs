@@ -1,0 +1,17 @@
+use forze_runtime::{idempotent, IdempotencyError};
+
+#[derive(Debug)]
+pub struct AppError;
+
+impl From<IdempotencyError> for AppError {
+    fn from(_: IdempotencyError) -> Self {
+        AppError
+    }
+}
+
+#[idempotent(store = "default", key = idem_key, tll = "24h")]
+async fn pay(idem_key: String, amount: u64) -> Result<u64, AppError> {
+    Ok(amount)
+}
+
+fn main() {}
