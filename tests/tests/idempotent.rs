@@ -390,3 +390,27 @@ async fn without_a_runtime_nothing_runs() {
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_call_is_two_round_trips_and_a_replay_one() {
+    let env = redis().await;
+    let mut mon = forze_tests::monitor::Monitor::start(env.server.as_ref().unwrap()).await;
+    let runs = &env.runs;
+    env.forze
+        .scope(async {
+            let _ = mon.commands().await;
+            create_payment(runs, "rt".into(), cmd(1), false)
+                .await
+                .unwrap();
+            assert_eq!(
+                mon.commands().await,
+                vec!["EVALSHA", "EVALSHA"],
+                "claim, commit"
+            );
+            create_payment(runs, "rt".into(), cmd(1), false)
+                .await
+                .unwrap();
+            assert_eq!(mon.commands().await, vec!["EVALSHA"], "replay");
+        })
+        .await;
+}

@@ -260,3 +260,17 @@ async fn an_unreachable_limiter_follows_its_policy() {
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_is_one_round_trip() {
+    let env = redis().await;
+    let mut mon = forze_tests::monitor::Monitor::start(env.server.as_ref().unwrap()).await;
+    let runs = &env.runs;
+    env.forze
+        .scope(async {
+            let _ = mon.commands().await;
+            search(runs, 77).await.unwrap();
+            assert_eq!(mon.commands().await, vec!["EVALSHA"]);
+        })
+        .await;
+}

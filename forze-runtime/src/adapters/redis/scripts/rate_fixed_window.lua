@@ -5,9 +5,10 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then redis.call('DEL', KEYS[1]) end
 local window = math.floor(now / period)
-local st = redis.call('HMGET', KEYS[1], 'w', 'c')
+-- A key of another type (an older algorithm's state) starts afresh.
+local st = redis.pcall('HMGET', KEYS[1], 'w', 'c')
+if st.err then redis.call('DEL', KEYS[1]); st = {false, false} end
 local used = 0
 if tonumber(st[1]) == window then used = tonumber(st[2]) end
 local left = (window + 1) * period - now

@@ -5,9 +5,11 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then redis.call('DEL', KEYS[1]) end
 local interval = period / limit
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+-- A key of another type (an older algorithm's state) starts afresh.
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'table' then redis.call('DEL', KEYS[1]); stored = false end
+local tat = tonumber(stored or '0') or 0
 local base = math.max(tat, now)
 local new_tat = base + cost * interval
 local function remaining(x)
