@@ -6,6 +6,7 @@
 
 mod cached;
 mod common;
+mod document;
 mod idempotent;
 mod invalidate;
 mod rate_limited;
@@ -35,4 +36,10 @@ pub fn idempotent(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn rate_limited(attr: TokenStream, item: TokenStream) -> TokenStream {
     rate_limited::rate_limited(attr.into(), item.into()).into()
+}
+
+/// Derives `forze_runtime::document::DocumentSpec`. See `forze_runtime` for the documentation.
+#[proc_macro_derive(DocumentSpec, attributes(document))]
+pub fn derive_document_spec(input: TokenStream) -> TokenStream {
+    document::derive(input.into()).into()
 }

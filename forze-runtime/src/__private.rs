@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::document::{CacheSpec, DocumentSpec, VersionField};
 pub use crate::error::RouteKind;
 pub use crate::keys::{KeyPart, KeyWriter};
 pub use crate::wiring::Forze;

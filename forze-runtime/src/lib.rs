@@ -31,6 +31,7 @@
 
 pub mod adapters;
 pub mod codec;
+pub mod document;
 mod error;
 mod handles;
 pub mod health;
@@ -196,3 +197,28 @@ pub use forze_macros::idempotent;
 /// remaining, retry-after and reset-after. When the limiter's backend is unreachable, the
 /// limiter's [`LimiterFailure`] policy decides (allow, or refuse with `unavailable: true`).
 pub use forze_macros::rate_limited;
+
+/// Derives [`document::DocumentSpec`] for a struct with named fields.
+///
+/// ```
+/// use forze_runtime::DocumentSpec;
+///
+/// #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, DocumentSpec)]
+/// #[document(name = "projects", cache(name = "projects", ttl = "5m"))]
+/// struct Project {
+///     #[document(id)]
+///     id: u64,
+///     #[document(version)]
+///     rev: u64,
+///     name: String,
+/// }
+/// ```
+///
+/// Container attributes, in `#[document(...)]`: `name = "..."` (required; also the prefix of the
+/// cache keys), `cache(name = "...", ttl = "5m")` (a wired cache route; ttl defaults to the
+/// route's), `create = Type`, `update = Type`, `read = Type` (command and read-model types,
+/// default the document itself; `read` must be `From<Self>`), `crate = path`. Field
+/// attributes: `#[document(id)]` on exactly one field (its type: `keys::KeyPart + Clone + Eq +
+/// Hash + Debug`) and `#[document(version)]` on one integer field. The cache name is registered
+/// for the start-up check of the wiring.
+pub use forze_macros::DocumentSpec;

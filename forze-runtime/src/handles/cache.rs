@@ -310,6 +310,50 @@ impl Cache {
             .unwrap_or(0)
     }
 
+    /// This handle, storing entries for `ttl` instead of the route's TTL.
+    pub fn with_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            ttl,
+            ..self.clone()
+        }
+    }
+
+    /// The raw current version of a versioned entry (fail-open: `None` on backend errors).
+    pub(crate) async fn get_current_bytes(&self, key: &str) -> Option<(u64, Vec<u8>)> {
+        let space = self.core.space().ok()?;
+        let pointer = space.cache_pointer(key);
+        match self
+            .port
+            .get_current(&pointer, &space.cache_body_prefix(key))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key = pointer, error = %e, "cache read failed; reading the store");
+                None
+            }
+        }
+    }
+
+    /// Stores raw bytes as `version` of a versioned entry (fail-open, logged).
+    pub(crate) async fn set_version_bytes(&self, key: &str, version: u64, bytes: &[u8]) {
+        let Ok(space) = self.core.space() else { return };
+        let pointer = space.cache_pointer(key);
+        if let Err(e) = self
+            .port
+            .set_version(
+                &pointer,
+                &space.cache_body_prefix(key),
+                version,
+                bytes,
+                self.ttl,
+            )
+            .await
+        {
+            tracing::warn!(cache = %self.core.name, key = pointer, error = %e, "cache write failed");
+        }
+    }
+
     // --- what generated code uses (through `__private`) ---
 
     pub(crate) fn storage_key(&self, key: &str) -> Result<String, Error> {

@@ -50,6 +50,7 @@ pub trait CachePort: Send + Sync + 'static {
     ) -> PortResult<Option<(u64, Vec<u8>)>>;
     /// Stores the body of `version` and moves `pointer` to it, unless the pointer already names
     /// a newer version (then nothing is written). Atomic; returns whether `version` is current.
+    /// The body lives for `ttl`, the pointer for twice that.
     async fn set_version(
         &self,
         pointer: &str,

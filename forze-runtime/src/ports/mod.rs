@@ -17,5 +17,9 @@ pub use idempotency::{BeginOutcome, IdempotencyPort};
 pub use lock::LockPort;
 pub use rate_limit::{Algorithm, Decision, Quota, RateLimitPort};
 
+/// A versioned entry's pointer lives this many times its bodies' TTL (see
+/// [`CachePort::set_version`]).
+pub const POINTER_TTL_FACTOR: u32 = 2;
+
 /// What every port method returns.
 pub type PortResult<T> = Result<T, crate::BackendError>;

@@ -355,7 +355,8 @@ impl CachePort for MemoryBackend {
             return Ok(false);
         }
         self.cache_put(&format!("{body_prefix}/{version}"), body, ttl);
-        self.cache_put(pointer, version.to_string().as_bytes(), ttl);
+        let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
+        self.cache_put(pointer, version.to_string().as_bytes(), pointer_ttl);
         Ok(true)
     }
 }

@@ -471,7 +471,8 @@ impl CachePort for RedisBackend {
                     .key(body_key)
                     .arg(version)
                     .arg(body)
-                    .arg(ms(ttl)),
+                    .arg(ms(ttl))
+                    .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR))),
             )
             .await?;
         Ok(moved == 1)

@@ -1,8 +1,10 @@
 -- Stores one version's body and moves the pointer to it, never backwards.
 -- KEYS[1] pointer key; KEYS[2] body key of this version
--- ARGV[1] version (decimal); ARGV[2] body; ARGV[3] ttl in ms
+-- ARGV[1] version (decimal); ARGV[2] body; ARGV[3] body ttl in ms; ARGV[4] pointer ttl in ms
+-- (longer than the bodies', so that an expired pointer cannot let an older writer back in
+-- while a newer body is still being read)
 local current = tonumber(redis.call('GET', KEYS[1]) or '')
 if current and current > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
 return 1

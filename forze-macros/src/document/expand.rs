@@ -1,0 +1,88 @@
+//! The expansion: the `DocumentSpec` impl, with the key patterns as constants, and the
+//! registration of the cache name for the start-up check.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::validate::Plan;
+
+pub fn expand(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let ident = &plan.ident;
+    let name = &plan.name;
+    let (impl_generics, ty_generics, where_clause) = plan.generics.split_for_impl();
+    // Generic documents get the supertraits as conditions, so that the impl holds exactly for
+    // the instantiations that can be documents.
+    let mut where_clause = where_clause.cloned();
+    if plan.generics.type_params().next().is_some() {
+        let wc = where_clause.get_or_insert_with(|| syn::parse_quote!(where));
+        wc.predicates.push(syn::parse_quote!(
+            Self: #krate::__private::serde::Serialize
+                + #krate::__private::serde::de::DeserializeOwned
+                + ::core::clone::Clone
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + 'static
+        ));
+    }
+    let (id, id_ty) = &plan.id;
+    let (ver, ver_ty) = &plan.version;
+    let self_ty = quote!(Self);
+    let create = plan.create.as_ref().map_or(self_ty.clone(), |t| quote!(#t));
+    let update = plan.update.as_ref().map_or(self_ty.clone(), |t| quote!(#t));
+    let read = plan.read.as_ref().map_or(self_ty, |t| quote!(#t));
+    let (cache, registration) = match &plan.cache {
+        Some((cache, ttl)) => {
+            let ttl_ms = ttl.as_millis() as u64;
+            (
+                quote!(::core::option::Option::Some(#krate::__private::CacheSpec {
+                    name: #cache,
+                    ttl_ms: #ttl_ms,
+                })),
+                quote! {
+                    const _: () = {
+                        #krate::__private::inventory::submit! {
+                            #krate::__private::Registration::cache(
+                                #cache,
+                                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                            )
+                        }
+                    };
+                },
+            )
+        }
+        None => (quote!(::core::option::Option::None), quote!()),
+    };
+    let pointer = format!("{{namespace}}/cache/pointer/{name}:{{id}}");
+    let body = format!("{{namespace}}/cache/body/{name}:{{id}}/{{version}}");
+    let id_decl = quote_spanned!(id_ty.span()=> type Id = #id_ty;);
+    let to_u64 = quote_spanned!(ver_ty.span()=>
+        <#ver_ty as #krate::__private::VersionField>::to_u64(self.#ver)
+    );
+    let from_u64 = quote_spanned!(ver_ty.span()=>
+        <#ver_ty as #krate::__private::VersionField>::from_u64(version)
+    );
+    quote! {
+        impl #impl_generics #krate::__private::DocumentSpec for #ident #ty_generics #where_clause {
+            #id_decl
+            type Create = #create;
+            type Update = #update;
+            type Read = #read;
+            const NAME: &'static str = #name;
+            const CACHE: ::core::option::Option<#krate::__private::CacheSpec> = #cache;
+            const POINTER_KEY: &'static str = #pointer;
+            const BODY_KEY: &'static str = #body;
+            fn id(&self) -> &Self::Id {
+                &self.#id
+            }
+            fn version(&self) -> u64 {
+                #to_u64
+            }
+            fn set_version(&mut self, version: u64) {
+                self.#ver = #from_u64;
+            }
+        }
+        #registration
+    }
+}

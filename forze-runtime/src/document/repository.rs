@@ -1,0 +1,186 @@
+use std::marker::PhantomData;
+
+use super::{cache_key, DocumentSpec, DocumentStore, StoreError};
+use crate::error::Error;
+use crate::handles::Cache;
+use crate::wiring::Forze;
+
+/// The body stored for a deleted document: not JSON, so no document can look like it.
+const TOMBSTONE: &[u8] = b"\x00forze:deleted";
+
+/// What a repository call may fail with. Cache failures never appear here: the cache fails
+/// open to the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocumentError {
+    /// The document does not exist (update).
+    #[error("{name} {id} does not exist")]
+    NotFound {
+        /// The document type's name.
+        name: &'static str,
+        /// The id, as shown by `Debug`.
+        id: String,
+    },
+    /// The store failed; nothing was cached.
+    #[error("{name} store failed: {source}")]
+    Store {
+        /// The document type's name.
+        name: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// A repository of documents of type `D` over the store `S`, reading through the versioned
+/// cache of `D::CACHE` (when it has one) and keeping it right on every write.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use forze_runtime::document::MemoryDocumentStore;
+/// use forze_runtime::{CacheRoute, DocumentSpec, Forze};
+///
+/// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, DocumentSpec)]
+/// #[document(name = "projects", cache(name = "projects", ttl = "5m"))]
+/// struct Project { #[document(id)] id: u64, #[document(version)] rev: u64, name: String }
+///
+/// let forze = Forze::builder().cache("projects", CacheRoute::new("app:projects")).build().await?;
+/// let projects = forze.documents(MemoryDocumentStore::<Project>::new())?;
+/// let p = projects.create(Project { id: 1, rev: 0, name: "forze".into() }).await?;
+/// assert_eq!(p.rev, 1);
+/// assert_eq!(projects.get(&1).await?, Some(p.clone()));          // one round trip on a hit
+/// let renamed = projects.update(&1, Project { name: "forze 2".into(), ..p }).await?;
+/// assert_eq!(projects.get(&1).await?.unwrap().name, "forze 2");   // never stale after a write
+/// assert_eq!(renamed.rev, 2);
+/// projects.delete(&1).await?;
+/// assert_eq!(projects.get(&1).await?, None);
+/// # Ok(()) }
+/// ```
+pub struct Documents<D: DocumentSpec, S> {
+    store: S,
+    cache: Option<Cache>,
+    _d: PhantomData<fn() -> D>,
+}
+
+impl<D: DocumentSpec, S: Clone> Clone for Documents<D, S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            cache: self.cache.clone(),
+            _d: PhantomData,
+        }
+    }
+}
+
+impl Forze {
+    /// The repository of `D` over `store`, with the cache `D::CACHE` names (an error if that
+    /// cache is not wired).
+    pub fn documents<D: DocumentSpec, S: DocumentStore<D>>(
+        &self,
+        store: S,
+    ) -> Result<Documents<D, S>, Error> {
+        let cache = match D::CACHE {
+            None => None,
+            Some(spec) => {
+                let cache = self.cache(spec.name)?;
+                Some(if spec.ttl_ms > 0 {
+                    cache.with_ttl(std::time::Duration::from_millis(spec.ttl_ms))
+                } else {
+                    cache
+                })
+            }
+        };
+        Ok(Documents {
+            store,
+            cache,
+            _d: PhantomData,
+        })
+    }
+}
+
+impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn store_err(source: StoreError) -> DocumentError {
+        DocumentError::Store {
+            name: D::NAME,
+            source,
+        }
+    }
+
+    async fn remember(&self, doc: &D) {
+        if let Some(cache) = &self.cache {
+            let key = cache_key::<D>(doc.id());
+            // Fail-open: the result is logged by the cache; a newer version already cached wins.
+            let _ = cache.set_version(&key, doc.version(), doc).await;
+        }
+    }
+
+    /// The document `id`: from the cache in one round trip when it is there, else from the
+    /// store (and then cached, unless a newer version got there first).
+    pub async fn get(&self, id: &D::Id) -> Result<Option<D>, DocumentError> {
+        if let Some(cache) = &self.cache {
+            let key = cache_key::<D>(id);
+            if let Some((_, bytes)) = cache.get_current_bytes(&key).await {
+                if bytes == TOMBSTONE {
+                    return Ok(None);
+                }
+                match crate::codec::decode::<D>(&bytes) {
+                    Ok(doc) => return Ok(Some(doc)),
+                    Err(e) => {
+                        tracing::warn!(document = D::NAME, key, error = %e, "cached document does not decode; reading the store");
+                    }
+                }
+            }
+        }
+        let found = self.store.get(id).await.map_err(Self::store_err)?;
+        if let Some(doc) = &found {
+            self.remember(doc).await;
+        }
+        Ok(found)
+    }
+
+    /// The read model of document `id`.
+    pub async fn read(&self, id: &D::Id) -> Result<Option<D::Read>, DocumentError> {
+        Ok(self.get(id).await?.map(Into::into))
+    }
+
+    /// Creates a document in the store and caches it.
+    pub async fn create(&self, cmd: D::Create) -> Result<D, DocumentError> {
+        let doc = self.store.create(cmd).await.map_err(Self::store_err)?;
+        self.remember(&doc).await;
+        Ok(doc)
+    }
+
+    /// Updates document `id` in the store and caches the new version (readers never see the
+    /// old one again: the pointer only moves forward).
+    pub async fn update(&self, id: &D::Id, cmd: D::Update) -> Result<D, DocumentError> {
+        let doc = self
+            .store
+            .update(id, cmd)
+            .await
+            .map_err(Self::store_err)?
+            .ok_or_else(|| DocumentError::NotFound {
+                name: D::NAME,
+                id: format!("{id:?}"),
+            })?;
+        self.remember(&doc).await;
+        Ok(doc)
+    }
+
+    /// Deletes document `id`; returns whether it existed. The cache records the deletion as a
+    /// newer version, so a slow reader cannot bring the document back.
+    pub async fn delete(&self, id: &D::Id) -> Result<bool, DocumentError> {
+        let Some(version) = self.store.delete(id).await.map_err(Self::store_err)? else {
+            return Ok(false);
+        };
+        if let Some(cache) = &self.cache {
+            let key = cache_key::<D>(id);
+            cache.set_version_bytes(&key, version + 1, TOMBSTONE).await;
+        }
+        Ok(true)
+    }
+}
