@@ -47,12 +47,15 @@ struct Boxed<T> {
     value: T,
 }
 
+/// Signals "the store was read" and waits for "release".
+type Hold = (Arc<Notify>, Arc<Notify>);
+
 /// A store wrapper that counts reads and can hold a read between the store and the cache.
 #[derive(Clone)]
 struct Probe {
     inner: MemoryDocumentStore<Project>,
     reads: Arc<AtomicUsize>,
-    hold: Arc<Mutex<Option<(Arc<Notify>, Arc<Notify>)>>>,
+    hold: Arc<Mutex<Option<Hold>>>,
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
