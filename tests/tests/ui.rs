@@ -8,5 +8,6 @@ fn ui() {
     t.compile_fail("ui/cache_invalidate/*.rs");
     t.compile_fail("ui/idempotent/*.rs");
     t.compile_fail("ui/rate_limited/*.rs");
+    t.compile_fail("ui/document_spec/*.rs");
     t.pass("ui/pass/*.rs");
 }

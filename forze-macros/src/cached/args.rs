@@ -44,7 +44,7 @@ pub struct CachedArgs {
 impl CachedArgs {
     pub fn parse(attr: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, mut errors) = crate::common::args::split_unknown(
+        let (items, errors) = crate::common::args::split_unknown(
             items,
             &[
                 "cache",
@@ -60,14 +60,7 @@ impl CachedArgs {
             ],
             "cached",
         );
-        match Self::from_list(&items) {
-            Ok(args) if errors.is_empty() => Ok(args),
-            Ok(_) => Err(darling::Error::multiple(errors)),
-            Err(e) => {
-                errors.push(e);
-                Err(darling::Error::multiple(errors))
-            }
-        }
+        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
     }
 }
 

@@ -70,3 +70,25 @@ pub fn string_literal(meta: &syn::Meta) -> darling::Result<SpannedValue<String>>
         .with_span(other)),
     }
 }
+
+/// Parses the known arguments with darling after `split_unknown`. When arguments were unknown,
+/// darling's "missing field" errors are left out: they are the same mistake seen twice (a
+/// misspelt required argument).
+pub fn parse_known<T>(
+    items: &[NestedMeta],
+    unknown: Vec<darling::Error>,
+    parse: impl FnOnce(&[NestedMeta]) -> darling::Result<T>,
+) -> darling::Result<T> {
+    let parsed = parse(items);
+    if unknown.is_empty() {
+        return parsed;
+    }
+    let mut errors = unknown;
+    if let Err(e) = parsed {
+        errors.extend(
+            e.into_iter()
+                .filter(|e| !e.to_string().starts_with("Missing field")),
+        );
+    }
+    Err(darling::Error::multiple(errors))
+}

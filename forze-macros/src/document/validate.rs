@@ -52,10 +52,9 @@ fn container_args(input: &syn::DeriveInput) -> darling::Result<ContainerArgs> {
         return errors.finish().and_then(|_| unreachable_args());
     }
     let (items, unknown) = crate::common::args::split_unknown(items, KNOWN, "document");
-    for e in unknown {
-        errors.push(e);
-    }
-    let args = errors.handle(ContainerArgs::from_list(&items));
+    let args = errors.handle(crate::common::args::parse_known(&items, unknown, |items| {
+        ContainerArgs::from_list(items)
+    }));
     errors.finish()?;
     args.map_or_else(unreachable_args, Ok)
 }
@@ -105,9 +104,11 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
 
     let mut ids = Vec::new();
     let mut versions = Vec::new();
+    let mut bad_field_attrs = false;
     if let Some(fields) = fields {
         for f in &fields.named {
             let Some(fa) = errors.handle(FieldArgs::from_field(f)) else {
+                bad_field_attrs = true;
                 continue;
             };
             let Some(ident) = fa.ident.clone() else {
@@ -128,6 +129,8 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
             }
         }
         match ids.len() {
+            // A misspelt `#[document(id)]` was reported already.
+            0 if bad_field_attrs => {}
             0 => errors.push(
                 darling::Error::custom("mark the id field with `#[document(id)]`")
                     .with_span(&input.ident),
@@ -143,6 +146,7 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
             }
         }
         match versions.len() {
+            0 if bad_field_attrs => {}
             0 => errors.push(
                 darling::Error::custom(
                     "mark the version (revision) field with `#[document(version)]`: the cache \

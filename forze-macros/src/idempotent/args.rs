@@ -41,7 +41,7 @@ fn optional_literal(meta: &syn::Meta) -> darling::Result<Option<SpannedValue<Str
 impl IdempotentArgs {
     pub fn parse(attr: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, mut errors) = crate::common::args::split_unknown(
+        let (items, errors) = crate::common::args::split_unknown(
             items,
             &[
                 "store",
@@ -55,13 +55,6 @@ impl IdempotentArgs {
             ],
             "idempotent",
         );
-        match Self::from_list(&items) {
-            Ok(args) if errors.is_empty() => Ok(args),
-            Ok(_) => Err(darling::Error::multiple(errors)),
-            Err(e) => {
-                errors.push(e);
-                Err(darling::Error::multiple(errors))
-            }
-        }
+        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
     }
 }

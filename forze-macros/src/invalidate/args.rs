@@ -29,18 +29,11 @@ pub struct InvalidateArgs {
 impl InvalidateArgs {
     pub fn parse(attr: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, mut errors) = crate::common::args::split_unknown(
+        let (items, errors) = crate::common::args::split_unknown(
             items,
             &["cache", "key", "tags", "via", "crate"],
             "cache_invalidate",
         );
-        match Self::from_list(&items) {
-            Ok(args) if errors.is_empty() => Ok(args),
-            Ok(_) => Err(darling::Error::multiple(errors)),
-            Err(e) => {
-                errors.push(e);
-                Err(darling::Error::multiple(errors))
-            }
-        }
+        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
     }
 }

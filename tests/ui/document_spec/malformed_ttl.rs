@@ -1,0 +1,12 @@
+use forze_runtime::DocumentSpec;
+
+#[derive(Clone, serde::Serialize, serde::Deserialize, DocumentSpec)]
+#[document(name = "projects", cache(name = "projects", ttl = "five minutes"))]
+struct Project {
+    #[document(id)]
+    id: u64,
+    #[document(version)]
+    rev: u64,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use forze_runtime::DocumentSpec;
+
+#[derive(Clone, serde::Serialize, serde::Deserialize, DocumentSpec)]
+#[document(name = "projects")]
+struct Project {
+    id: u64,
+    #[document(version)]
+    rev: u64,
+}
+
+fn main() {}
