@@ -60,7 +60,7 @@ impl CachedArgs {
             ],
             "cached",
         );
-        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
+        crate::common::args::parse_known(&items, errors, Self::from_list)
     }
 }
 

@@ -52,9 +52,11 @@ fn container_args(input: &syn::DeriveInput) -> darling::Result<ContainerArgs> {
         return errors.finish().and_then(|_| unreachable_args());
     }
     let (items, unknown) = crate::common::args::split_unknown(items, KNOWN, "document");
-    let args = errors.handle(crate::common::args::parse_known(&items, unknown, |items| {
-        ContainerArgs::from_list(items)
-    }));
+    let args = errors.handle(crate::common::args::parse_known(
+        &items,
+        unknown,
+        ContainerArgs::from_list,
+    ));
     errors.finish()?;
     args.map_or_else(unreachable_args, Ok)
 }

@@ -55,6 +55,6 @@ impl IdempotentArgs {
             ],
             "idempotent",
         );
-        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
+        crate::common::args::parse_known(&items, errors, Self::from_list)
     }
 }

@@ -34,6 +34,6 @@ impl InvalidateArgs {
             &["cache", "key", "tags", "via", "crate"],
             "cache_invalidate",
         );
-        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
+        crate::common::args::parse_known(&items, errors, Self::from_list)
     }
 }

@@ -56,6 +56,6 @@ impl LimitArgs {
             ],
             "rate_limited",
         );
-        crate::common::args::parse_known(&items, errors, |items| Self::from_list(items))
+        crate::common::args::parse_known(&items, errors, Self::from_list)
     }
 }
