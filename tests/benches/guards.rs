@@ -1,5 +1,5 @@
-//! `#[rate_limited]` and `#[idempotent]` against a raw redis-rs `GET`, on a redis-server this
-//! bench starts itself.
+//! `#[rate_limited]`, `#[idempotent]` and document reads against a raw redis-rs `GET` + decode,
+//! on a redis-server this bench starts itself.
 //!
 //! ```sh
 //! cargo bench -p forze-tests --bench guards
@@ -12,12 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use forze_runtime::document::{Documents, MemoryDocumentStore};
 use forze_runtime::{
-    idempotent, rate_limited, Forze, IdempotencyError, IdempotencyRoute, LimiterRoute, RateLimited,
-    RedisConfig,
+    idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
+    LimiterRoute, RateLimited, RedisConfig,
 };
 use forze_tests::RedisServer;
 use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug)]
 enum AppError {
@@ -37,13 +39,21 @@ impl From<IdempotencyError> for AppError {
     }
 }
 
-#[rate_limited(
-    limiter = "api",
-    key = "user:{user}",
-    limit = 1000000000,
-    per = "1h",
-    algorithm = "gcra"
-)]
+#[derive(Clone, Debug, Serialize, Deserialize, DocumentSpec)]
+#[document(name = "projects", cache(name = "projects", ttl = "10m"))]
+struct Project {
+    #[document(id)]
+    id: u64,
+    #[document(version)]
+    rev: u64,
+    name: String,
+    owner: String,
+    tags: Vec<String>,
+}
+
+type Repo = Documents<Project, MemoryDocumentStore<Project>>;
+
+#[rate_limited(limiter = "api", key = "user:{user}", limit = 1000000000, per = "1h")]
 async fn limited(user: u64) -> Result<u64, AppError> {
     Ok(user)
 }
@@ -59,48 +69,60 @@ enum Op {
     Limited,
     IdemNew,
     IdemReplay,
+    DocGet,
 }
 
 const REPLAY_KEYS: u64 = 1000;
+const DOCS: u64 = 100;
 
-async fn run(
-    op: Op,
-    tasks: usize,
-    dur: Duration,
-    forze: &Forze,
-    conn: &MultiplexedConnection,
-    fresh: &Arc<AtomicU64>,
-) -> (f64, u64) {
+#[derive(Clone)]
+struct World {
+    forze: Forze,
+    conn: MultiplexedConnection,
+    fresh: Arc<AtomicU64>,
+    repo: Repo,
+}
+
+async fn step(w: &mut World, op: Op, i: u64, t: u64) {
+    match op {
+        Op::RawGet => {
+            let key = format!("bench:projects/cache/body/projects:{}/1", i % DOCS);
+            let v: Vec<u8> = redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut w.conn)
+                .await
+                .unwrap();
+            std::hint::black_box(serde_json::from_slice::<Project>(&v).unwrap());
+        }
+        Op::Limited => {
+            limited(t).await.unwrap();
+        }
+        Op::IdemNew => {
+            pay(w.fresh.fetch_add(1, Ordering::Relaxed), 5)
+                .await
+                .unwrap();
+        }
+        Op::IdemReplay => {
+            pay(i % REPLAY_KEYS, 5).await.unwrap();
+        }
+        Op::DocGet => {
+            std::hint::black_box(w.repo.get(&(i % DOCS)).await.unwrap().unwrap());
+        }
+    }
+}
+
+async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks as u64)
         .map(|t| {
-            let (forze, mut conn, done, fresh) =
-                (forze.clone(), conn.clone(), done.clone(), fresh.clone());
+            let (mut w, done) = (world.clone(), done.clone());
             tokio::spawn(async move {
-                let f = forze.clone();
+                let f = w.forze.clone();
                 f.scope(async move {
                     let mut i = t;
                     while start.elapsed() < dur {
-                        match op {
-                            Op::RawGet => {
-                                let v: Option<Vec<u8>> = redis::cmd("GET")
-                                    .arg("bench:key")
-                                    .query_async(&mut conn)
-                                    .await
-                                    .unwrap();
-                                std::hint::black_box(v);
-                            }
-                            Op::Limited => {
-                                limited(t).await.unwrap();
-                            }
-                            Op::IdemNew => {
-                                pay(fresh.fetch_add(1, Ordering::Relaxed), 5).await.unwrap();
-                            }
-                            Op::IdemReplay => {
-                                pay(i % REPLAY_KEYS, 5).await.unwrap();
-                            }
-                        }
+                        step(&mut w, op, i, t).await;
                         i += tasks as u64;
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -149,16 +171,21 @@ async fn main() {
         .redis(RedisConfig::new(server.url()).max_size(1))
         .limiter("api", LimiterRoute::new("bench:rl"))
         .idempotency("default", IdempotencyRoute::new("bench:idem"))
+        .cache("projects", CacheRoute::new("bench:projects"))
         .build()
         .await
         .unwrap();
-    let mut conn = server.client().await;
-    let _: () = redis::cmd("SET")
-        .arg("bench:key")
-        .arg("{\"id\":1}")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let repo: Repo = forze.documents(MemoryDocumentStore::new()).unwrap();
+    for id in 0..DOCS {
+        let p = Project {
+            id,
+            rev: 0,
+            name: format!("project {id}"),
+            owner: "ada".into(),
+            tags: vec!["a".into(), "b".into()],
+        };
+        repo.create(p).await.unwrap();
+    }
     forze
         .scope(async {
             for k in 0..REPLAY_KEYS {
@@ -166,22 +193,33 @@ async fn main() {
             }
         })
         .await;
-    let fresh = Arc::new(AtomicU64::new(1_000_000));
+    let mut conn = server.client().await;
+    let world = World {
+        forze: forze.clone(),
+        conn: conn.clone(),
+        fresh: Arc::new(AtomicU64::new(1_000_000)),
+        repo,
+    };
+    let only = std::env::var("FORZE_BENCH_ONLY").ok();
     let dur = Duration::from_millis(800);
-    println!("| scenario | tasks | raw redis-rs GET ops/s | forze ops/s | ratio | commands/op |");
+    println!("| scenario | tasks | raw redis-rs GET + decode ops/s | forze ops/s | ratio | commands/op |");
     println!("|---|---|---|---|---|---|");
     for (name, op) in [
         ("rate_limited check", Op::Limited),
         ("idempotent, new key", Op::IdemNew),
         ("idempotent, replay", Op::IdemReplay),
+        ("document get, hit", Op::DocGet),
     ] {
         for tasks in [1usize, 64] {
+            if only.as_ref().is_some_and(|o| !name.starts_with(o.as_str())) {
+                continue;
+            }
             let (mut raw, mut ours) = (Vec::new(), Vec::new());
             let (mut cmds, mut ops) = (0, 0);
             for _ in 0..5 {
-                let (r, _) = run(Op::RawGet, tasks, dur, &forze, &conn, &fresh).await;
+                let (r, _) = run(&world, Op::RawGet, tasks, dur).await;
                 let c0 = commands(&mut conn).await;
-                let (o, n) = run(op, tasks, dur, &forze, &conn, &fresh).await;
+                let (o, n) = run(&world, op, tasks, dur).await;
                 let c1 = commands(&mut conn).await;
                 raw.push(r);
                 ours.push(o);
