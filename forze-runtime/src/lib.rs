@@ -35,6 +35,8 @@ pub mod document;
 mod error;
 mod handles;
 pub mod health;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod keys;
 mod outcomes;
 pub mod ports;

@@ -1,0 +1,501 @@
+//! A small projects API built on forze.
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `POST /projects` | create (`{"name", "owner"}`); honours `Idempotency-Key`; numbers come from a counter |
+//! | `GET /projects/{id}` | read through the document cache (one round trip on a hit) |
+//! | `PUT /projects/{id}` | update (`{"name"?, "owner"?}`); the cache is never stale afterwards |
+//! | `DELETE /projects/{id}` | delete |
+//! | `GET /projects/{id}/summary` | a `#[cached]` summary, dropped by `#[cache_invalidate]` on update |
+//! | `POST /projects/{id}/stars` | a `#[rate_limited]` star (3 per minute per project) |
+//! | `GET /health/redis` | backend health: 200, or 503 with the reason |
+//!
+//! Every route is rate limited per client IP (`X-RateLimit-*` headers, 429 with `Retry-After`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use forze_runtime::document::{
+    ApplyUpdate, DocumentError, DocumentStore, Documents, MemoryDocumentStore, StoreError,
+};
+use forze_runtime::http::{health_response, IdempotencyLayer, KeyBy, RateLimitLayer};
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::{
+    cache_invalidate, cached, rate_limited, BackendConfig, CacheRoute, CounterRoute, DocumentSpec,
+    Forze, IdempotencyRoute, LimiterRoute, RateLimited, RedisConfig,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Row};
+
+// Table names are checked to be [A-Za-z0-9_] in `PgProjects::connect`; values are bound.
+
+/// A project: the document this service keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DocumentSpec)]
+#[document(name = "projects", cache(name = "projects", ttl = "5m"), update = ProjectPatch)]
+pub struct Project {
+    /// The project number (from the `projects` counter).
+    #[document(id)]
+    pub id: i64,
+    /// The revision, bumped by every write.
+    #[document(version)]
+    pub rev: i64,
+    /// The name.
+    pub name: String,
+    /// The owner.
+    pub owner: String,
+}
+
+/// `POST /projects` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewProject {
+    /// The name.
+    pub name: String,
+    /// The owner.
+    pub owner: String,
+}
+
+/// `PUT /projects/{id}` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProjectPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new owner.
+    pub owner: Option<String>,
+}
+
+impl ApplyUpdate<ProjectPatch> for Project {
+    fn apply_update(&mut self, patch: ProjectPatch) {
+        if let Some(n) = patch.name {
+            self.name = n;
+        }
+        if let Some(o) = patch.owner {
+            self.owner = o;
+        }
+    }
+}
+
+/// The projects table in PostgreSQL (the source of truth when `DATABASE_URL` is set).
+#[derive(Clone)]
+pub struct PgProjects {
+    pool: PgPool,
+    table: String,
+}
+
+impl PgProjects {
+    /// Connects and creates the table (and its revision sequence) if needed.
+    pub async fn connect(url: &str, table: &str) -> Result<Self, sqlx::Error> {
+        if !table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(sqlx::Error::Configuration(
+                format!("table name {table:?} must be [A-Za-z0-9_]").into(),
+            ));
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TABLE IF NOT EXISTS {table} (id BIGINT PRIMARY KEY, rev BIGINT NOT NULL, \
+             name TEXT NOT NULL, owner TEXT NOT NULL)"
+        )))
+        .execute(&pool)
+        .await?;
+        // One sequence for revisions: they grow across updates, deletes and re-creates.
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE SEQUENCE IF NOT EXISTS {table}_rev"
+        )))
+        .execute(&pool)
+        .await?;
+        Ok(Self {
+            pool,
+            table: table.to_owned(),
+        })
+    }
+
+    /// Drops the table and its sequence (tests clean up with it).
+    pub async fn drop_table(&self) -> Result<(), sqlx::Error> {
+        let t = &self.table;
+        sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {t}")))
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!("DROP SEQUENCE IF EXISTS {t}_rev")))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn row_to_project(row: &sqlx::postgres::PgRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        rev: row.try_get("rev")?,
+        name: row.try_get("name")?,
+        owner: row.try_get("owner")?,
+    })
+}
+
+#[async_trait]
+impl DocumentStore<Project> for PgProjects {
+    async fn get(&self, id: &i64) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, rev, name, owner FROM {} WHERE id = $1",
+            self.table
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(row_to_project).transpose()?)
+    }
+
+    async fn create(&self, p: Project) -> Result<Project, StoreError> {
+        let t = &self.table;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {t} (id, rev, name, owner) VALUES ($1, nextval('{t}_rev'), $2, $3) \
+             RETURNING id, rev, name, owner"
+        )))
+        .bind(p.id)
+        .bind(&p.name)
+        .bind(&p.owner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row_to_project(&row)?)
+    }
+
+    async fn update(&self, id: &i64, patch: ProjectPatch) -> Result<Option<Project>, StoreError> {
+        let t = &self.table;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {t} SET name = COALESCE($2, name), owner = COALESCE($3, owner), \
+             rev = nextval('{t}_rev') WHERE id = $1 RETURNING id, rev, name, owner"
+        )))
+        .bind(id)
+        .bind(patch.name)
+        .bind(patch.owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(row_to_project).transpose()?)
+    }
+
+    async fn delete(&self, id: &i64) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE id = $1 RETURNING rev",
+            self.table
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>("rev"))
+            .transpose()?
+            .map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+}
+
+/// Where projects live: PostgreSQL or memory.
+#[derive(Clone)]
+pub enum Store {
+    /// PostgreSQL.
+    Postgres(PgProjects),
+    /// Memory.
+    Memory(MemoryDocumentStore<Project>),
+}
+
+#[async_trait]
+impl DocumentStore<Project> for Store {
+    async fn get(&self, id: &i64) -> Result<Option<Project>, StoreError> {
+        match self {
+            Store::Postgres(s) => s.get(id).await,
+            Store::Memory(s) => s.get(id).await,
+        }
+    }
+    async fn create(&self, p: Project) -> Result<Project, StoreError> {
+        match self {
+            Store::Postgres(s) => s.create(p).await,
+            Store::Memory(s) => s.create(p).await,
+        }
+    }
+    async fn update(&self, id: &i64, patch: ProjectPatch) -> Result<Option<Project>, StoreError> {
+        match self {
+            Store::Postgres(s) => s.update(id, patch).await,
+            Store::Memory(s) => s.update(id, patch).await,
+        }
+    }
+    async fn delete(&self, id: &i64) -> Result<Option<u64>, StoreError> {
+        match self {
+            Store::Postgres(s) => s.delete(id).await,
+            Store::Memory(s) => s.delete(id).await,
+        }
+    }
+}
+
+/// How to run the service.
+#[derive(Clone)]
+pub struct Config {
+    /// Redis; `None`: in memory.
+    pub redis: Option<RedisConfig>,
+    /// PostgreSQL URL; `None`: in memory.
+    pub database_url: Option<String>,
+    /// The projects table (tests use their own).
+    pub table: String,
+    /// Requests per client per minute.
+    pub requests_per_minute: u64,
+    /// Test hook: when set, `POST /projects` waits for a permit before creating (lets a test
+    /// hold a request in flight).
+    pub create_gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Config {
+    /// From the environment: `REDIS_URL`, `DATABASE_URL`, `RATE_LIMIT_PER_MINUTE` (default 600).
+    pub fn from_env() -> Self {
+        Self {
+            redis: RedisConfig::from_env(),
+            database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+            table: "forze_example_projects".into(),
+            requests_per_minute: std::env::var("RATE_LIMIT_PER_MINUTE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(600),
+            create_gate: None,
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The runtime.
+    pub forze: Forze,
+    /// The projects repository.
+    pub projects: Documents<Project, Store>,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+/// Errors as HTTP answers.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 404.
+    NotFound,
+    /// 429.
+    Limited(RateLimited),
+    /// 500 / 503.
+    Internal(String),
+}
+
+impl From<RateLimited> for ApiError {
+    fn from(r: RateLimited) -> Self {
+        ApiError::Limited(r)
+    }
+}
+
+impl From<DocumentError> for ApiError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::NotFound { .. } => ApiError::NotFound,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<forze_runtime::Error> for ApiError {
+    fn from(e: forze_runtime::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": "not_found"})),
+            )
+                .into_response(),
+            ApiError::Limited(r) => {
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(serde_json::json!({"error": "rate_limited", "retry_after": r.retry_after_secs()})),
+                )
+                    .into_response();
+                if let Ok(v) = r.retry_after_secs().to_string().parse() {
+                    resp.headers_mut().insert("retry-after", v);
+                }
+                resp
+            }
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(serde_json::json!({"error": "internal"})),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A derived view of a project, cached; tagged so that an update drops it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// The project.
+    pub id: i64,
+    /// A line of text.
+    pub line: String,
+}
+
+#[cached(cache = "summaries", key = "summary:{id}", ttl = "1m", tags = ["project:{id}"], via = state.forze)]
+async fn summary(state: &AppState, id: i64) -> Result<Option<Summary>, ApiError> {
+    Ok(state.projects.get(&id).await?.map(|p| Summary {
+        id,
+        line: format!("#{} {} (owner {}, rev {})", p.id, p.name, p.owner, p.rev),
+    }))
+}
+
+#[cache_invalidate(cache = "summaries", tags = ["project:{id}"], via = state.forze)]
+async fn update_project(
+    state: &AppState,
+    id: i64,
+    patch: ProjectPatch,
+) -> Result<Project, ApiError> {
+    Ok(state.projects.update(&id, patch).await?)
+}
+
+#[rate_limited(limiter = "stars", key = "project:{id}", limit = 3, per = "1m", via = state.forze)]
+async fn star(state: &AppState, id: i64) -> Result<i64, ApiError> {
+    Ok(state
+        .forze
+        .counter("stars")?
+        .at(&id.to_string())
+        .incr()
+        .await?)
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Json(new): Json<NewProject>,
+) -> Result<(StatusCode, Json<Project>), ApiError> {
+    if let Some(gate) = &s.gate {
+        let _permit = gate
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    let id = s.forze.counter("projects")?.incr().await?;
+    let p = s
+        .projects
+        .create(Project {
+            id,
+            rev: 0,
+            name: new.name,
+            owner: new.owner,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn read(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<Project>, ApiError> {
+    s.projects
+        .get(&id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(patch): Json<ProjectPatch>,
+) -> Result<Json<Project>, ApiError> {
+    Ok(Json(update_project(&s, id, patch).await?))
+}
+
+async fn remove(State(s): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    if s.projects.delete(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn get_summary(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Summary>, ApiError> {
+    summary(&s, id).await?.map(Json).ok_or(ApiError::NotFound)
+}
+
+async fn add_star(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let stars = star(&s, id).await?;
+    Ok(Json(serde_json::json!({"id": id, "stars": stars})))
+}
+
+/// Builds the runtime, the store and the router.
+pub async fn build(
+    cfg: Config,
+) -> Result<(Router, Forze, Store), Box<dyn std::error::Error + Send + Sync>> {
+    let backend = match cfg.redis.clone() {
+        Some(r) => BackendConfig::Redis(r),
+        None => BackendConfig::default(),
+    };
+    let per_minute = Quota::new(
+        cfg.requests_per_minute,
+        Duration::from_secs(60),
+        Algorithm::Gcra,
+    );
+    let forze = Forze::builder()
+        .backend(backend)
+        .cache("projects", CacheRoute::new("svc:projects"))
+        .cache("summaries", CacheRoute::new("svc:summaries"))
+        .counter("projects", CounterRoute::new("svc:seq:projects"))
+        .counter("stars", CounterRoute::new("svc:stars"))
+        .idempotency("http", IdempotencyRoute::new("svc:idem"))
+        .limiter("http", LimiterRoute::new("svc:rl:http").quota(per_minute))
+        .limiter("stars", LimiterRoute::new("svc:rl:stars"))
+        .allow_unwired_annotations()
+        .build()
+        .await?;
+    let store = match &cfg.database_url {
+        Some(url) => Store::Postgres(PgProjects::connect(url, &cfg.table).await?),
+        None => Store::Memory(MemoryDocumentStore::new()),
+    };
+    let state = AppState {
+        forze: forze.clone(),
+        projects: forze.documents(store.clone())?,
+        gate: cfg.create_gate.clone(),
+    };
+    let health = forze.clone();
+    let app = Router::new()
+        .route("/projects", post(create))
+        .route("/projects/{id}", get(read).put(update).delete(remove))
+        .route("/projects/{id}/summary", get(get_summary))
+        .route("/projects/{id}/stars", post(add_star))
+        .with_state(state)
+        .layer(IdempotencyLayer::new(forze.idempotency("http")?))
+        .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?.ietf_headers(true))
+        .route(
+            "/health/redis",
+            get(move || async move { health_response(&health).await }),
+        );
+    Ok((app, forze, store))
+}
+
+/// Serves `app` on `listener` (with peer addresses, for per-IP rate limits) until the task ends.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}

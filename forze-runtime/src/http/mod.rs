@@ -1,0 +1,51 @@
+//! HTTP integration for axum / tower (feature `axum`): a rate-limit layer with `X-RateLimit-*`
+//! (and optionally the IETF `RateLimit` / `RateLimit-Policy`) headers, an `Idempotency-Key`
+//! layer for unsafe methods, and a health response for the backend.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+//! use std::time::Duration;
+//! use axum::{routing::{get, post}, Router};
+//! use forze_runtime::http::{health_response, IdempotencyLayer, KeyBy, RateLimitLayer};
+//! use forze_runtime::ports::{Algorithm, Quota};
+//! use forze_runtime::{Forze, IdempotencyRoute, LimiterRoute};
+//!
+//! let forze = Forze::builder()
+//!     .limiter("http", LimiterRoute::new("app:http").quota(Quota::new(100, Duration::from_secs(60), Algorithm::Gcra)))
+//!     .idempotency("http", IdempotencyRoute::new("app:http-idem"))
+//!     .build()
+//!     .await?;
+//! let health = forze.clone();
+//! let app: Router = Router::new()
+//!     .route("/projects", post(|| async { "created" }))
+//!     .layer(IdempotencyLayer::new(forze.idempotency("http")?))
+//!     .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?)
+//!     .route("/health/redis", get(move || async move { health_response(&health).await }));
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//! # let _ = app; Ok(()) }
+//! ```
+
+mod health;
+mod idempotency;
+mod rate_limit;
+
+pub use health::health_response;
+pub use idempotency::IdempotencyLayer;
+pub use idempotency::IdempotencyService;
+pub use rate_limit::{KeyBy, KeyFn, RateLimitLayer, RateLimitService};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+
+/// A small JSON error response.
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": code, "message": message });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

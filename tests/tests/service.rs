@@ -1,0 +1,277 @@
+//! The example service over real HTTP, with a real redis-server started here and a real
+//! PostgreSQL (`FORZE_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//!
+//! Without a reachable PostgreSQL, the store is in memory and one loud line says so; with
+//! `FORZE_REQUIRE_POSTGRES=1` (CI sets it) that is a failure instead.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use forze_examples::service::{build, serve, Config, Store};
+use forze_tests::RedisServer;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+fn database_url() -> String {
+    std::env::var("FORZE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether something listens at the URL's host and port (the store then really connects).
+async fn postgres_reachable(url: &str) -> bool {
+    let rest = url.rsplit('@').next().unwrap_or("");
+    let addr = rest.split('/').next().unwrap_or("127.0.0.1:5432");
+    tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+struct Service {
+    base: String,
+    redis: RedisServer,
+    http: reqwest::Client,
+    store: Store,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    async fn start(per_minute: u64, gate: Option<Arc<tokio::sync::Semaphore>>) -> Self {
+        let redis = RedisServer::start();
+        let url = database_url();
+        let database_url = if postgres_reachable(&url).await {
+            Some(url)
+        } else if std::env::var("FORZE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+            panic!("FORZE_REQUIRE_POSTGRES=1 but no PostgreSQL answers at {url}");
+        } else {
+            eprintln!("!!! NO POSTGRESQL at {url}: the service tests use the in-memory store !!!");
+            None
+        };
+        let table = format!(
+            "forze_test_projects_{}_{}",
+            std::process::id(),
+            TABLES.fetch_add(1, Ordering::Relaxed)
+        );
+        let cfg = Config {
+            redis: Some(forze_tests::redis_config(&redis).max_size(2)),
+            database_url,
+            table,
+            requests_per_minute: per_minute,
+            create_gate: gate,
+        };
+        let (app, _forze, store) = build(cfg).await.expect("service builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            serve(listener, app).await.unwrap();
+        });
+        Self {
+            base,
+            redis,
+            http: reqwest::Client::new(),
+            store,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.task.abort();
+        if let Store::Postgres(pg) = &self.store {
+            pg.drop_table().await.unwrap();
+        }
+    }
+
+    async fn post(&self, path: &str, key: Option<&str>, body: &str) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn put(&self, path: &str, body: &str) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn json(r: reqwest::Response) -> Value {
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_then_429_with_headers() {
+    let svc = Service::start(3, None).await;
+    for left in [2, 1, 0] {
+        let r = svc.get("/projects/1").await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(header(&r, "x-ratelimit-limit").as_deref(), Some("3"));
+        assert_eq!(header(&r, "x-ratelimit-remaining"), Some(left.to_string()));
+        assert!(header(&r, "x-ratelimit-reset").is_some());
+        assert_eq!(
+            header(&r, "ratelimit-policy").as_deref(),
+            Some("\"http\";q=3;w=60")
+        );
+    }
+    let r = svc.get("/projects/1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(header(&r, "x-ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(json(r).await["error"], "rate_limited");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_posts_replay_and_other_payloads_conflict() {
+    let svc = Service::start(1000, None).await;
+    let body = r#"{"name":"forze","owner":"ada"}"#;
+    let first = svc.post("/projects", Some("key-1"), body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(header(&first, "idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+    let again = svc.post("/projects", Some("key-1"), body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(
+        header(&again, "idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(again.text().await.unwrap(), first_body, "identical body");
+    // Only one project was created.
+    let other = svc.post("/projects", Some("key-2"), body).await;
+    assert_eq!(json(other).await["id"], 2);
+    // The same key with another payload.
+    let clash = svc
+        .post(
+            "/projects",
+            Some("key-1"),
+            r#"{"name":"other","owner":"bob"}"#,
+        )
+        .await;
+    assert_eq!(clash.status(), StatusCode::CONFLICT);
+    assert_eq!(json(clash).await["error"], "idempotency_key_reused");
+    // A malformed key and an oversized body get clear 4xx answers.
+    let bad = svc.post("/projects", Some(""), body).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let huge = format!(r#"{{"name":"{}","owner":"x"}}"#, "x".repeat(2 << 20));
+    let big = svc.post("/projects", Some("key-3"), &huge).await;
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_while_the_first_is_in_flight_is_409() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let svc = Arc::new(Service::start(1000, Some(gate.clone())).await);
+    let body = r#"{"name":"slow","owner":"ada"}"#;
+    let first = {
+        let svc = Arc::clone(&svc);
+        tokio::spawn(async move { svc.post("/projects", Some("slow-1"), body).await.status() })
+    };
+    // The first request holds the claim once the handler waits on the gate.
+    let dup = forze_tests::eventually(Duration::from_secs(10), "first request in flight", || {
+        let svc = Arc::clone(&svc);
+        async move {
+            let r = svc.post("/projects", Some("slow-1"), body).await;
+            (r.status() == StatusCode::CONFLICT).then_some(r)
+        }
+    })
+    .await;
+    assert_eq!(json(dup).await["error"], "idempotency_in_progress");
+    gate.add_permits(1);
+    assert_eq!(first.await.unwrap(), StatusCode::CREATED);
+    let svc = Arc::try_unwrap(svc).ok().expect("no other owner");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_200_then_503_when_redis_stops() {
+    let mut svc = Service::start(1000, None).await;
+    let r = svc.get("/health/redis").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = json(r).await;
+    assert_eq!(
+        (h["backend"].as_str(), h["status"].as_str()),
+        (Some("redis"), Some("up"))
+    );
+    svc.redis.stop();
+    let r = svc.get("/health/redis").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let h = json(r).await;
+    assert_eq!(h["status"], "down");
+    assert!(h["error"].as_str().is_some_and(|e| !e.is_empty()));
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_cache_stays_right_across_an_update() {
+    let svc = Service::start(1000, None).await;
+    let created = json(
+        svc.post("/projects", None, r#"{"name":"v1","owner":"ada"}"#)
+            .await,
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    // Warm the caches: the document and the summary.
+    assert_eq!(
+        json(svc.get(&format!("/projects/{id}")).await).await["name"],
+        "v1"
+    );
+    let s1 = json(svc.get(&format!("/projects/{id}/summary")).await).await;
+    assert!(s1["line"].as_str().unwrap().contains("v1"));
+    let updated = svc
+        .put(&format!("/projects/{id}"), r#"{"name":"v2"}"#)
+        .await;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let p = json(svc.get(&format!("/projects/{id}")).await).await;
+    assert_eq!(
+        (p["name"].as_str(), p["rev"].as_i64()),
+        (Some("v2"), Some(2))
+    );
+    let s2 = json(svc.get(&format!("/projects/{id}/summary")).await).await;
+    assert!(s2["line"].as_str().unwrap().contains("v2"), "{s2}");
+    // The document read is served by the cache: one EVALSHA, no store read needed.
+    let mut mon = forze_tests::monitor::Monitor::start(&svc.redis).await;
+    let _ = mon.commands().await;
+    svc.get(&format!("/projects/{id}")).await;
+    let cmds = mon.commands().await;
+    assert_eq!(
+        cmds,
+        vec!["EVALSHA", "EVALSHA"],
+        "rate limit check + document hit"
+    );
+    // Stars are rate limited per project by #[rate_limited].
+    for n in 1..=3 {
+        let r = json(svc.post(&format!("/projects/{id}/stars"), None, "").await).await;
+        assert_eq!(r["stars"], n);
+    }
+    let r = svc.post(&format!("/projects/{id}/stars"), None, "").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    svc.stop().await;
+}
