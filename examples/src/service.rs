@@ -8,6 +8,7 @@
 //! | `DELETE /projects/{id}` | delete |
 //! | `GET /projects/{id}/summary` | a `#[cached]` summary, dropped by `#[cache_invalidate]` on update |
 //! | `POST /projects/{id}/stars` | a `#[rate_limited]` star (3 per minute per project) |
+//! | `POST /projects/{id}/transfer` | an `#[idempotent]` owner transfer (`{"request_id", "to"}`) |
 //! | `GET /health/redis` | backend health: 200, or 503 with the reason |
 //!
 //! Every route is rate limited per client IP (`X-RateLimit-*` headers, 429 with `Retry-After`).
@@ -28,8 +29,9 @@ use forze_runtime::document::{
 use forze_runtime::http::{health_response, IdempotencyLayer, KeyBy, RateLimitLayer};
 use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::{
-    cache_invalidate, cached, rate_limited, BackendConfig, CacheRoute, CounterRoute, DocumentSpec,
-    Forze, IdempotencyRoute, LimiterRoute, RateLimited, RedisConfig,
+    cache_invalidate, cached, idempotent, rate_limited, BackendConfig, CacheRoute, CounterRoute,
+    DocumentSpec, Forze, IdempotencyError, IdempotencyRoute, LimiterRoute, RateLimited,
+    RedisConfig,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -249,9 +251,9 @@ pub struct Config {
     pub table: String,
     /// Requests per client per minute.
     pub requests_per_minute: u64,
-    /// Test hook: when set, `POST /projects` waits for a permit before creating (lets a test
-    /// hold a request in flight).
-    pub create_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Test hook: when set, `POST /projects` signals `entered` and waits for a `release`
+    /// permit before creating (lets a test hold a request in flight).
+    pub create_gate: Option<Arc<Gate>>,
 }
 
 impl Config {
@@ -270,6 +272,24 @@ impl Config {
     }
 }
 
+/// A test hook that holds `POST /projects` in flight.
+#[derive(Debug)]
+pub struct Gate {
+    /// Notified when a create request reaches the handler.
+    pub entered: tokio::sync::Notify,
+    /// One permit lets one held request go on.
+    pub release: tokio::sync::Semaphore,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            entered: tokio::sync::Notify::new(),
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -277,7 +297,7 @@ pub struct AppState {
     pub forze: Forze,
     /// The projects repository.
     pub projects: Documents<Project, Store>,
-    gate: Option<Arc<tokio::sync::Semaphore>>,
+    gate: Option<Arc<Gate>>,
 }
 
 /// Errors as HTTP answers.
@@ -287,6 +307,8 @@ pub enum ApiError {
     NotFound,
     /// 429.
     Limited(RateLimited),
+    /// 409 / 503.
+    Idempotency(IdempotencyError),
     /// 500 / 503.
     Internal(String),
 }
@@ -294,6 +316,12 @@ pub enum ApiError {
 impl From<RateLimited> for ApiError {
     fn from(r: RateLimited) -> Self {
         ApiError::Limited(r)
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(e: IdempotencyError) -> Self {
+        ApiError::Idempotency(e)
     }
 }
 
@@ -330,6 +358,23 @@ impl IntoResponse for ApiError {
                     resp.headers_mut().insert("retry-after", v);
                 }
                 resp
+            }
+            ApiError::Idempotency(e) => {
+                let (status, code) = match &e {
+                    IdempotencyError::InProgress { .. } => (StatusCode::CONFLICT, "in_progress"),
+                    IdempotencyError::Mismatch { .. } => {
+                        (StatusCode::CONFLICT, "request_id_reused")
+                    }
+                    IdempotencyError::Unavailable(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                    }
+                    _ => (StatusCode::INTERNAL_SERVER_ERROR, "idempotency"),
+                };
+                (
+                    status,
+                    Json(serde_json::json!({"error": code, "message": e.to_string()})),
+                )
+                    .into_response()
             }
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
@@ -379,15 +424,63 @@ async fn star(state: &AppState, id: i64) -> Result<i64, ApiError> {
         .await?)
 }
 
+/// `POST /projects/{id}/transfer` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The client's id for this request: a retry with the same id does not transfer twice.
+    pub request_id: String,
+    /// The new owner.
+    pub to: String,
+}
+
+/// Moves a project to another owner and counts the transfer, at most once per request id.
+#[idempotent(store = "ops", operation = "transfer", key = request_id, skip(state), via = state.forze)]
+async fn transfer(
+    state: &AppState,
+    request_id: String,
+    id: i64,
+    to: String,
+) -> Result<Project, ApiError> {
+    state
+        .forze
+        .counter("transfers")?
+        .at(&id.to_string())
+        .incr()
+        .await?;
+    let patch = ProjectPatch {
+        name: None,
+        owner: Some(to),
+    };
+    update_project(state, id, patch).await
+}
+
+async fn post_transfer(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(t): Json<Transfer>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = transfer(&s, t.request_id, id, t.to).await?;
+    let transfers = s
+        .forze
+        .counter("transfers")?
+        .at(&id.to_string())
+        .get()
+        .await?;
+    Ok(Json(
+        serde_json::json!({"project": p, "transfers": transfers}),
+    ))
+}
+
 async fn create(
     State(s): State<AppState>,
     Json(new): Json<NewProject>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     if let Some(gate) = &s.gate {
-        let _permit = gate
-            .acquire()
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        gate.entered.notify_one();
+        let permit = gate.release.acquire().await;
+        permit
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .forget();
     }
     let id = s.forze.counter("projects")?.incr().await?;
     let p = s
@@ -460,6 +553,8 @@ pub async fn build(
         .cache("summaries", CacheRoute::new("svc:summaries"))
         .counter("projects", CounterRoute::new("svc:seq:projects"))
         .counter("stars", CounterRoute::new("svc:stars"))
+        .counter("transfers", CounterRoute::new("svc:transfers"))
+        .idempotency("ops", IdempotencyRoute::new("svc:ops"))
         .idempotency("http", IdempotencyRoute::new("svc:idem"))
         .limiter("http", LimiterRoute::new("svc:rl:http").quota(per_minute))
         .limiter("stars", LimiterRoute::new("svc:rl:stars"))
@@ -481,6 +576,7 @@ pub async fn build(
         .route("/projects/{id}", get(read).put(update).delete(remove))
         .route("/projects/{id}/summary", get(get_summary))
         .route("/projects/{id}/stars", post(add_star))
+        .route("/projects/{id}/transfer", post(post_transfer))
         .with_state(state)
         .layer(IdempotencyLayer::new(forze.idempotency("http")?))
         .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?.ietf_headers(true))

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use forze_examples::service::{build, serve, Config, Store};
+use forze_examples::service::{build, serve, Config, Gate, Store};
 use forze_tests::RedisServer;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -38,7 +38,7 @@ struct Service {
 }
 
 impl Service {
-    async fn start(per_minute: u64, gate: Option<Arc<tokio::sync::Semaphore>>) -> Self {
+    async fn start(per_minute: u64, gate: Option<Arc<Gate>>) -> Self {
         let redis = RedisServer::start();
         let url = database_url();
         let database_url = if postgres_reachable(&url).await {
@@ -70,7 +70,10 @@ impl Service {
         Self {
             base,
             redis,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
             store,
             task,
         }
@@ -187,24 +190,20 @@ async fn duplicate_posts_replay_and_other_payloads_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_while_the_first_is_in_flight_is_409() {
-    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = Arc::new(Gate::default());
     let svc = Arc::new(Service::start(1000, Some(gate.clone())).await);
     let body = r#"{"name":"slow","owner":"ada"}"#;
     let first = {
         let svc = Arc::clone(&svc);
         tokio::spawn(async move { svc.post("/projects", Some("slow-1"), body).await.status() })
     };
-    // The first request holds the claim once the handler waits on the gate.
-    let dup = forze_tests::eventually(Duration::from_secs(10), "first request in flight", || {
-        let svc = Arc::clone(&svc);
-        async move {
-            let r = svc.post("/projects", Some("slow-1"), body).await;
-            (r.status() == StatusCode::CONFLICT).then_some(r)
-        }
-    })
-    .await;
+    // The first request holds the claim and waits in the handler.
+    gate.entered.notified().await;
+    let dup = svc.post("/projects", Some("slow-1"), body).await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert_eq!(header(&dup, "retry-after").as_deref(), Some("1"));
     assert_eq!(json(dup).await["error"], "idempotency_in_progress");
-    gate.add_permits(1);
+    gate.release.add_permits(1);
     assert_eq!(first.await.unwrap(), StatusCode::CREATED);
     let svc = Arc::try_unwrap(svc).ok().expect("no other owner");
     svc.stop().await;
@@ -273,5 +272,45 @@ async fn the_document_cache_stays_right_across_an_update() {
     }
     let r = svc.post(&format!("/projects/{id}/stars"), None, "").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_runs_once_per_request_id() {
+    let svc = Service::start(1000, None).await;
+    let created = json(
+        svc.post("/projects", None, r#"{"name":"p","owner":"ada"}"#)
+            .await,
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/projects/{id}/transfer");
+    let body = r#"{"request_id":"t-1","to":"bob"}"#;
+    let first = json(svc.post(&path, None, body).await).await;
+    assert_eq!(
+        (
+            first["project"]["owner"].as_str(),
+            first["transfers"].as_i64()
+        ),
+        (Some("bob"), Some(1))
+    );
+    // A retry of the same request replays: the transfer is not counted again.
+    let again = json(svc.post(&path, None, body).await).await;
+    assert_eq!(
+        (
+            again["project"]["owner"].as_str(),
+            again["transfers"].as_i64()
+        ),
+        (Some("bob"), Some(1))
+    );
+    // The same request id for another transfer is refused.
+    let clash = svc
+        .post(&path, None, r#"{"request_id":"t-1","to":"cy"}"#)
+        .await;
+    assert_eq!(clash.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        json(svc.get(&format!("/projects/{id}")).await).await["owner"],
+        "bob"
+    );
     svc.stop().await;
 }

@@ -29,7 +29,7 @@ pub(crate) fn fixed_window(
         let d = Decision {
             allowed: false,
             limit: quota.limit,
-            remaining: quota.limit - state.1,
+            remaining: quota.limit.saturating_sub(state.1),
             reset_after: us(left),
             retry_after: Some(us(left)),
             degraded: false,
@@ -40,7 +40,7 @@ pub(crate) fn fixed_window(
     let d = Decision {
         allowed: true,
         limit: quota.limit,
-        remaining: quota.limit - state.1,
+        remaining: quota.limit.saturating_sub(state.1),
         reset_after: us(left),
         retry_after: None,
         degraded: false,
@@ -66,7 +66,7 @@ pub(crate) fn sliding_window(
         let mut retry = period;
         for (t, c) in log.iter() {
             freed += c;
-            if used - freed + cost <= quota.limit {
+            if used.saturating_sub(freed) + cost <= quota.limit {
                 retry = t + period - now_us;
                 break;
             }
@@ -75,7 +75,7 @@ pub(crate) fn sliding_window(
         let d = Decision {
             allowed: false,
             limit: quota.limit,
-            remaining: quota.limit - used,
+            remaining: quota.limit.saturating_sub(used),
             reset_after: us(newest + period - now_us),
             retry_after: Some(us(retry)),
             degraded: false,
@@ -86,7 +86,7 @@ pub(crate) fn sliding_window(
     let d = Decision {
         allowed: true,
         limit: quota.limit,
-        remaining: quota.limit - used - cost,
+        remaining: quota.limit.saturating_sub(used + cost),
         reset_after: us(period),
         retry_after: None,
         degraded: false,
@@ -179,6 +179,28 @@ mod tests {
         assert_eq!(d.retry_after, Some(Duration::from_secs(1)));
         assert!(gcra(&mut tat, 101 * S, &quota, 1).0.allowed);
         assert!(!gcra(&mut tat, 101 * S, &quota, 1).0.allowed);
+    }
+
+    #[test]
+    fn a_lowered_limit_on_existing_state_does_not_underflow() {
+        let big = q(10, 10, Algorithm::FixedWindow);
+        let small = q(2, 10, Algorithm::FixedWindow);
+        let mut st = (0, 0);
+        for _ in 0..5 {
+            fixed_window(&mut st, S, &big, 1);
+        }
+        let (d, _) = fixed_window(&mut st, S, &small, 1);
+        assert!(!d.allowed);
+        assert_eq!(d.remaining, 0);
+        let mut log = VecDeque::new();
+        let big = q(10, 10, Algorithm::SlidingWindow);
+        let small = q(2, 10, Algorithm::SlidingWindow);
+        for _ in 0..5 {
+            sliding_window(&mut log, S, &big, 1);
+        }
+        let (d, _) = sliding_window(&mut log, S, &small, 1);
+        assert!(!d.allowed);
+        assert_eq!(d.remaining, 0);
     }
 
     #[test]
