@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::{cached, CacheRoute, Forze, RedisConfig};
+use forze_tests::bench::{command_calls, median};
 use forze_tests::RedisServer;
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,35 +129,6 @@ async fn run<C: ConnectionLike + Clone + Send + 'static>(
     (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
-async fn commands(conn: &mut MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    // Client commands only: GET, SET, EVALSHA (script-internal calls are in other lines).
-    info.lines()
-        .filter(|l| {
-            l.starts_with("cmdstat_get:")
-                || l.starts_with("cmdstat_set:")
-                || l.starts_with("cmdstat_evalsha:")
-        })
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let server = RedisServer::start();
@@ -201,11 +171,11 @@ async fn main() {
             let (mut raw, mut managed, mut ours) = (Vec::new(), Vec::new(), Vec::new());
             let (mut raw_cmds, mut raw_ops, mut our_cmds, mut our_ops) = (0, 0, 0, 0);
             for _ in 0..rounds {
-                let c0 = commands(&mut conn).await;
+                let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
                 let (r, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
-                let c1 = commands(&mut conn).await;
+                let c1 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
                 let (o, m) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
-                let c2 = commands(&mut conn).await;
+                let c2 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
                 let (g, _) = run(raw_op, tasks, dur, &forze, &manager, &next_miss).await;
                 managed.push(g);
                 raw.push(r);

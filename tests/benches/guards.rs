@@ -17,6 +17,7 @@ use forze_runtime::{
     idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
     LimiterRoute, RateLimited, RedisConfig,
 };
+use forze_tests::bench::{command_calls, median};
 use forze_tests::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -138,32 +139,6 @@ async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
     (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
-/// Client round trips of forze's operations: every one is an `EVALSHA` (the commands run inside
-/// scripts have lines of their own and are not counted).
-async fn commands(conn: &mut MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    info.lines()
-        .filter(|l| l.starts_with("cmdstat_evalsha:"))
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let server = RedisServer::start();
@@ -218,9 +193,9 @@ async fn main() {
             let (mut cmds, mut ops) = (0, 0);
             for _ in 0..5 {
                 let (r, _) = run(&world, Op::RawGet, tasks, dur).await;
-                let c0 = commands(&mut conn).await;
+                let c0 = command_calls(&mut conn, &["evalsha"]).await;
                 let (o, n) = run(&world, op, tasks, dur).await;
-                let c1 = commands(&mut conn).await;
+                let c1 = command_calls(&mut conn, &["evalsha"]).await;
                 raw.push(r);
                 ours.push(o);
                 cmds += c1 - c0;

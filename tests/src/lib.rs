@@ -1,6 +1,7 @@
 //! Test support for forze: a real `redis-server` per test, a `MONITOR`-based round-trip counter,
 //! and one contract suite per port that runs against every backend.
 
+pub mod bench;
 pub mod contract;
 pub mod monitor;
 pub mod server;
@@ -138,5 +139,68 @@ macro_rules! contract_tests {
                 $crate::contract::$case(&env.forze).await;
             }
         )*
+    };
+}
+
+/// A runtime on one backend for the annotation tests, the server behind it (Redis runs), and a
+/// counter of how often function bodies ran.
+pub struct Harness {
+    /// The runtime under test.
+    pub forze: Forze,
+    /// The test's own redis-server (Redis runs only).
+    pub server: Option<RedisServer>,
+    /// Incremented by the bodies of the functions under test.
+    pub runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Harness {
+    /// `routes` on the in-memory backend.
+    pub async fn memory(routes: fn(ForzeBuilder) -> ForzeBuilder) -> Self {
+        Self {
+            forze: routes(Forze::builder())
+                .build()
+                .await
+                .expect("memory runtime"),
+            server: None,
+            runs: Default::default(),
+        }
+    }
+
+    /// `routes` on a redis-server of the test's own.
+    pub async fn redis(routes: fn(ForzeBuilder) -> ForzeBuilder) -> Self {
+        let server = RedisServer::start();
+        let forze = routes(Forze::builder().redis(redis_config(&server)))
+            .build()
+            .await
+            .expect("redis runtime");
+        Self {
+            forze,
+            server: Some(server),
+            runs: Default::default(),
+        }
+    }
+}
+
+/// One `#[tokio::test]` per case and backend: `memory_backend::case` and `redis_backend::case`,
+/// each calling `case(&env)` with the environment from the caller's `memory()` / `redis()`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod memory_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&super::memory().await).await
+                }
+            )*
+        }
+        mod redis_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&super::redis().await).await
+                }
+            )*
+        }
     };
 }

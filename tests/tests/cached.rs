@@ -34,31 +34,14 @@ fn routes(b: ForzeBuilder) -> ForzeBuilder {
         .lock("fills", LockRoute::new("t:fills"))
 }
 
-struct Env {
-    forze: Forze,
-    server: Option<RedisServer>,
-    runs: Arc<AtomicUsize>,
-}
+use forze_tests::Harness as Env;
 
 async fn memory() -> Env {
-    Env {
-        forze: routes(Forze::builder()).build().await.unwrap(),
-        server: None,
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::memory(routes).await
 }
 
 async fn redis() -> Env {
-    let server = RedisServer::start();
-    let forze = routes(Forze::builder().redis(redis_config(&server)))
-        .build()
-        .await
-        .unwrap();
-    Env {
-        forze,
-        server: Some(server),
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::redis(routes).await
 }
 
 // --- annotated functions -------------------------------------------------------------------
@@ -418,20 +401,7 @@ async fn oversized_results_are_returned_not_stored(env: &Env) {
     assert_eq!(runs.load(Ordering::SeqCst), 3);
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod memory_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&memory().await).await }
-        )* }
-        mod redis_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&redis().await).await }
-        )* }
-    };
-}
-
-on_both_backends!(
+forze_tests::on_both_backends!(
     ok_values_are_cached_and_errors_are_not,
     options_cache_some_unless_told,
     default_keys_and_plain_values,

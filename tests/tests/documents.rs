@@ -11,7 +11,6 @@ use forze_runtime::document::{
     DocumentError, DocumentSpec as _, DocumentStore, MemoryDocumentStore, StoreError,
 };
 use forze_runtime::{CacheRoute, DocumentSpec, Forze, ForzeBuilder};
-use forze_tests::{redis_config, RedisServer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify};
 
@@ -111,28 +110,14 @@ fn routes(b: ForzeBuilder) -> ForzeBuilder {
     b.cache("projects", CacheRoute::new("t:projects"))
 }
 
-struct Env {
-    forze: Forze,
-    server: Option<RedisServer>,
-}
+use forze_tests::Harness as Env;
 
 async fn memory() -> Env {
-    Env {
-        forze: routes(Forze::builder()).build().await.unwrap(),
-        server: None,
-    }
+    Env::memory(routes).await
 }
 
 async fn redis() -> Env {
-    let server = RedisServer::start();
-    let forze = routes(Forze::builder().redis(redis_config(&server)))
-        .build()
-        .await
-        .unwrap();
-    Env {
-        forze,
-        server: Some(server),
-    }
+    Env::redis(routes).await
 }
 
 async fn writes_go_through_and_reads_hit(env: &Env) {
@@ -306,20 +291,7 @@ async fn generic_documents_work(env: &Env) {
     assert_eq!(repo.get(&"a/b".to_owned()).await.unwrap(), Some(b));
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod memory_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&memory().await).await }
-        )* }
-        mod redis_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&redis().await).await }
-        )* }
-    };
-}
-
-on_both_backends!(
+forze_tests::on_both_backends!(
     writes_go_through_and_reads_hit,
     misses_read_the_store_once,
     a_stale_rewarm_never_overwrites_a_newer_write,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forze_runtime::{idempotent, Forze, ForzeBuilder, IdempotencyError, IdempotencyRoute};
-use forze_tests::{eventually, redis_config, RedisServer};
+use forze_tests::{eventually, redis_config};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -41,31 +41,14 @@ fn routes(b: ForzeBuilder) -> ForzeBuilder {
         )
 }
 
-struct Env {
-    forze: Forze,
-    server: Option<RedisServer>,
-    runs: Arc<AtomicUsize>,
-}
+use forze_tests::Harness as Env;
 
 async fn memory() -> Env {
-    Env {
-        forze: routes(Forze::builder()).build().await.unwrap(),
-        server: None,
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::memory(routes).await
 }
 
 async fn redis() -> Env {
-    let server = RedisServer::start();
-    let forze = routes(Forze::builder().redis(redis_config(&server)))
-        .build()
-        .await
-        .unwrap();
-    Env {
-        forze,
-        server: Some(server),
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::redis(routes).await
 }
 
 #[idempotent(store = "default", operation = "create_payment", key = idem_key, skip(runs, decline))]
@@ -318,20 +301,7 @@ async fn a_taken_over_claim_cannot_commit(env: &Env) {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod memory_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&memory().await).await }
-        )* }
-        mod redis_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&redis().await).await }
-        )* }
-    };
-}
-
-on_both_backends!(
+forze_tests::on_both_backends!(
     duplicates_replay_without_running,
     another_payload_is_a_mismatch,
     failures_release_the_key_for_a_retry,

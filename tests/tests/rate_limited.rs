@@ -1,12 +1,10 @@
 //! `#[rate_limited]` end to end, on the in-memory backend and on a real redis-server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use forze_runtime::ports::{Algorithm, Quota};
-use forze_runtime::{rate_limited, Forze, ForzeBuilder, LimiterFailure, LimiterRoute, RateLimited};
-use forze_tests::{redis_config, RedisServer};
+use forze_runtime::{rate_limited, ForzeBuilder, LimiterFailure, LimiterRoute, RateLimited};
 
 #[derive(Debug)]
 enum AppError {
@@ -29,31 +27,14 @@ fn routes(b: ForzeBuilder) -> ForzeBuilder {
         )
 }
 
-struct Env {
-    forze: Forze,
-    server: Option<RedisServer>,
-    runs: Arc<AtomicUsize>,
-}
+use forze_tests::Harness as Env;
 
 async fn memory() -> Env {
-    Env {
-        forze: routes(Forze::builder()).build().await.unwrap(),
-        server: None,
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::memory(routes).await
 }
 
 async fn redis() -> Env {
-    let server = RedisServer::start();
-    let forze = routes(Forze::builder().redis(redis_config(&server)))
-        .build()
-        .await
-        .unwrap();
-    Env {
-        forze,
-        server: Some(server),
-        runs: Arc::new(AtomicUsize::new(0)),
-    }
+    Env::redis(routes).await
 }
 
 #[rate_limited(limiter = "api", key = "user:{user_id}", limit = 3, per = "1h")]
@@ -225,20 +206,7 @@ async fn quota_from_the_wiring(env: &Env) {
         .await;
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod memory_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&memory().await).await }
-        )* }
-        mod redis_backend { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(&redis().await).await }
-        )* }
-    };
-}
-
-on_both_backends!(
+forze_tests::on_both_backends!(
     quota_then_refusal_with_details,
     sixty_four_tasks_never_exceed_the_quota,
     weighted_calls,

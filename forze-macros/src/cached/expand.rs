@@ -108,10 +108,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         ),
         None => (quote!(), quote!()),
     };
-    let via = match &plan.via {
-        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
-        None => quote!(::core::option::Option::None),
-    };
+    let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
     let mode_value = mode_expr(plan.returns, ret, krate);
     // The runtime call's path carries the return type's span: a return type that cannot be
     // cached is reported there, once.

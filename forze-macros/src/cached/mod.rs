@@ -12,35 +12,13 @@ use proc_macro2::TokenStream;
 
 /// The whole macro: on any error, the function is emitted unchanged with every error beside it.
 pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let func: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(e) => {
-            let mut out = item;
-            out.extend(
-                syn::Error::new(
-                    e.span(),
-                    format!("#[cached] goes on an async fn with a body: {e}"),
-                )
-                .to_compile_error(),
-            );
-            return out;
-        }
-    };
-    let args = match args::CachedArgs::parse(attr) {
-        Ok(a) => a,
-        Err(e) => {
-            // Still check the function, so that every mistake shows up in one compile.
-            let mut err = e;
-            if let Err(more) = validate::validate_fn_only(&func) {
-                err = darling::Error::multiple(vec![err, more]);
-            }
-            return crate::common::errors::with_item(&func, err);
-        }
-    };
-    match validate::validate(args, &func) {
-        Ok(plan) => expand::expand(&plan, &func),
-        Err(e) => crate::common::errors::with_item(&func, e),
-    }
+    crate::common::entry::attribute(
+        "cached",
+        attr,
+        item,
+        args::CachedArgs::parse,
+        |args, func| validate::validate(args, func).map(|plan| expand::expand(&plan, func)),
+    )
 }
 
 #[cfg(test)]

@@ -33,13 +33,6 @@ pub struct Plan {
     pub lock: Option<String>,
 }
 
-/// Checks on the function alone (used when the arguments did not even parse).
-pub fn validate_fn_only(func: &ItemFn) -> darling::Result<()> {
-    let mut errors = darling::Error::accumulator();
-    sig::analyze(func, "cached", &mut errors);
-    errors.finish()
-}
-
 /// Parses a template and checks each placeholder against the parameters.
 pub fn checked_template(
     lit: &SpannedValue<String>,
@@ -129,28 +122,13 @@ pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
                 .map(KeyPlan::Template)
         }
         (None, skip) => {
-            let mut skipped: Vec<String> = Vec::new();
-            if let Some(skip) = skip {
-                for path in skip.iter() {
-                    let name = path
-                        .get_ident()
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| quote::quote!(#path).to_string());
-                    if info.param(&name).is_none() {
-                        let names: Vec<String> = info.names().collect();
-                        errors.push(
-                            darling::Error::custom(format!(
-                                "cannot skip `{name}`: `{}` has no such parameter (parameters: {}){}",
-                                info.name,
-                                info.names_list(),
-                                did_you_mean(&name, names.iter().map(String::as_str)),
-                            ))
-                            .with_span(path),
-                        );
-                    }
-                    skipped.push(name);
-                }
-            }
+            let skipped: Vec<String> = match skip {
+                Some(skip) => sig::skipped(&info, skip, &mut errors)
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect(),
+                None => Vec::new(),
+            };
             let mut params = Vec::new();
             for p in &info.params {
                 match &p.name {

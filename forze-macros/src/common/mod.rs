@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod duration;
+pub mod entry;
 pub mod errors;
 pub mod sig;
 pub mod suggest;

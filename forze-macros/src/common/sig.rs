@@ -177,3 +177,33 @@ pub fn return_type<'a>(
     };
     Ok((ty, kind))
 }
+
+/// Checks `skip(a, b)` against the parameters: each unknown name is an error on its token, with
+/// a suggestion. Returns the names and their paths (for further checks by the caller).
+pub fn skipped(
+    info: &FnInfo,
+    skip: &darling::util::PathList,
+    errors: &mut darling::error::Accumulator,
+) -> Vec<(String, syn::Path)> {
+    let names: Vec<String> = info.names().collect();
+    skip.iter()
+        .map(|path| {
+            let name = path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| quote::quote!(#path).to_string());
+            if info.param(&name).is_none() {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "cannot skip `{name}`: `{}` has no such parameter (parameters: {}){}",
+                        info.name,
+                        info.names_list(),
+                        super::suggest::did_you_mean(&name, names.iter().map(String::as_str)),
+                    ))
+                    .with_span(path),
+                );
+            }
+            (name, path.clone())
+        })
+        .collect()
+}

@@ -50,10 +50,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         let n = name.to_string();
         quote_spanned!(ty.span()=> #fp.field(#n, &#name);)
     });
-    let via = match &plan.via {
-        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
-        None => quote!(::core::option::Option::None),
-    };
+    let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
     // `<R as IsResult>` in a type position puts a "not a Result" error on the return type.
     let make_codec = quote_spanned!(ret.span()=>
         <#ret as #krate::__private::IsResult>::idem_codec()

@@ -105,25 +105,14 @@ pub fn validate(args: IdempotentArgs, func: &ItemFn) -> darling::Result<Plan> {
 
     let mut skipped = Vec::new();
     if let Some(skip) = &args.skip {
-        for path in skip.iter() {
-            let name = path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-            if info.param(&name).is_none() {
-                errors.push(
-                    darling::Error::custom(format!(
-                        "cannot skip `{name}`: `{}` has no such parameter (parameters: {}){}",
-                        info.name,
-                        info.names_list(),
-                        did_you_mean(&name, names.iter().map(String::as_str)),
-                    ))
-                    .with_span(path),
-                );
-            } else if key.as_ref().is_some_and(|(k, _)| k == &name) {
+        for (name, path) in sig::skipped(&info, skip, &mut errors) {
+            if key.as_ref().is_some_and(|(k, _)| k == &name) {
                 errors.push(
                     darling::Error::custom(format!(
                         "`{name}` is the idempotency key: it is never part of the fingerprint, \
                          and skipping it would say otherwise"
                     ))
-                    .with_span(path),
+                    .with_span(&path),
                 );
             }
             skipped.push(name);

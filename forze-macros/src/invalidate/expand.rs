@@ -23,10 +23,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
     let keys = plan.key.iter().map(|t| template_string(t, krate));
     let tags = plan.tags.iter().map(|t| template_string(t, krate));
-    let via = match &plan.via {
-        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
-        None => quote!(::core::option::Option::None),
-    };
+    let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
     let mode = mode_expr(plan.returns, ret, krate);
     quote! {
         #(#attrs)*

@@ -1,0 +1,52 @@
+//! What every attribute macro does around its own stages: parse the item as a function, run
+//! args → validate → expand, and on errors emit the function unchanged with every error (of the
+//! arguments and of the function) beside it.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Runs one attribute macro named `name`.
+pub fn attribute<A>(
+    name: &str,
+    attr: TokenStream,
+    item: TokenStream,
+    parse: fn(TokenStream) -> darling::Result<A>,
+    build: fn(A, &syn::ItemFn) -> darling::Result<TokenStream>,
+) -> TokenStream {
+    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let mut out = item;
+            out.extend(
+                syn::Error::new(
+                    e.span(),
+                    format!("#[{name}] goes on an async fn with a body: {e}"),
+                )
+                .to_compile_error(),
+            );
+            return out;
+        }
+    };
+    let result = match parse(attr) {
+        Ok(args) => build(args, &func),
+        Err(e) => {
+            // Still check the function, so that every mistake shows up in one compile.
+            let mut errors = darling::Error::accumulator();
+            super::sig::analyze(&func, name, &mut errors);
+            let mut all = vec![e];
+            if let Err(more) = errors.finish() {
+                all.push(more);
+            }
+            Err(darling::Error::multiple(all))
+        }
+    };
+    result.unwrap_or_else(|e| super::errors::with_item(&func, e))
+}
+
+/// The runtime argument of a generated call: `Some(via(&expr))` or `None` (the ambient one).
+pub fn via_expr(krate: &syn::Path, via: Option<&syn::Expr>) -> TokenStream {
+    match via {
+        Some(e) => quote!(::core::option::Option::Some(#krate::__private::via(&(#e)))),
+        None => quote!(::core::option::Option::None),
+    }
+}
