@@ -578,7 +578,11 @@ pub async fn build(
         .route("/projects/{id}/stars", post(add_star))
         .route("/projects/{id}/transfer", post(post_transfer))
         .with_state(state)
-        .layer(IdempotencyLayer::new(forze.idempotency("http")?))
+        .layer(
+            // Keys are per caller: one client's key never replays another's response.
+            IdempotencyLayer::new(forze.idempotency("http")?)
+                .scope_by(KeyBy::Header(axum::http::header::AUTHORIZATION)),
+        )
         .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?.ietf_headers(true))
         .route(
             "/health/redis",

@@ -169,6 +169,20 @@ async fn duplicate_posts_replay_and_other_payloads_conflict() {
     // Only one project was created.
     let other = svc.post("/projects", Some("key-2"), body).await;
     assert_eq!(json(other).await["id"], 2);
+    // Another caller's identical request with the same key is its own request.
+    let other_user = svc
+        .http
+        .post(format!("{}/projects", svc.base))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer someone-else")
+        .header("idempotency-key", "key-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_user.status(), StatusCode::CREATED);
+    assert!(header(&other_user, "idempotent-replayed").is_none());
+    assert_eq!(json(other_user).await["id"], 3);
     // The same key with another payload.
     let clash = svc
         .post(

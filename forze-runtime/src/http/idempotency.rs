@@ -22,9 +22,14 @@ use crate::{Begin, Idempotency};
 /// (`idempotency_in_progress`, with `Retry-After`). A body above the limit (default 1 MiB) is
 /// `413`; a malformed key is `400`; the store being down is `503` (fails closed). Requests
 /// without the header pass through (or get `400` with [`IdempotencyLayer::required`]).
+///
+/// Keys are chosen by clients: on an API with several users, scope them with
+/// [`IdempotencyLayer::scope_by`] (e.g. by the `Authorization` header or the authenticated
+/// user), so that one user's key can never replay another user's response.
 #[derive(Clone, Debug)]
 pub struct IdempotencyLayer {
     store: Idempotency,
+    scope: Option<super::KeyBy>,
     header: HeaderName,
     max_body: usize,
     max_response: usize,
@@ -36,6 +41,7 @@ impl IdempotencyLayer {
     pub fn new(store: Idempotency) -> Self {
         Self {
             store,
+            scope: None,
             header: HeaderName::from_static("idempotency-key"),
             max_body: 1 << 20,
             max_response: 4 << 20,
@@ -53,6 +59,13 @@ impl IdempotencyLayer {
     /// stored, and the key is released.
     pub fn max_response(mut self, bytes: usize) -> Self {
         self.max_response = bytes;
+        self
+    }
+
+    /// Scopes keys by a property of the request (a user, a tenant, a credential): the same key
+    /// sent by two scopes names two records. Requests whose scope cannot be read share one.
+    pub fn scope_by(mut self, scope: super::KeyBy) -> Self {
+        self.scope = Some(scope);
         self
     }
 
@@ -178,6 +191,15 @@ where
                 },
             };
             let (parts, body) = req.into_parts();
+            let key = match &layer.scope {
+                // Hashed: a credential used as the scope never reaches the store in clear.
+                Some(scope) => {
+                    let who = scope.key(&parts).unwrap_or_default();
+                    let digest = crate::codec::hex(&Sha256::digest(who.as_bytes()));
+                    format!("{}|{key}", &digest[..32])
+                }
+                None => key,
+            };
             let bytes = match http_body_util::Limited::new(body, layer.max_body)
                 .collect()
                 .await

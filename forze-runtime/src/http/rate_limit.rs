@@ -52,7 +52,7 @@ fn peer(parts: &http::request::Parts) -> Option<IpAddr> {
 }
 
 impl KeyBy {
-    fn key(&self, parts: &http::request::Parts) -> Option<String> {
+    pub(crate) fn key(&self, parts: &http::request::Parts) -> Option<String> {
         match self {
             KeyBy::PeerIp => peer(parts).map(|ip| format!("ip:{ip}")),
             KeyBy::ForwardedFor { trusted } => {
