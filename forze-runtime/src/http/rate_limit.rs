@@ -100,6 +100,7 @@ pub struct RateLimitLayer {
     quota: Quota,
     key_by: KeyBy,
     ietf: bool,
+    warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RateLimitLayer {
@@ -115,6 +116,7 @@ impl RateLimitLayer {
             quota,
             key_by,
             ietf: false,
+            warned: Arc::default(),
         })
     }
 
@@ -205,10 +207,20 @@ where
         let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let key = layer
-                .key_by
-                .key(&parts)
-                .unwrap_or_else(|| "unknown".to_owned());
+            let key = layer.key_by.key(&parts).unwrap_or_else(|| {
+                if matches!(layer.key_by, KeyBy::PeerIp | KeyBy::ForwardedFor { .. })
+                    && !layer
+                        .warned
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        "no peer address on the request: serve with \
+                         into_make_service_with_connect_info::<SocketAddr>(); until then all \
+                         requests share one rate-limit bucket"
+                    );
+                }
+                "unknown".to_owned()
+            });
             let decision = layer.limiter.check_quota(&key, &layer.quota, 1).await;
             match decision {
                 Ok(d) if d.allowed => {
