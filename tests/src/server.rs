@@ -1,4 +1,5 @@
-//! A real `redis-server` per test: own port, own temporary directory, stopped by pid.
+//! A real `redis-server` per test: own port, own temporary directory, stopped by pid (and, on
+//! Linux, by the kernel when the test process dies without cleaning up).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -72,7 +73,23 @@ impl RedisServer {
     }
 
     fn spawn(&self) -> Result<Child, String> {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        // If this test process dies without running destructors (killed, aborted), the kernel
+        // stops the server too: no redis-server outlives its test.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
