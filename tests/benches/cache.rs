@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Each scenario runs for a fixed time at 1 and at 64 concurrent tasks; the baseline and forze
-//! alternate over several rounds and the median throughput of each is reported, with the ratio
+//! alternate over several rounds (taking turns going first) and the median throughput of each is
+//! reported, with the median of the per-round ratios
 //! and the Redis commands per operation counted from `INFO commandstats`. Both sides use one
 //! multiplexed connection.
 
@@ -155,7 +156,7 @@ async fn main() {
         })
         .await;
     let next_miss = Arc::new(AtomicU64::new(1_000_000));
-    let rounds = 5;
+    let rounds = 7;
     let dur = Duration::from_millis(800);
     println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed | ratio vs manager | commands/op raw | commands/op #[cached] |");
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -169,28 +170,48 @@ async fn main() {
                 continue;
             }
             let (mut raw, mut managed, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut vs_raw, mut vs_managed) = (Vec::new(), Vec::new());
             let (mut raw_cmds, mut raw_ops, mut our_cmds, mut our_ops) = (0, 0, 0, 0);
-            for _ in 0..rounds {
-                let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
-                let (r, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
-                let c1 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
-                let (o, m) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
-                let c2 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
-                let (g, _) = run(raw_op, tasks, dur, &forze, &manager, &next_miss).await;
-                managed.push(g);
+            for round in 0..rounds {
+                // The three sides take turns going first, so that no side always runs on a
+                // server that the one before it just warmed (or grew).
+                let (mut r, mut g, mut o) = (0.0, 0.0, 0.0);
+                for side in 0..3 {
+                    match (side + round) % 3 {
+                        0 => {
+                            let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
+                            let (v, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
+                            raw_cmds +=
+                                command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
+                            raw_ops += n;
+                            r = v;
+                        }
+                        1 => {
+                            let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
+                            let (v, n) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
+                            our_cmds +=
+                                command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
+                            our_ops += n;
+                            o = v;
+                        }
+                        _ => {
+                            g = run(raw_op, tasks, dur, &forze, &manager, &next_miss)
+                                .await
+                                .0;
+                        }
+                    }
+                }
                 raw.push(r);
+                managed.push(g);
                 ours.push(o);
-                // Each INFO call is itself not counted (it is not GET/SET/EVALSHA).
-                raw_cmds += c1 - c0;
-                raw_ops += n;
-                our_cmds += c2 - c1;
-                our_ops += m;
+                vs_raw.push(o / r);
+                vs_managed.push(o / g);
             }
             let (r, g, o) = (median(raw), median(managed), median(ours));
             println!(
                 "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                o / r,
-                o / g,
+                median(vs_raw),
+                median(vs_managed),
                 raw_cmds as f64 / raw_ops as f64,
                 our_cmds as f64 / our_ops as f64
             );
