@@ -68,6 +68,8 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         ..
     } = func;
     let fn_name = sig.ident.to_string();
+    let registration = crate::common::entry::registration(krate, "cache", &plan.cache, &fn_name);
+    let function = crate::common::entry::function_path(&fn_name);
     let cache = &plan.cache;
     let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
     let ret = &plan.ret;
@@ -87,7 +89,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             });
             quote!({
                 let mut #w = #krate::__private::KeyWriter::new();
-                #w.push_lit(::core::concat!(::core::module_path!(), "::", #fn_name));
+                #w.push_lit(#function);
                 #(#pushes)*
                 #w.finish()
             })
@@ -97,14 +99,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let (with_lock, lock_registration) = match &plan.lock {
         Some(lock) => (
             quote!(.with_lock(#lock)),
-            quote! {
-                #krate::__private::inventory::submit! {
-                    #krate::__private::Registration::lock(
-                        #lock,
-                        ::core::concat!(::core::module_path!(), "::", #fn_name),
-                    )
-                }
-            },
+            crate::common::entry::registration(krate, "lock", lock, &fn_name),
         ),
         None => (quote!(), quote!()),
     };
@@ -123,14 +118,9 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             static #site: #krate::__private::Site = #krate::__private::Site::new(
                 #cache,
                 #ttl_ms,
-                ::core::concat!(::core::module_path!(), "::", #fn_name),
+                #function,
             )#with_lock;
-            #krate::__private::inventory::submit! {
-                #krate::__private::Registration::cache(
-                    #cache,
-                    ::core::concat!(::core::module_path!(), "::", #fn_name),
-                )
-            }
+            #registration
             #lock_registration
             let #key: ::std::string::String = #key_expr;
             let #mode = #codec;

@@ -50,3 +50,20 @@ pub fn via_expr(krate: &syn::Path, via: Option<&syn::Expr>) -> TokenStream {
         None => quote!(::core::option::Option::None),
     }
 }
+
+/// `"module::path::function"` as a `&'static str` expression.
+pub fn function_path(fn_name: &str) -> TokenStream {
+    quote!(::core::concat!(::core::module_path!(), "::", #fn_name))
+}
+
+/// Registers the route `name` of `kind` (`cache`, `lock`, `idempotency`, `limiter`) used by
+/// `fn_name`, for the start-up check of the wiring.
+pub fn registration(krate: &syn::Path, kind: &str, name: &str, fn_name: &str) -> TokenStream {
+    let ctor = syn::Ident::new(kind, proc_macro2::Span::call_site());
+    let function = function_path(fn_name);
+    quote! {
+        #krate::__private::inventory::submit! {
+            #krate::__private::Registration::#ctor(#name, #function)
+        }
+    }
+}

@@ -18,11 +18,14 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         ..
     } = func;
     let fn_name = sig.ident.to_string();
+    let registration =
+        crate::common::entry::registration(krate, "idempotency", &plan.store, &fn_name);
+    let function = crate::common::entry::function_path(&fn_name);
     let store = &plan.store;
     let ret = &plan.ret;
     let operation = match &plan.operation {
         Some(op) => quote!(#op),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        None => quote!(#function),
     };
     let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
     let wait_ms = plan.wait.map_or(0, |d| d.as_millis() as u64);
@@ -63,14 +66,9 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
                 operation: #operation,
                 ttl_ms: #ttl_ms,
                 wait_ms: #wait_ms,
-                function: ::core::concat!(::core::module_path!(), "::", #fn_name),
+                function: #function,
             };
-            #krate::__private::inventory::submit! {
-                #krate::__private::Registration::idempotency(
-                    #store,
-                    ::core::concat!(::core::module_path!(), "::", #fn_name),
-                )
-            }
+            #registration
             let #key_var: ::core::option::Option<::std::string::String> = #key_expr;
             let #fp = {
                 let mut #fp = #krate::__private::Fingerprint::new();

@@ -18,6 +18,8 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         ..
     } = func;
     let fn_name = sig.ident.to_string();
+    let registration = crate::common::entry::registration(krate, "cache", &plan.cache, &fn_name);
+    let function = crate::common::entry::function_path(&fn_name);
     let cache = &plan.cache;
     let ret = &plan.ret;
     let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
@@ -31,14 +33,9 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             static #site: #krate::__private::Site = #krate::__private::Site::new(
                 #cache,
                 0,
-                ::core::concat!(::core::module_path!(), "::", #fn_name),
+                #function,
             );
-            #krate::__private::inventory::submit! {
-                #krate::__private::Registration::cache(
-                    #cache,
-                    ::core::concat!(::core::module_path!(), "::", #fn_name),
-                )
-            }
+            #registration
             #krate::__private::invalidate_after::<#ret, _, _>(
                 &#site,
                 #via,

@@ -19,6 +19,9 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         ..
     } = func;
     let fn_name = sig.ident.to_string();
+    let registration =
+        crate::common::entry::registration(krate, "limiter", &plan.limiter, &fn_name);
+    let function = crate::common::entry::function_path(&fn_name);
     let limiter = &plan.limiter;
     let ret = &plan.ret;
     let (limit, period_ms, algorithm) = plan
@@ -53,14 +56,9 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
                 #limit,
                 #period_ms,
                 #algorithm,
-                ::core::concat!(::core::module_path!(), "::", #fn_name),
+                #function,
             );
-            #krate::__private::inventory::submit! {
-                #krate::__private::Registration::limiter(
-                    #limiter,
-                    ::core::concat!(::core::module_path!(), "::", #fn_name),
-                )
-            }
+            #registration
             let #key_var: ::std::string::String = #key;
             let #cost_var: u64 = #cost;
             let #codec = #make_codec;

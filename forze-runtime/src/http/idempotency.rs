@@ -159,8 +159,7 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = super::take_ready(&mut self.inner);
         let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             let unsafe_method = matches!(

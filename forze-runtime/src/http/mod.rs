@@ -38,6 +38,12 @@ use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
 
+/// The service that was polled ready, leaving a clone in its place for the next call.
+fn take_ready<S: Clone>(slot: &mut S) -> S {
+    let clone = slot.clone();
+    std::mem::replace(slot, clone)
+}
+
 /// A small JSON error response.
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": code, "message": message });

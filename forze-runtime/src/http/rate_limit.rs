@@ -201,9 +201,7 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The service that was polled ready handles this request; a clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = super::take_ready(&mut self.inner);
         let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             let (parts, body) = req.into_parts();
