@@ -38,22 +38,9 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// A cache used by `site`.
-    pub const fn cache(name: &'static str, site: &'static str) -> Self {
-        Self {
-            kind: RouteKind::Cache,
-            name,
-            site,
-        }
-    }
-
-    /// A lock route used by `site`.
-    pub const fn lock(name: &'static str, site: &'static str) -> Self {
-        Self {
-            kind: RouteKind::Lock,
-            name,
-            site,
-        }
+    /// A route of `kind` named `name`, used by `site`.
+    pub const fn new(kind: RouteKind, name: &'static str, site: &'static str) -> Self {
+        Self { kind, name, site }
     }
 }
 
@@ -100,7 +87,7 @@ impl Site {
     }
 
     /// The cache to use, or `None` (logged once per site) to call straight through.
-    fn resolve(&self, via: Option<Forze>) -> Option<Arc<Cache>> {
+    fn resolve(&self, via: Option<&Forze>) -> Option<Arc<Cache>> {
         let found = match via {
             Some(rt) => Some(rt.cache_shared(self.cache)),
             None => crate::wiring::ambient_cache(self.cache),
@@ -121,6 +108,27 @@ impl Site {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     tracing::error!(function = self.function, error = %e, "calling through without caching");
                 }
+                None
+            }
+        }
+    }
+}
+
+impl Site {
+    /// The lock route guarding fills across processes, if the annotation names one. Looked up
+    /// on a miss only.
+    fn fill_locks(&self, via: Option<&Forze>) -> Option<crate::Locks> {
+        if self.lock.is_empty() {
+            return None;
+        }
+        let found = match via {
+            Some(rt) => rt.lock(self.lock),
+            None => Forze::current()?.lock(self.lock),
+        };
+        match found {
+            Ok(locks) => Some(locks),
+            Err(e) => {
+                tracing::warn!(function = self.function, error = %e, "fill lock unavailable; filling without it");
                 None
             }
         }
@@ -304,23 +312,7 @@ pub async fn cached<R, F>(
 where
     F: Future<Output = R>,
 {
-    let fill_lock = if site.lock.is_empty() {
-        None
-    } else {
-        match via
-            .clone()
-            .or_else(Forze::current)
-            .map(|rt| rt.lock(site.lock))
-        {
-            Some(Ok(locks)) => Some(locks),
-            Some(Err(e)) => {
-                tracing::warn!(function = site.function, error = %e, "fill lock unavailable; filling without it");
-                None
-            }
-            None => None,
-        }
-    };
-    let Some(cache) = site.resolve(via) else {
+    let Some(cache) = site.resolve(via.as_ref()) else {
         return body.await;
     };
     let full = match cache.storage_key(&key) {
@@ -350,8 +342,8 @@ where
     }
     // Across processes: one filler at a time per key; the others wait for its value.
     let mut fill_guard = None;
-    if let Some(locks) = &fill_lock {
-        match fill_across_processes(locks, &cache, full).await {
+    if let Some(locks) = site.fill_locks(via.as_ref()) {
+        match fill_across_processes(&locks, &cache, full).await {
             Fill::Filled(bytes) => {
                 if let Some(r) = codec.read(site, full, &bytes) {
                     leader.finish(Some(bytes::Bytes::from(bytes)));
@@ -456,7 +448,7 @@ where
 {
     let result = body.await;
     if M::succeeded(&result) {
-        if let Some(cache) = site.resolve(via) {
+        if let Some(cache) = site.resolve(via.as_ref()) {
             cache.drop_logged(&keys, &tags).await;
         }
     }
@@ -475,8 +467,6 @@ pub trait IsResult {
     type Ok;
     /// `E`.
     type Err;
-    /// As a `Result`.
-    fn into_result(self) -> Result<Self::Ok, Self::Err>;
     /// From a `Result`.
     fn from_result(r: Result<Self::Ok, Self::Err>) -> Self;
     /// The `Ok` value, borrowed.
@@ -506,9 +496,6 @@ pub trait IsResult {
 impl<T, E> IsResult for Result<T, E> {
     type Ok = T;
     type Err = E;
-    fn into_result(self) -> Result<T, E> {
-        self
-    }
     fn from_result(r: Result<T, E>) -> Self {
         r
     }
@@ -753,27 +740,6 @@ where
 {
     LimitCodec {
         refuse: |r| R::from_result(Err(R::Err::from(r))),
-    }
-}
-
-/// Registration of an idempotency store or a limiter used by an annotation.
-impl Registration {
-    /// An idempotency store used by `site`.
-    pub const fn idempotency(name: &'static str, site: &'static str) -> Self {
-        Self {
-            kind: RouteKind::Idempotency,
-            name,
-            site,
-        }
-    }
-
-    /// A limiter used by `site`.
-    pub const fn limiter(name: &'static str, site: &'static str) -> Self {
-        Self {
-            kind: RouteKind::Limiter,
-            name,
-            site,
-        }
     }
 }
 

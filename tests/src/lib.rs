@@ -51,37 +51,14 @@ pub fn routes(builder: ForzeBuilder) -> ForzeBuilder {
         .lock("l-short", LockRoute::new("t:lx").lease(SHORT_LEASE))
 }
 
-/// A wired runtime, and the server behind it when there is one.
-pub struct Env {
-    /// The runtime under test.
-    pub forze: Forze,
-    /// The test's own redis-server (Redis runs only).
-    pub server: Option<RedisServer>,
-}
-
 /// The contract routes on the in-memory backend.
-pub async fn memory_env() -> Env {
-    let forze = routes(Forze::builder().memory())
-        .build()
-        .await
-        .expect("memory runtime");
-    Env {
-        forze,
-        server: None,
-    }
+pub async fn memory_env() -> Harness {
+    Harness::memory(routes).await
 }
 
 /// A test's own redis-server, and the contract routes on it.
-pub async fn redis_env() -> Env {
-    let server = RedisServer::start();
-    let forze = routes(Forze::builder().redis(redis_config(&server)))
-        .build()
-        .await
-        .expect("redis runtime");
-    Env {
-        forze,
-        server: Some(server),
-    }
+pub async fn redis_env() -> Harness {
+    Harness::redis(routes).await
 }
 
 /// The config tests use for `server`: 2 connections, short timeouts.

@@ -60,20 +60,12 @@ pub fn mode_expr(returns: Returns, ret: &syn::Type, krate: &syn::Path) -> TokenS
 
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = func;
-    let fn_name = sig.ident.to_string();
-    let registration = crate::common::entry::registration(krate, "cache", &plan.cache, &fn_name);
-    let function = crate::common::entry::function_path(&fn_name);
+    let ann = crate::common::entry::Annotated::new(func);
+    let (site, function, block) = (&ann.site, &ann.function, ann.block());
+    let registration = crate::common::entry::registration(krate, "Cache", &plan.cache, function);
     let cache = &plan.cache;
     let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
     let ret = &plan.ret;
-    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
     let key = format_ident!("__forze_key", span = Span::mixed_site());
     let mode = format_ident!("__forze_mode", span = Span::mixed_site());
 
@@ -99,7 +91,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let (with_lock, lock_registration) = match &plan.lock {
         Some(lock) => (
             quote!(.with_lock(#lock)),
-            crate::common::entry::registration(krate, "lock", lock, &fn_name),
+            crate::common::entry::registration(krate, "Lock", lock, function),
         ),
         None => (quote!(), quote!()),
     };
@@ -112,27 +104,24 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let codec = quote_spanned! {ret.span()=>
         #krate::__private::codec::<#ret, _>(#mode_value)
     };
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            static #site: #krate::__private::Site = #krate::__private::Site::new(
-                #cache,
-                #ttl_ms,
-                #function,
-            )#with_lock;
-            #registration
-            #lock_registration
-            let #key: ::std::string::String = #key_expr;
-            let #mode = #codec;
-            #krate::__private::cached::<#ret, _>(
-                &#site,
-                #via,
-                #key,
-                ::std::vec![#(#tags),*],
-                #mode,
-                async move #block,
-            )
-            .await
-        }
-    }
+    ann.with_body(quote! {
+        static #site: #krate::__private::Site = #krate::__private::Site::new(
+            #cache,
+            #ttl_ms,
+            #function,
+        )#with_lock;
+        #registration
+        #lock_registration
+        let #key: ::std::string::String = #key_expr;
+        let #mode = #codec;
+        #krate::__private::cached::<#ret, _>(
+            &#site,
+            #via,
+            #key,
+            ::std::vec![#(#tags),*],
+            #mode,
+            async move #block,
+        )
+        .await
+    })
 }

@@ -6,7 +6,7 @@ mod validate;
 
 pub use args::parse_str_list;
 pub use expand::{mode_expr, template_string};
-pub use validate::checked_template;
+pub use validate::{checked_tags, checked_template};
 
 use proc_macro2::TokenStream;
 

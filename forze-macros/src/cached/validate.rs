@@ -60,6 +60,18 @@ pub fn checked_template(
     errors.finish_with(t)
 }
 
+/// Every tag template of `tags = [...]`, checked; errors go to `errors`.
+pub fn checked_tags(
+    tags: Option<&SpannedValue<Vec<SpannedValue<String>>>>,
+    info: &FnInfo,
+    errors: &mut darling::error::Accumulator,
+) -> Vec<Template> {
+    tags.into_iter()
+        .flat_map(|list| list.iter())
+        .filter_map(|t| errors.handle(checked_template(t, info, "tag template")))
+        .collect()
+}
+
 fn returns_arg(lit: &SpannedValue<String>) -> darling::Result<Returns> {
     match lit.as_str() {
         "result" => Ok(Returns::Result),
@@ -154,23 +166,14 @@ pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
             );
         }
     }
-    let mut tags = Vec::new();
-    if let Some(list) = &args.tags {
-        for t in list.iter() {
-            if let Some(t) = errors.handle(checked_template(t, &info, "tag template")) {
-                tags.push(t);
-            }
-        }
-    }
+    let tags = checked_tags(args.tags.as_ref(), &info, &mut errors);
 
     errors.finish()?;
     let (Some(key), Some((ret, _))) = (key, ret) else {
         return unreachable_plan();
     };
     Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::forze_runtime)),
+        krate: crate::common::args::crate_path(args.krate),
         cache: args.cache.as_str().to_owned(),
         key,
         ttl,

@@ -92,3 +92,8 @@ pub fn parse_known<T>(
     }
     Err(darling::Error::multiple(errors))
 }
+
+/// The runtime crate's path: `crate = path` when given, else `::forze_runtime`.
+pub fn crate_path(krate: Option<syn::Path>) -> syn::Path {
+    krate.unwrap_or_else(|| syn::parse_quote!(::forze_runtime))
+}

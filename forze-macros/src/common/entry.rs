@@ -52,18 +52,55 @@ pub fn via_expr(krate: &syn::Path, via: Option<&syn::Expr>) -> TokenStream {
 }
 
 /// `"module::path::function"` as a `&'static str` expression.
-pub fn function_path(fn_name: &str) -> TokenStream {
+fn function_path(fn_name: &str) -> TokenStream {
     quote!(::core::concat!(::core::module_path!(), "::", #fn_name))
 }
 
-/// Registers the route `name` of `kind` (`cache`, `lock`, `idempotency`, `limiter`) used by
-/// `fn_name`, for the start-up check of the wiring.
-pub fn registration(krate: &syn::Path, kind: &str, name: &str, fn_name: &str) -> TokenStream {
-    let ctor = syn::Ident::new(kind, proc_macro2::Span::call_site());
-    let function = function_path(fn_name);
+/// Registers the route `name` of `kind` (a `RouteKind` variant: `Cache`, `Lock`, `Idempotency`,
+/// `Limiter`) used at `site` (a `&'static str` expression), for the start-up check of the wiring.
+pub fn registration(krate: &syn::Path, kind: &str, name: &str, site: &TokenStream) -> TokenStream {
+    let kind = syn::Ident::new(kind, proc_macro2::Span::call_site());
     quote! {
         #krate::__private::inventory::submit! {
-            #krate::__private::Registration::#ctor(#name, #function)
+            #krate::__private::Registration::new(#krate::__private::RouteKind::#kind, #name, #site)
+        }
+    }
+}
+
+/// The annotated function, as every expansion uses it.
+pub struct Annotated<'a> {
+    func: &'a syn::ItemFn,
+    /// `"module::path::function"` as a `&'static str` expression.
+    pub function: TokenStream,
+    /// The hygienic name of the generated `static` that holds the annotation's facts.
+    pub site: syn::Ident,
+}
+
+impl<'a> Annotated<'a> {
+    /// The parts of `func`.
+    pub fn new(func: &'a syn::ItemFn) -> Self {
+        Self {
+            func,
+            function: function_path(&func.sig.ident.to_string()),
+            site: quote::format_ident!("__FORZE_SITE", span = proc_macro2::Span::mixed_site()),
+        }
+    }
+
+    /// The function's original body.
+    pub fn block(&self) -> &syn::Block {
+        &self.func.block
+    }
+
+    /// The function with its attributes, visibility and signature kept, and `body` as its body.
+    pub fn with_body(&self, body: TokenStream) -> TokenStream {
+        let syn::ItemFn {
+            attrs, vis, sig, ..
+        } = self.func;
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                #body
+            }
         }
     }
 }

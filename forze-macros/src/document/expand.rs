@@ -35,21 +35,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let (cache, registration) = match &plan.cache {
         Some((cache, ttl)) => {
             let ttl_ms = ttl.as_millis() as u64;
+            let site = quote!(::core::concat!(
+                ::core::module_path!(),
+                "::",
+                ::core::stringify!(#ident)
+            ));
+            let registration = crate::common::entry::registration(krate, "Cache", cache, &site);
             (
                 quote!(::core::option::Option::Some(#krate::__private::CacheSpec {
                     name: #cache,
                     ttl_ms: #ttl_ms,
                 })),
-                quote! {
-                    const _: () = {
-                        #krate::__private::inventory::submit! {
-                            #krate::__private::Registration::cache(
-                                #cache,
-                                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
-                            )
-                        }
-                    };
-                },
+                quote!(const _: () = { #registration };),
             )
         }
         None => (quote!(::core::option::Option::None), quote!()),

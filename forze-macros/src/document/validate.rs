@@ -201,9 +201,7 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
         ));
     };
     Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::forze_runtime)),
+        krate: crate::common::args::crate_path(args.krate),
         ident: input.ident.clone(),
         generics: input.generics.clone(),
         name: args.name.as_str().to_owned(),

@@ -10,17 +10,10 @@ use super::validate::Plan;
 
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = func;
-    let fn_name = sig.ident.to_string();
+    let ann = crate::common::entry::Annotated::new(func);
+    let (site, function, block) = (&ann.site, &ann.function, ann.block());
     let registration =
-        crate::common::entry::registration(krate, "idempotency", &plan.store, &fn_name);
-    let function = crate::common::entry::function_path(&fn_name);
+        crate::common::entry::registration(krate, "Idempotency", &plan.store, function);
     let store = &plan.store;
     let ret = &plan.ret;
     let operation = match &plan.operation {
@@ -29,7 +22,6 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     };
     let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
     let wait_ms = plan.wait.map_or(0, |d| d.as_millis() as u64);
-    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
     let fp = format_ident!("__forze_fp", span = Span::mixed_site());
     let codec = format_ident!("__forze_codec", span = Span::mixed_site());
     let key_var = format_ident!("__forze_key", span = Span::mixed_site());
@@ -58,33 +50,30 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let make_codec = quote_spanned!(ret.span()=>
         <#ret as #krate::__private::IsResult>::idem_codec()
     );
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            static #site: #krate::__private::IdemSite = #krate::__private::IdemSite {
-                store: #store,
-                operation: #operation,
-                ttl_ms: #ttl_ms,
-                wait_ms: #wait_ms,
-                function: #function,
-            };
-            #registration
-            let #key_var: ::core::option::Option<::std::string::String> = #key_expr;
-            let #fp = {
-                let mut #fp = #krate::__private::Fingerprint::new();
-                #(#fields)*
-                #fp.finish()
-            };
-            let #codec = #make_codec;
-            #krate::__private::idempotent::<#ret, _>(
-                &#site,
-                #via,
-                #key_var,
-                #fp,
-                #codec,
-                async move #block,
-            )
-            .await
-        }
-    }
+    ann.with_body(quote! {
+        static #site: #krate::__private::IdemSite = #krate::__private::IdemSite {
+            store: #store,
+            operation: #operation,
+            ttl_ms: #ttl_ms,
+            wait_ms: #wait_ms,
+            function: #function,
+        };
+        #registration
+        let #key_var: ::core::option::Option<::std::string::String> = #key_expr;
+        let #fp = {
+            let mut #fp = #krate::__private::Fingerprint::new();
+            #(#fields)*
+            #fp.finish()
+        };
+        let #codec = #make_codec;
+        #krate::__private::idempotent::<#ret, _>(
+            &#site,
+            #via,
+            #key_var,
+            #fp,
+            #codec,
+            async move #block,
+        )
+        .await
+    })
 }

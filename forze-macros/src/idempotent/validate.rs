@@ -139,9 +139,7 @@ pub fn validate(args: IdempotentArgs, func: &ItemFn) -> darling::Result<Plan> {
         ));
     };
     Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::forze_runtime)),
+        krate: crate::common::args::crate_path(args.krate),
         store: args.store.as_str().to_owned(),
         operation: args.operation.map(|o| o.as_str().to_owned()),
         key_is_option: is_option(&key_ty),

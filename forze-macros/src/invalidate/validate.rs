@@ -3,7 +3,7 @@
 use syn::{ItemFn, Type};
 
 use super::args::InvalidateArgs;
-use crate::cached::checked_template;
+use crate::cached::{checked_tags, checked_template};
 use crate::common::sig::{self, Returns};
 use crate::common::template::Template;
 
@@ -36,14 +36,7 @@ pub fn validate(args: InvalidateArgs, func: &ItemFn) -> darling::Result<Plan> {
         .key
         .as_ref()
         .and_then(|k| errors.handle(checked_template(k, &info, "key template")));
-    let mut tags = Vec::new();
-    if let Some(list) = &args.tags {
-        for t in list.iter() {
-            if let Some(t) = errors.handle(checked_template(t, &info, "tag template")) {
-                tags.push(t);
-            }
-        }
-    }
+    let tags = checked_tags(args.tags.as_ref(), &info, &mut errors);
     let (ret, returns) = match &func.sig.output {
         syn::ReturnType::Default => (syn::parse_quote!(()), Returns::Plain),
         syn::ReturnType::Type(_, ty) => match &**ty {
@@ -73,9 +66,7 @@ pub fn validate(args: InvalidateArgs, func: &ItemFn) -> darling::Result<Plan> {
     }
     errors.finish()?;
     Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::forze_runtime)),
+        krate: crate::common::args::crate_path(args.krate),
         cache: args.cache.as_str().to_owned(),
         key,
         tags,

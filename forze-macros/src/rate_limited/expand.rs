@@ -11,33 +11,21 @@ use crate::cached::template_string;
 
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = func;
-    let fn_name = sig.ident.to_string();
+    let ann = crate::common::entry::Annotated::new(func);
+    let (site, function, block) = (&ann.site, &ann.function, ann.block());
     let registration =
-        crate::common::entry::registration(krate, "limiter", &plan.limiter, &fn_name);
-    let function = crate::common::entry::function_path(&fn_name);
+        crate::common::entry::registration(krate, "Limiter", &plan.limiter, function);
     let limiter = &plan.limiter;
     let ret = &plan.ret;
     let (limit, period_ms, algorithm) = plan
         .quota
         .map_or((0, 0, 2), |(l, p, a)| (l, p.as_millis() as u64, a));
-    let site = format_ident!("__FORZE_SITE", span = Span::mixed_site());
     let key_var = format_ident!("__forze_key", span = Span::mixed_site());
     let cost_var = format_ident!("__forze_cost", span = Span::mixed_site());
     let codec = format_ident!("__forze_codec", span = Span::mixed_site());
     let key = match &plan.key {
         Some(t) => template_string(t, krate),
-        None => quote!(::std::string::String::from(::core::concat!(
-            ::core::module_path!(),
-            "::",
-            #fn_name
-        ))),
+        None => quote!(::std::string::String::from(#function)),
     };
     let cost = match &plan.cost {
         Some(e) => quote_spanned!(e.span()=> { let c: u64 = #e; c }),
@@ -48,29 +36,26 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let make_codec = quote_spanned!(ret.span()=>
         <#ret as #krate::__private::IsResult>::limit_codec()
     );
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            static #site: #krate::__private::LimitSite = #krate::__private::LimitSite::new(
-                #limiter,
-                #limit,
-                #period_ms,
-                #algorithm,
-                #function,
-            );
-            #registration
-            let #key_var: ::std::string::String = #key;
-            let #cost_var: u64 = #cost;
-            let #codec = #make_codec;
-            #krate::__private::rate_limited::<#ret, _>(
-                &#site,
-                #via,
-                #key_var,
-                #cost_var,
-                #codec,
-                async move #block,
-            )
-            .await
-        }
-    }
+    ann.with_body(quote! {
+        static #site: #krate::__private::LimitSite = #krate::__private::LimitSite::new(
+            #limiter,
+            #limit,
+            #period_ms,
+            #algorithm,
+            #function,
+        );
+        #registration
+        let #key_var: ::std::string::String = #key;
+        let #cost_var: u64 = #cost;
+        let #codec = #make_codec;
+        #krate::__private::rate_limited::<#ret, _>(
+            &#site,
+            #via,
+            #key_var,
+            #cost_var,
+            #codec,
+            async move #block,
+        )
+        .await
+    })
 }

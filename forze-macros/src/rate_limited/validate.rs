@@ -131,9 +131,7 @@ pub fn validate(args: LimitArgs, func: &ItemFn) -> darling::Result<Plan> {
         _ => None,
     };
     Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::forze_runtime)),
+        krate: crate::common::args::crate_path(args.krate),
         limiter: args.limiter.as_str().to_owned(),
         key,
         quota,

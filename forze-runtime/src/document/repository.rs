@@ -111,11 +111,25 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         }
     }
 
-    async fn remember(&self, doc: &D) {
-        if let Some(cache) = &self.cache {
-            let key = cache_key::<D>(doc.id());
-            // Fail-open: the result is logged by the cache; a newer version already cached wins.
-            let _ = cache.set_version(&key, doc.version(), doc).await;
+    /// Caches `bytes` as `version` of document `id`. The cache fails open to the store: its
+    /// errors are logged, never returned; a newer version already cached wins.
+    async fn remember(&self, id: &D::Id, version: u64, bytes: &[u8]) {
+        let Some(cache) = &self.cache else { return };
+        let key = cache_key::<D>(id);
+        if let Err(e) = cache.set_version_raw(&key, version, bytes).await {
+            tracing::warn!(document = D::NAME, key, error = %e, "document not cached; the store stays the source");
+        }
+    }
+
+    async fn remember_doc(&self, doc: &D) {
+        if self.cache.is_none() {
+            return;
+        }
+        match crate::codec::encode(doc) {
+            Ok(bytes) => self.remember(doc.id(), doc.version(), &bytes).await,
+            Err(e) => {
+                tracing::warn!(document = D::NAME, error = %e, "document does not encode; not cached")
+            }
         }
     }
 
@@ -124,7 +138,11 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
     pub async fn get(&self, id: &D::Id) -> Result<Option<D>, DocumentError> {
         if let Some(cache) = &self.cache {
             let key = cache_key::<D>(id);
-            if let Some((_, bytes)) = cache.get_current_bytes(&key).await {
+            let current = cache.get_current_raw(&key).await.unwrap_or_else(|e| {
+                tracing::warn!(document = D::NAME, key, error = %e, "cache read failed; reading the store");
+                None
+            });
+            if let Some((_, bytes)) = current {
                 if bytes == TOMBSTONE {
                     return Ok(None);
                 }
@@ -138,7 +156,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         }
         let found = self.store.get(id).await.map_err(Self::store_err)?;
         if let Some(doc) = &found {
-            self.remember(doc).await;
+            self.remember_doc(doc).await;
         }
         Ok(found)
     }
@@ -151,7 +169,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
     /// Creates a document in the store and caches it.
     pub async fn create(&self, cmd: D::Create) -> Result<D, DocumentError> {
         let doc = self.store.create(cmd).await.map_err(Self::store_err)?;
-        self.remember(&doc).await;
+        self.remember_doc(&doc).await;
         Ok(doc)
     }
 
@@ -167,7 +185,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
                 name: D::NAME,
                 id: format!("{id:?}"),
             })?;
-        self.remember(&doc).await;
+        self.remember_doc(&doc).await;
         Ok(doc)
     }
 
@@ -177,10 +195,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         let Some(version) = self.store.delete(id).await.map_err(Self::store_err)? else {
             return Ok(false);
         };
-        if let Some(cache) = &self.cache {
-            let key = cache_key::<D>(id);
-            cache.set_version_bytes(&key, version + 1, TOMBSTONE).await;
-        }
+        self.remember(id, version + 1, TOMBSTONE).await;
         Ok(true)
     }
 }

@@ -208,6 +208,16 @@ impl Cache {
         &self,
         key: &str,
     ) -> Result<Option<Versioned<T>>, Error> {
+        let Some((version, bytes)) = self.get_current_raw(key).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .decode(key, &bytes)
+            .map(|value| Versioned { version, value }))
+    }
+
+    /// [`Cache::get_current`] without decoding the body.
+    pub(crate) async fn get_current_raw(&self, key: &str) -> Result<Option<(u64, Vec<u8>)>, Error> {
         let space = self.core.space()?;
         let pointer = space.cache_pointer(key);
         match self
@@ -215,10 +225,7 @@ impl Cache {
             .get_current(&pointer, &space.cache_body_prefix(key))
             .await
         {
-            Ok(Some((version, bytes))) => Ok(self
-                .decode(&pointer, &bytes)
-                .map(|value| Versioned { version, value })),
-            Ok(None) => Ok(None),
+            Ok(found) => Ok(found),
             Err(e) => self.fail_open(
                 &pointer,
                 "get_current",
@@ -238,6 +245,17 @@ impl Cache {
         version: u64,
         value: &T,
     ) -> Result<bool, Error> {
+        let bytes = self.core.encode(key, value)?;
+        self.set_version_raw(key, version, &bytes).await
+    }
+
+    /// [`Cache::set_version`] with already-encoded bytes.
+    pub(crate) async fn set_version_raw(
+        &self,
+        key: &str,
+        version: u64,
+        bytes: &[u8],
+    ) -> Result<bool, Error> {
         if version > MAX_VERSION {
             return Err(self
                 .core
@@ -245,15 +263,14 @@ impl Cache {
         }
         let space = self.core.space()?;
         let pointer = space.cache_pointer(key);
-        let bytes = self.core.encode(&pointer, value)?;
-        self.check_size(&pointer, &bytes)?;
+        self.check_size(&pointer, bytes)?;
         match self
             .port
             .set_version(
                 &pointer,
                 &space.cache_body_prefix(key),
                 version,
-                &bytes,
+                bytes,
                 self.ttl,
             )
             .await
@@ -315,42 +332,6 @@ impl Cache {
         Self {
             ttl,
             ..self.clone()
-        }
-    }
-
-    /// The raw current version of a versioned entry (fail-open: `None` on backend errors).
-    pub(crate) async fn get_current_bytes(&self, key: &str) -> Option<(u64, Vec<u8>)> {
-        let space = self.core.space().ok()?;
-        let pointer = space.cache_pointer(key);
-        match self
-            .port
-            .get_current(&pointer, &space.cache_body_prefix(key))
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(cache = %self.core.name, key = pointer, error = %e, "cache read failed; reading the store");
-                None
-            }
-        }
-    }
-
-    /// Stores raw bytes as `version` of a versioned entry (fail-open, logged).
-    pub(crate) async fn set_version_bytes(&self, key: &str, version: u64, bytes: &[u8]) {
-        let Ok(space) = self.core.space() else { return };
-        let pointer = space.cache_pointer(key);
-        if let Err(e) = self
-            .port
-            .set_version(
-                &pointer,
-                &space.cache_body_prefix(key),
-                version,
-                bytes,
-                self.ttl,
-            )
-            .await
-        {
-            tracing::warn!(cache = %self.core.name, key = pointer, error = %e, "cache write failed");
         }
     }
 

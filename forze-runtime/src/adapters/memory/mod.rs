@@ -109,20 +109,29 @@ impl State {
 
     /// Inserts or replaces `key`, making room from expired entries when full.
     fn put(&mut self, key: &str, slot: Slot, now: Instant) -> PortResult<()> {
-        if !self.slots.contains_key(key) && self.slots.len() >= self.max_entries {
-            self.slots
-                .retain(|_, s| s.expires_at.is_none_or(|t| t > now));
-            if self.slots.len() >= self.max_entries {
-                return Err(BackendError::new(
-                    BackendErrorKind::Capacity,
-                    format!(
-                        "in-memory backend holds {} entries (max_entries); cannot add {key:?}",
-                        self.max_entries
-                    ),
-                ));
-            }
+        if !self.slots.contains_key(key) {
+            self.make_room(1, now, key)?;
         }
         self.slots.insert(key.to_owned(), slot);
+        Ok(())
+    }
+
+    /// Ensures `n` new entries fit, dropping expired ones if needed; nothing is evicted.
+    fn make_room(&mut self, n: usize, now: Instant, for_key: &str) -> PortResult<()> {
+        if self.slots.len() + n <= self.max_entries {
+            return Ok(());
+        }
+        self.slots
+            .retain(|_, s| s.expires_at.is_none_or(|t| t > now));
+        if self.slots.len() + n > self.max_entries {
+            return Err(BackendError::new(
+                BackendErrorKind::Capacity,
+                format!(
+                    "in-memory backend holds {} entries (max_entries); cannot add {for_key:?}",
+                    self.max_entries
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -264,17 +273,7 @@ impl CachePort for MemoryBackend {
         let mut state = self.state();
         // Check room for every tag first, so that a full backend writes nothing.
         let new_tags = tags.iter().filter(|t| state.live(t, now).is_none()).count();
-        if state.slots.len() + new_tags > state.max_entries {
-            state
-                .slots
-                .retain(|_, s| s.expires_at.is_none_or(|t| t > now));
-            if state.slots.len() + new_tags > state.max_entries {
-                return Err(BackendError::new(
-                    BackendErrorKind::Capacity,
-                    format!("in-memory backend is full (max_entries); cannot tag {key:?}"),
-                ));
-            }
-        }
+        state.make_room(new_tags, now, key)?;
         for tag in tags {
             let until = now + ttl;
             match state.live(tag, now) {
