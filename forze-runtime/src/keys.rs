@@ -10,6 +10,7 @@
 //! | plain cache entry | `{prefix}/cache/kv/{key}` |
 //! | document cache pointer | `{prefix}/cache/pointer/{key}` → current version |
 //! | document cache body | `{prefix}/cache/body/{key}/{version}` |
+//! | document cache current copy | `{prefix}/cache/current/{key}` → `{version}:{body}` |
 //! | cache tag (group of entries) | `{prefix}/cache/tag/{tag}` |
 //! | counter | `{prefix}[/{suffix}]` |
 //! | idempotency record | `{prefix}/{operation}/{idempotency_key}` |
@@ -54,6 +55,11 @@ const PART: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b':');
 
+/// Whether `b` stays as it is in an escaped part (the complement of [`PART`]).
+fn keeps(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
+}
+
 /// Escapes one caller-supplied part of a key (see the [module docs](self)).
 ///
 /// ```
@@ -63,6 +69,10 @@ const PART: &AsciiSet = &NON_ALPHANUMERIC
 /// assert!(escape_part(&"x".repeat(10_000)).starts_with('~'));
 /// ```
 pub fn escape_part(raw: &str) -> Cow<'_, str> {
+    // Most parts need no escaping: one pass over the bytes, no allocation.
+    if raw.len() <= MAX_PART_LEN && raw.bytes().all(keeps) {
+        return Cow::Borrowed(raw);
+    }
     let escaped: Cow<'_, str> = utf8_percent_encode(raw, PART).into();
     if escaped.len() <= MAX_PART_LEN {
         return escaped;
@@ -178,6 +188,12 @@ impl KeySpace {
         format!("{}/{version}", self.cache_body_prefix(key))
     }
 
+    /// `{prefix}/cache/current/{key}`: `{version}:{body}`, a copy of the current version's body
+    /// of a versioned entry, read with one plain `GET`.
+    pub fn cache_current(&self, key: &str) -> String {
+        self.join(&["cache", "current"], &[key])
+    }
+
     /// `{prefix}/cache/tag/{tag}`: the set of entries that carry a tag.
     pub fn cache_tag(&self, tag: &str) -> String {
         self.join(&["cache", "tag"], &[tag])
@@ -227,6 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_path_keeps_exactly_what_the_escape_set_keeps() {
+        for b in 0..=127u8 {
+            let raw = (b as char).to_string();
+            let slow: String = utf8_percent_encode(&raw, PART).to_string();
+            assert_eq!(escape_part(&raw), slow, "byte {b:#x}");
+            assert_eq!(keeps(b), slow == raw, "byte {b:#x}");
+        }
+        let limit = "x".repeat(MAX_PART_LEN);
+        assert_eq!(escape_part(&limit), limit);
+    }
+
+    #[test]
+    fn integers_and_bools_write_their_decimal_form() {
+        let key = KeyWriter::new()
+            .part(&-12i64)
+            .lit(":")
+            .part(&u128::MAX)
+            .lit(":")
+            .part(&true)
+            .finish();
+        assert_eq!(key, format!("-12:{}:true", u128::MAX));
+    }
+
+    #[test]
     fn escaping_is_injective_on_lookalikes() {
         let inputs = [
             "a/b", "a%2Fb", "a%252Fb", "a_b", "a:b", "a.b", "", "~", "%7E",
@@ -268,6 +308,7 @@ mod tests {
     fn layout_matches_the_contract() {
         let ks = KeySpace::new("app:projects", None);
         assert_eq!(ks.cache_pointer("p1"), "app:projects/cache/pointer/p1");
+        assert_eq!(ks.cache_current("p1"), "app:projects/cache/current/p1");
         assert_eq!(ks.cache_body("p1", 7), "app:projects/cache/body/p1/7");
         assert_eq!(ks.counter(None), "app:projects");
         assert_eq!(ks.counter(Some("2026")), "app:projects/2026");
@@ -384,16 +425,22 @@ impl KeyWriter {
     }
 }
 
-macro_rules! key_part_display {
+macro_rules! key_part_int {
     ($($t:ty),*) => {$(
         impl KeyPart for $t {
             fn write_key(&self, out: &mut KeyWriter) {
-                let _ = write!(out.buf, "{}", self);
+                out.buf.push_str(itoa::Buffer::new().format(*self));
             }
         }
     )*};
 }
-key_part_display!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool);
+key_part_int!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
+impl KeyPart for bool {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.buf.push_str(if *self { "true" } else { "false" });
+    }
+}
 
 impl KeyPart for char {
     fn write_key(&self, out: &mut KeyWriter) {

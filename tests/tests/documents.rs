@@ -177,6 +177,10 @@ async fn misses_read_the_store_once(env: &Env) {
         Project::BODY_KEY,
         "{namespace}/cache/body/projects:{id}/{version}"
     );
+    assert_eq!(
+        Project::CURRENT_KEY,
+        "{namespace}/cache/current/projects:{id}"
+    );
 }
 
 async fn a_stale_rewarm_never_overwrites_a_newer_write(env: &Env) {
@@ -309,7 +313,47 @@ async fn a_hit_is_one_round_trip() {
     let mut mon = forze_tests::monitor::Monitor::start(env.server.as_ref().unwrap()).await;
     let _ = mon.commands().await;
     repo.get(&8).await.unwrap().unwrap();
-    assert_eq!(mon.commands().await, vec!["EVALSHA"]);
+    assert_eq!(mon.commands().await, vec!["GET"]);
+}
+
+/// What a write leaves in Redis: the seed's pointer and versioned body, plus the current copy
+/// that a hit reads; an older version's body stays until its TTL, the pointer outlives the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_follow_the_layout() {
+    use redis::AsyncCommands;
+    let env = redis().await;
+    let repo = env.forze.documents(Probe::new()).unwrap();
+    repo.create(project(10, "a")).await.unwrap();
+    repo.update(&10, project(10, "b")).await.unwrap();
+    let mut c = env.server.as_ref().unwrap().client().await;
+    let key = |pattern: &str, version: u64| {
+        pattern
+            .replace("{namespace}", "t:projects")
+            .replace("{id}", "10")
+            .replace("{version}", &version.to_string())
+    };
+    let pointer: String = c.get(key(Project::POINTER_KEY, 0)).await.unwrap();
+    assert_eq!(pointer, "2");
+    let v1: Vec<u8> = c.get(key(Project::BODY_KEY, 1)).await.unwrap();
+    let v2: Vec<u8> = c.get(key(Project::BODY_KEY, 2)).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Project>(&v1).unwrap().name, "a");
+    assert_eq!(serde_json::from_slice::<Project>(&v2).unwrap().name, "b");
+    let current: Vec<u8> = c.get(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    assert_eq!(current, [b"2:".as_slice(), &v2].concat());
+    let pointer_ttl: i64 = c.pttl(key(Project::POINTER_KEY, 0)).await.unwrap();
+    let body_ttl: i64 = c.pttl(key(Project::BODY_KEY, 2)).await.unwrap();
+    let current_ttl: i64 = c.pttl(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    assert!(body_ttl > 0 && body_ttl <= 300_000, "{body_ttl}");
+    assert!(current_ttl > 0 && current_ttl <= 300_000, "{current_ttl}");
+    assert!(pointer_ttl > 300_000, "{pointer_ttl}");
+    // A current copy that something else overwrote is a miss, served from the store and mended.
+    let _: () = c
+        .set(key(Project::CURRENT_KEY, 0), "garbage")
+        .await
+        .unwrap();
+    assert_eq!(repo.get(&10).await.unwrap().unwrap().name, "b");
+    let mended: Vec<u8> = c.get(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    assert_eq!(mended, current);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

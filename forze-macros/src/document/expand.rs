@@ -53,6 +53,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     };
     let pointer = format!("{{namespace}}/cache/pointer/{name}:{{id}}");
     let body = format!("{{namespace}}/cache/body/{name}:{{id}}/{{version}}");
+    let current = format!("{{namespace}}/cache/current/{name}:{{id}}");
     let id_decl = quote_spanned!(id_ty.span()=> type Id = #id_ty;);
     let to_u64 = quote_spanned!(ver_ty.span()=>
         <#ver_ty as #krate::__private::VersionField>::to_u64(self.#ver)
@@ -70,6 +71,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             const CACHE: ::core::option::Option<#krate::__private::CacheSpec> = #cache;
             const POINTER_KEY: &'static str = #pointer;
             const BODY_KEY: &'static str = #body;
+            const CURRENT_KEY: &'static str = #current;
             fn id(&self) -> &Self::Id {
                 &self.#id
             }

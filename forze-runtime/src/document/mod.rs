@@ -4,7 +4,8 @@
 //!
 //! The cache follows the key layout of the seed: pointer `{namespace}/cache/pointer/{key}` →
 //! current version, body `{namespace}/cache/body/{key}/{version}`, with `{key}` =
-//! `{document name}:{id}`. A hit is one round trip (the pointer is followed server-side); a
+//! `{document name}:{id}`, plus `{namespace}/cache/current/{key}` → `{version}:{body}`, a copy of
+//! the current body that the same atomic write keeps. A hit is one plain `GET` of that copy; a
 //! writer never moves the pointer back, so a slow reader that re-warms the cache with an older
 //! version after a newer write changes nothing; old bodies expire with their TTL.
 
@@ -71,6 +72,9 @@ pub trait DocumentSpec: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     const POINTER_KEY: &'static str;
     /// The body key pattern: `{namespace}/cache/body/{name}:{id}/{version}`.
     const BODY_KEY: &'static str;
+    /// The key pattern of the current body's copy, `{version}:{body}`, that a cache hit reads
+    /// with one `GET`: `{namespace}/cache/current/{name}:{id}`.
+    const CURRENT_KEY: &'static str;
     /// The id.
     fn id(&self) -> &Self::Id;
     /// The version (revision); grows with every write.

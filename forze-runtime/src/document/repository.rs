@@ -142,11 +142,12 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
                 tracing::warn!(document = D::NAME, key, error = %e, "cache read failed; reading the store");
                 None
             });
-            if let Some((_, bytes)) = current {
+            if let Some(current) = current {
+                let bytes = current.body();
                 if bytes == TOMBSTONE {
                     return Ok(None);
                 }
-                match crate::codec::decode::<D>(&bytes) {
+                match crate::codec::decode::<D>(bytes) {
                     Ok(doc) => return Ok(Some(doc)),
                     Err(e) => {
                         tracing::warn!(document = D::NAME, key, error = %e, "cached document does not decode; reading the store");

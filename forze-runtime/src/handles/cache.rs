@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::RouteCore;
 use crate::error::Error;
-use crate::ports::CachePort;
+use crate::ports::cache::decode_current;
+use crate::ports::{CachePort, VersionedKeys};
 use crate::wiring::FailurePolicy;
 
 /// A typed handle to a wired cache route.
@@ -55,6 +56,20 @@ pub struct Versioned<T> {
     pub version: u64,
     /// The body of that version.
     pub value: T,
+}
+
+/// The undecoded value of a versioned entry's current key: `{version}:{body}`.
+pub(crate) struct CurrentRaw {
+    pub(crate) version: u64,
+    value: Vec<u8>,
+    body_at: usize,
+}
+
+impl CurrentRaw {
+    /// The body's bytes.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.value[self.body_at..]
+    }
 }
 
 /// Versions must survive the trip through Lua's doubles on Redis.
@@ -202,34 +217,39 @@ impl Cache {
         }
     }
 
-    /// The current version of the versioned entry `key` and its body, in one round trip:
-    /// pointer `{ns}/cache/pointer/{key}` → body `{ns}/cache/body/{key}/{version}`.
+    /// The current version of the versioned entry `key` and its body, in one round trip (one
+    /// `GET` of `{ns}/cache/current/{key}`, which [`Cache::set_version`] writes together with
+    /// the pointer `{ns}/cache/pointer/{key}` and the body `{ns}/cache/body/{key}/{version}`).
     pub async fn get_current<T: DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<Versioned<T>>, Error> {
-        let Some((version, bytes)) = self.get_current_raw(key).await? else {
+        let Some(current) = self.get_current_raw(key).await? else {
             return Ok(None);
         };
-        Ok(self
-            .decode(key, &bytes)
-            .map(|value| Versioned { version, value }))
+        Ok(self.decode(key, current.body()).map(|value| Versioned {
+            version: current.version,
+            value,
+        }))
     }
 
     /// [`Cache::get_current`] without decoding the body.
-    pub(crate) async fn get_current_raw(&self, key: &str) -> Result<Option<(u64, Vec<u8>)>, Error> {
-        let space = self.core.space()?;
-        let pointer = space.cache_pointer(key);
-        match self
-            .port
-            .get_current(&pointer, &space.cache_body_prefix(key))
-            .await
-        {
-            Ok(found) => Ok(found),
+    pub(crate) async fn get_current_raw(&self, key: &str) -> Result<Option<CurrentRaw>, Error> {
+        let current = self.core.space()?.cache_current(key);
+        match self.port.get(&current).await {
+            // A value that does not start with a version (written by something else) is a miss.
+            Ok(found) => Ok(found.and_then(|value| {
+                let (version, body_at) = decode_current(&value)?;
+                Some(CurrentRaw {
+                    version,
+                    value,
+                    body_at,
+                })
+            })),
             Err(e) => self.fail_open(
-                &pointer,
+                &current,
                 "get_current",
-                self.core.backend_err(&pointer, e),
+                self.core.backend_err(&current, e),
                 None,
             ),
         }
@@ -262,19 +282,18 @@ impl Cache {
                 .invalid(format!("version {version} is above 2^53")));
         }
         let space = self.core.space()?;
-        let pointer = space.cache_pointer(key);
+        let (pointer, body_prefix, current) = (
+            space.cache_pointer(key),
+            space.cache_body_prefix(key),
+            space.cache_current(key),
+        );
         self.check_size(&pointer, bytes)?;
-        match self
-            .port
-            .set_version(
-                &pointer,
-                &space.cache_body_prefix(key),
-                version,
-                bytes,
-                self.ttl,
-            )
-            .await
-        {
+        let keys = VersionedKeys {
+            pointer: &pointer,
+            body_prefix: &body_prefix,
+            current: &current,
+        };
+        match self.port.set_version(keys, version, bytes, self.ttl).await {
             Ok(moved) => Ok(moved),
             Err(e) => self.fail_open(
                 &pointer,
@@ -404,15 +423,16 @@ impl Cache {
         }
     }
 
-    /// Drops the pointer of the versioned entry `key` (its bodies expire on their own). Errors
-    /// are always returned.
+    /// Drops the pointer and the current copy of the versioned entry `key` (its bodies expire
+    /// on their own), in one round trip. Errors are always returned.
     pub async fn invalidate_current(&self, key: &str) -> Result<bool, Error> {
-        let pointer = self.core.space()?.cache_pointer(key);
+        let space = self.core.space()?;
+        let keys = [space.cache_pointer(key), space.cache_current(key)];
         let n = self
             .port
-            .delete(std::slice::from_ref(&pointer))
+            .delete(&keys)
             .await
-            .map_err(|e| self.core.backend_err(&pointer, e))?;
+            .map_err(|e| self.core.backend_err(&keys[0], e))?;
         Ok(n > 0)
     }
 }

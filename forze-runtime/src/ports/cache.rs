@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::PortResult;
 
-/// Byte-level cache storage with per-entry TTL, plus the versioned (pointer → body) pair used by
-/// the document cache.
+/// Byte-level cache storage with per-entry TTL, plus the versioned entries (pointer, bodies and
+/// a current copy; see [`VersionedKeys`]) used by the document cache.
 ///
 /// Adapters: [`crate::adapters::redis::RedisBackend`] and [`crate::adapters::memory::MemoryBackend`].
 /// Users work with the typed [`crate::Cache`] handle instead.
@@ -41,22 +41,93 @@ pub trait CachePort: Send + Sync + 'static {
     /// Deletes every entry listed in the tag sets `tags`, and the sets; returns how many entries
     /// existed. Atomic, one round trip.
     async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64>;
-    /// Follows `pointer` to its version `v` and returns `(v, body at {body_prefix}/{v})`, in one
-    /// round trip; `None` when the pointer or that body is missing.
-    async fn get_current(
-        &self,
-        pointer: &str,
-        body_prefix: &str,
-    ) -> PortResult<Option<(u64, Vec<u8>)>>;
-    /// Stores the body of `version` and moves `pointer` to it, unless the pointer already names
-    /// a newer version (then nothing is written). Atomic; returns whether `version` is current.
-    /// The body lives for `ttl`, the pointer for twice that.
+    /// Stores the body of `version`, moves the pointer to it and copies it to the `current` key,
+    /// unless the pointer already names a newer version (then nothing is written). Atomic;
+    /// returns whether `version` is current. The body and the copy live for `ttl`, the pointer
+    /// for twice that.
     async fn set_version(
         &self,
-        pointer: &str,
-        body_prefix: &str,
+        keys: VersionedKeys<'_>,
         version: u64,
         body: &[u8],
         ttl: Duration,
     ) -> PortResult<bool>;
+}
+
+/// The keys of one versioned (document) entry, as laid out by [`crate::KeySpace`].
+///
+/// ```
+/// use forze_runtime::ports::VersionedKeys;
+/// let keys = VersionedKeys {
+///     pointer: "app/cache/pointer/doc:1",
+///     body_prefix: "app/cache/body/doc:1",
+///     current: "app/cache/current/doc:1",
+/// };
+/// assert_eq!(keys.body(7), "app/cache/body/doc:1/7");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct VersionedKeys<'a> {
+    /// `{prefix}/cache/pointer/{key}` → the current version (decimal). The version guard: a write
+    /// of an older version is refused while it lives.
+    pub pointer: &'a str,
+    /// `{prefix}/cache/body/{key}`: each version's body is at `{body_prefix}/{version}`.
+    pub body_prefix: &'a str,
+    /// `{prefix}/cache/current/{key}` → `{version}:{body}`, a copy of the current version's body
+    /// that a read gets with one plain `GET`.
+    pub current: &'a str,
+}
+
+impl VersionedKeys<'_> {
+    /// The body key of `version`.
+    pub fn body(&self, version: u64) -> String {
+        format!("{}/{version}", self.body_prefix)
+    }
+}
+
+/// The value of a `current` key: the version in decimal, `:`, the body.
+pub(crate) fn encode_current(version: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 21);
+    out.extend_from_slice(version.to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(body);
+    out
+}
+
+/// Splits the value of a `current` key into the version and where the body starts; `None` when
+/// it was not written by [`CachePort::set_version`] (no decimal version before the first `:`).
+pub(crate) fn decode_current(value: &[u8]) -> Option<(u64, usize)> {
+    let colon = value.iter().position(|&b| b == b':')?;
+    if colon == 0 {
+        return None;
+    }
+    let mut version: u64 = 0;
+    for &b in &value[..colon] {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        version = version.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some((version, colon + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_values_round_trip_and_foreign_values_are_refused() {
+        let v = encode_current(42, b"{\"a\":1}");
+        assert_eq!(v, b"42:{\"a\":1}");
+        assert_eq!(decode_current(&v), Some((42, 3)));
+        assert_eq!(decode_current(b"7:"), Some((7, 2)));
+        assert_eq!(
+            decode_current(&encode_current(u64::MAX, b"x")),
+            Some((u64::MAX, 21))
+        );
+        assert_eq!(decode_current(b"{\"a\":1}"), None);
+        assert_eq!(decode_current(b":x"), None);
+        assert_eq!(decode_current(b"-1:x"), None);
+        assert_eq!(decode_current(b"99999999999999999999999:x"), None);
+        assert_eq!(decode_current(b"12"), None);
+    }
 }

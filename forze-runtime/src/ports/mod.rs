@@ -5,13 +5,13 @@
 //! in the handles of [`crate::wiring`]. Each port has one contract test suite that every adapter
 //! passes (`tests/` in the workspace).
 
-mod cache;
+pub(crate) mod cache;
 mod counter;
 mod idempotency;
 mod lock;
 mod rate_limit;
 
-pub use cache::CachePort;
+pub use cache::{CachePort, VersionedKeys};
 pub use counter::CounterPort;
 pub use idempotency::{BeginOutcome, IdempotencyPort};
 pub use lock::LockPort;

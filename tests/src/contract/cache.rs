@@ -103,7 +103,7 @@ pub async fn cache_too_large_is_refused_and_keeps_old(f: &Forze) {
     );
 }
 
-/// The versioned pair: one read follows the pointer; an older writer never moves it back.
+/// Versioned entries: one read gets the current version; an older writer never moves it back.
 pub async fn cache_pointer_never_moves_back(f: &Forze) {
     let c = f.cache("c").unwrap();
     assert!(c.get_current::<String>("doc").await.unwrap().is_none());

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::error::{BackendError, BackendErrorKind};
+use crate::ports::cache::encode_current;
 use crate::ports::{
     Algorithm, BeginOutcome, CachePort, CounterPort, Decision, IdempotencyPort, LockPort,
-    PortResult, Quota, RateLimitPort,
+    PortResult, Quota, RateLimitPort, VersionedKeys,
 };
 
 /// Bounds of the in-memory backend.
@@ -327,35 +328,22 @@ impl CachePort for MemoryBackend {
         Ok(removed)
     }
 
-    async fn get_current(
-        &self,
-        pointer: &str,
-        body_prefix: &str,
-    ) -> PortResult<Option<(u64, Vec<u8>)>> {
-        let Some(version) = self.cache_get(pointer).and_then(|v| parse_version(&v)) else {
-            return Ok(None);
-        };
-        Ok(self
-            .cache_get(&format!("{body_prefix}/{version}"))
-            .map(|body| (version, body)))
-    }
-
     async fn set_version(
         &self,
-        pointer: &str,
-        body_prefix: &str,
+        keys: VersionedKeys<'_>,
         version: u64,
         body: &[u8],
         ttl: Duration,
     ) -> PortResult<bool> {
         let _writer = unpoison(self.inner.versions.lock());
-        let current = self.cache_get(pointer).and_then(|v| parse_version(&v));
+        let current = self.cache_get(keys.pointer).and_then(|v| parse_version(&v));
         if current.is_some_and(|c| c > version) {
             return Ok(false);
         }
-        self.cache_put(&format!("{body_prefix}/{version}"), body, ttl);
+        self.cache_put(&keys.body(version), body, ttl);
+        self.cache_put(keys.current, &encode_current(version, body), ttl);
         let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
-        self.cache_put(pointer, version.to_string().as_bytes(), pointer_ttl);
+        self.cache_put(keys.pointer, version.to_string().as_bytes(), pointer_ttl);
         Ok(true)
     }
 }

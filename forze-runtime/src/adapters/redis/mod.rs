@@ -21,7 +21,7 @@ use redis::Script;
 use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::ports::{
     Algorithm, BeginOutcome, CachePort, CounterPort, Decision, IdempotencyPort, LockPort,
-    PortResult, Quota, RateLimitPort,
+    PortResult, Quota, RateLimitPort, VersionedKeys,
 };
 
 /// How to reach Redis / Valkey.
@@ -164,7 +164,6 @@ impl RedisConfig {
 }
 
 struct Scripts {
-    get_current: Script,
     set_version: Script,
     idem_begin: Script,
     idem_commit: Script,
@@ -181,7 +180,6 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
-            get_current: Script::new(include_str!("scripts/cache_get_current.lua")),
             set_version: Script::new(include_str!("scripts/cache_set_version.lua")),
             idem_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
             idem_commit: Script::new(include_str!("scripts/idempotency_commit.lua")),
@@ -196,11 +194,10 @@ impl Scripts {
         }
     }
 
-    fn all(&self) -> [&Script; 12] {
+    fn all(&self) -> [&Script; 11] {
         [
             &self.set_tagged,
             &self.invalidate_tags,
-            &self.get_current,
             &self.set_version,
             &self.idem_begin,
             &self.idem_commit,
@@ -441,34 +438,21 @@ impl CachePort for RedisBackend {
         self.run(&inv).await
     }
 
-    async fn get_current(
-        &self,
-        pointer: &str,
-        body_prefix: &str,
-    ) -> PortResult<Option<(u64, Vec<u8>)>> {
-        let found: Option<(String, Vec<u8>)> = self
-            .run(self.inner.scripts.get_current.key(pointer).key(body_prefix))
-            .await?;
-        // A pointer that is not a number (written by something else) reads as a miss.
-        Ok(found.and_then(|(v, body)| v.parse().ok().map(|v| (v, body))))
-    }
-
     async fn set_version(
         &self,
-        pointer: &str,
-        body_prefix: &str,
+        keys: VersionedKeys<'_>,
         version: u64,
         body: &[u8],
         ttl: Duration,
     ) -> PortResult<bool> {
-        let body_key = format!("{body_prefix}/{version}");
         let moved: i64 = self
             .run(
                 self.inner
                     .scripts
                     .set_version
-                    .key(pointer)
-                    .key(body_key)
+                    .key(keys.pointer)
+                    .key(keys.body(version))
+                    .key(keys.current)
                     .arg(version)
                     .arg(body)
                     .arg(ms(ttl))
