@@ -718,9 +718,9 @@ impl LimitSite {
         use crate::ports::{Algorithm, Quota};
         (self.limit > 0).then(|| {
             let algorithm = match self.algorithm {
-                0 => Algorithm::FixedWindow,
                 1 => Algorithm::SlidingWindow,
-                _ => Algorithm::Gcra,
+                2 => Algorithm::Gcra,
+                _ => Algorithm::FixedWindow,
             };
             Quota::new(self.limit, Duration::from_millis(self.period_ms), algorithm)
         })

@@ -14,7 +14,7 @@
 //! | cache tag (group of entries) | `{prefix}/cache/tag/{tag}` |
 //! | counter | `{prefix}[/{suffix}]` |
 //! | idempotency record | `{prefix}/{operation}/{idempotency_key}` |
-//! | rate limiter state | `{prefix}/ratelimit/{key}` |
+//! | rate limiter state | `{prefix}/ratelimit/{key}`, `/{window}` added for a fixed window |
 //! | lock | `{prefix}/lock/{key}` |
 //!
 //! where `{prefix}` is `{namespace}` for ordinary routes and `{namespace}/tenant/{tenant}` for

@@ -229,6 +229,8 @@ async fn an_unreachable_limiter_follows_its_policy() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
+/// The default fixed window is one `INCRBY` (no script), plus a `PEXPIREAT` from the call that
+/// opens the window's counter; GCRA and the sliding window are one script each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_is_one_round_trip() {
     let env = redis().await;
@@ -238,7 +240,47 @@ async fn a_check_is_one_round_trip() {
         .scope(async {
             let _ = mon.commands().await;
             search(runs, 77).await.unwrap();
+            assert_eq!(mon.commands().await, vec!["INCRBY", "PEXPIREAT"]);
+            search(runs, 77).await.unwrap();
+            assert_eq!(mon.commands().await, vec!["INCRBY"]);
+            hot_gcra(runs).await.unwrap();
+            assert_eq!(mon.commands().await, vec!["EVALSHA"]);
+            hot_sliding(runs).await.unwrap();
             assert_eq!(mon.commands().await, vec!["EVALSHA"]);
         })
         .await;
+}
+
+/// A fixed window's counter is `{key}/{window}` and expires shortly after its window; a denied
+/// weighted call that found room is given back, and a counter that holds something else is an
+/// error for the limiter's policy, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_window_counters_expire_after_their_window() {
+    use redis::AsyncCommands;
+    let env = redis().await;
+    let l = env.forze.limiter("api").unwrap();
+    let q = Quota::new(5, Duration::from_secs(3600), Algorithm::FixedWindow);
+    assert!(l.check_quota("w", &q, 3).await.unwrap().allowed);
+    let mut c = env.server.as_ref().unwrap().client().await;
+    let keys: Vec<String> = c.keys("t:rl/ratelimit/w/*").await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let window: u64 = keys[0].rsplit('/').next().unwrap().parse().unwrap();
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        window == now_s / 3600 || window + 1 == now_s / 3600,
+        "{window}"
+    );
+    let ttl: i64 = c.pttl(&keys[0]).await.unwrap();
+    assert!(ttl > 0 && ttl <= 3_601_000, "{ttl}");
+    // Denied (3 + 3 > 5) and given back: the counter is 3 again.
+    let d = l.check_quota("w", &q, 3).await.unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.remaining, 2);
+    let used: i64 = c.get(&keys[0]).await.unwrap();
+    assert_eq!(used, 3);
+    let _: () = c.set(&keys[0], "not a number").await.unwrap();
+    assert!(l.check_quota("w", &q, 1).await.is_err());
 }

@@ -21,7 +21,7 @@ pub struct LimitArgs {
     /// The period.
     #[darling(default)]
     pub per: Option<SpannedValue<String>>,
-    /// `"fixed_window"`, `"sliding_window"` or `"gcra"` (default).
+    /// `"fixed_window"` (default), `"sliding_window"` or `"gcra"`.
     #[darling(default)]
     pub algorithm: Option<SpannedValue<String>>,
     /// The cost of one call (an expression of the arguments; default 1).

@@ -127,7 +127,7 @@ pub fn validate(args: LimitArgs, func: &ItemFn) -> darling::Result<Plan> {
         ));
     };
     let quota = match (limit, per) {
-        (Some(l), Some(p)) => Some((l, p, algorithm.unwrap_or(2))),
+        (Some(l), Some(p)) => Some((l, p, algorithm.unwrap_or(0))),
         _ => None,
     };
     Ok(Plan {

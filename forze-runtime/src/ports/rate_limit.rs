@@ -8,7 +8,8 @@ use super::PortResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// At most `limit` per aligned window of `period` (cheap; allows a burst of 2×limit across a
-    /// window boundary).
+    /// window boundary). On Redis: one counter per window, `{key}/{window}`, counted with
+    /// `INCRBY` + `PEXPIREAT` in one pipeline (no script), windows aligned on the caller's clock.
     FixedWindow,
     /// At most `limit` in *any* interval of length `period` (an exact sliding log; memory grows
     /// with the number of admitted calls in a period).

@@ -172,7 +172,7 @@ struct Scripts {
     invalidate_tags: Script,
     lock_extend: Script,
     lock_release: Script,
-    fixed_window: Script,
+    fixed_window_refund: Script,
     sliding_window: Script,
     gcra: Script,
 }
@@ -188,7 +188,7 @@ impl Scripts {
             invalidate_tags: Script::new(include_str!("scripts/cache_invalidate_tags.lua")),
             lock_extend: Script::new(include_str!("scripts/lock_extend.lua")),
             lock_release: Script::new(include_str!("scripts/lock_release.lua")),
-            fixed_window: Script::new(include_str!("scripts/rate_fixed_window.lua")),
+            fixed_window_refund: Script::new(include_str!("scripts/rate_fixed_window_refund.lua")),
             sliding_window: Script::new(include_str!("scripts/rate_sliding_window.lua")),
             gcra: Script::new(include_str!("scripts/rate_gcra.lua")),
         }
@@ -204,7 +204,7 @@ impl Scripts {
             &self.idem_release,
             &self.lock_extend,
             &self.lock_release,
-            &self.fixed_window,
+            &self.fixed_window_refund,
             &self.sliding_window,
             &self.gcra,
         ]
@@ -546,7 +546,7 @@ impl RateLimitPort for RedisBackend {
         let period_us = quota.period.as_micros() as u64;
         let scripts = &self.inner.scripts;
         let mut inv = match quota.algorithm {
-            Algorithm::FixedWindow => scripts.fixed_window.key(key),
+            Algorithm::FixedWindow => return self.fixed_window(key, quota, cost).await,
             Algorithm::SlidingWindow => scripts.sliding_window.key(key),
             Algorithm::Gcra => scripts.gcra.key(key),
         };
@@ -567,6 +567,78 @@ impl RateLimitPort for RedisBackend {
             remaining: remaining.max(0) as u64,
             reset_after: us(reset_after),
             retry_after: (retry_after >= 0).then(|| us(retry_after)),
+            degraded: false,
+        })
+    }
+}
+
+impl RedisBackend {
+    /// The fixed window without a script: one counter per window, `{key}/{window index}`,
+    /// windows aligned on the caller's clock. A check is one `INCRBY` (atomic, so no more than
+    /// `limit` units are admitted per window); the call that opens a window's counter then sets
+    /// its expiry, `PEXPIREAT` window end + slack (a second round trip, once per window and key).
+    /// A denied call is given back (a second round trip) only when it found room before it (a
+    /// weighted call larger than what was left); a denied call of cost 1 never did.
+    async fn fixed_window(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
+        let period_us = (quota.period.as_micros() as u64).max(1);
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| {
+                BackendError::new(
+                    BackendErrorKind::Protocol,
+                    format!("the clock is before 1970: {e}"),
+                )
+            })?
+            .as_micros() as u64;
+        let window = now_us / period_us;
+        let end_us = (window + 1) * period_us;
+        let left = us((end_us - now_us) as i64);
+        // Counters outlive their window a little, for callers whose clocks run behind.
+        let slack_us = period_us.min(1_000_000);
+        let counter = format!("{key}/{window}");
+        let used: i64 = self
+            .query(redis::cmd("INCRBY").arg(&counter).arg(cost))
+            .await?;
+        let used = used.max(0) as u64;
+        if used == cost {
+            // This call opened the window's counter: give it its expiry. (Every other call
+            // finds it at least as high as this call's cost, which is never given back.)
+            let expiry_ms = (end_us + slack_us).div_ceil(1000);
+            if let Err(e) = self
+                .query::<i64>(redis::cmd("PEXPIREAT").arg(&counter).arg(expiry_ms))
+                .await
+            {
+                tracing::warn!(key = %counter, error = %e, "rate limit window counter left without expiry");
+            }
+        }
+        if used <= quota.limit {
+            return Ok(Decision {
+                allowed: true,
+                limit: quota.limit,
+                remaining: quota.limit - used,
+                reset_after: left,
+                retry_after: None,
+                degraded: false,
+            });
+        }
+        let before = used.saturating_sub(cost);
+        if before < quota.limit {
+            let _: i64 = self
+                .run(
+                    self.inner
+                        .scripts
+                        .fixed_window_refund
+                        .key(&counter)
+                        .arg(cost),
+                )
+                .await?;
+        }
+        Ok(Decision {
+            allowed: false,
+            limit: quota.limit,
+            remaining: quota.limit.saturating_sub(before),
+            reset_after: left,
+            retry_after: Some(left),
             degraded: false,
         })
     }
