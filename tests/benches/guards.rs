@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug)]
 enum AppError {
     Limited,
-    LimitedGcra,
     Idem,
 }
 
