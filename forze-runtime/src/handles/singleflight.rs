@@ -5,11 +5,11 @@
 //! follower arrives, so an uncontended call costs one map insert and one remove under a sharded
 //! lock.
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::watch;
@@ -24,12 +24,35 @@ pub(crate) enum Flight {
 }
 
 struct Entry {
+    /// The storage key (a flight is found by the key's hash, then checked against the key).
+    key: String,
     id: u64,
     tx: Option<watch::Sender<Flight>>,
     followers: usize,
 }
 
-type Shard = Mutex<HashMap<String, Entry>>;
+/// Maps keyed by a hash computed once per call: the map does not hash again.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed here; fold anything else rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<Prehashed>>>;
 
 const SHARDS: usize = 16;
 
@@ -53,52 +76,64 @@ pub(crate) enum Role<'a> {
 /// the followers compute on their own.
 pub(crate) struct Leader<'a> {
     owner: &'a SingleFlight,
-    shard: usize,
     key: String,
-    id: u64,
+    hash: u64,
+    /// `None` when the call could not be registered (another key with the same hash is in
+    /// flight): it then runs alone.
+    id: Option<u64>,
     finished: bool,
 }
 
+/// One keyed hash per process (random keys, so that callers cannot aim keys at one slot).
+fn hash_of(key: &str) -> u64 {
+    static STATE: OnceLock<RandomState> = OnceLock::new();
+    let mut h: DefaultHasher = STATE.get_or_init(RandomState::new).build_hasher();
+    h.write(key.as_bytes());
+    h.finish()
+}
+
 impl SingleFlight {
-    fn shard_of(key: &str) -> usize {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        (h.finish() as usize) % SHARDS
-    }
-
-    fn lock(&self, shard: usize) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.lock(Self::shard_of(key))
+    fn lock(
+        &self,
+        hash: u64,
+    ) -> MutexGuard<'_, HashMap<u64, Entry, BuildHasherDefault<Prehashed>>> {
+        self.shards[(hash >> 56) as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Joins the flight of `key` (the storage key, moved into the leader).
     pub(crate) fn join(&self, key: String) -> Role<'_> {
-        let shard = Self::shard_of(&key);
-        let mut flights = self.lock(shard);
-        if let Some(entry) = flights.get_mut(&key) {
-            entry.followers += 1;
-            let tx = entry
-                .tx
-                .get_or_insert_with(|| watch::channel(Flight::Running).0);
-            return Role::Follower(tx.subscribe());
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        flights.insert(
-            key.clone(),
-            Entry {
-                id,
-                tx: None,
-                followers: 0,
-            },
-        );
+        let hash = hash_of(&key);
+        let mut flights = self.lock(hash);
+        let id = match flights.get_mut(&hash) {
+            Some(entry) if entry.key == key => {
+                entry.followers += 1;
+                let tx = entry
+                    .tx
+                    .get_or_insert_with(|| watch::channel(Flight::Running).0);
+                return Role::Follower(tx.subscribe());
+            }
+            Some(_) => None,
+            None => {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                flights.insert(
+                    hash,
+                    Entry {
+                        key: key.clone(),
+                        id,
+                        tx: None,
+                        followers: 0,
+                    },
+                );
+                Some(id)
+            }
+        };
         drop(flights);
         Role::Leader(Leader {
             owner: self,
-            shard,
             key,
+            hash,
             id,
             finished: false,
         })
@@ -106,15 +141,19 @@ impl SingleFlight {
 
     /// Calls that joined the flight of `key` in progress as followers (0 when there is none).
     pub(crate) fn followers(&self, key: &str) -> usize {
-        self.shard(key).get(key).map_or(0, |e| e.followers)
+        let hash = hash_of(key);
+        self.lock(hash)
+            .get(&hash)
+            .filter(|e| e.key == key)
+            .map_or(0, |e| e.followers)
     }
 
-    /// Ends the flight `id` of `key`; its followers get `result` (or see the channel close).
-    fn end(&self, shard: usize, key: &str, id: u64, result: Option<Option<Bytes>>) {
+    /// Ends the flight `id`; its followers get `result` (or see the channel close).
+    fn end(&self, hash: u64, id: u64, result: Option<Option<Bytes>>) {
         let entry = {
-            let mut flights = self.lock(shard);
-            match flights.get(key) {
-                Some(e) if e.id == id => flights.remove(key),
+            let mut flights = self.lock(hash);
+            match flights.get(&hash) {
+                Some(e) if e.id == id => flights.remove(&hash),
                 _ => None,
             }
         };
@@ -141,14 +180,16 @@ impl Leader<'_> {
     /// Hands `result` to every follower and ends the flight.
     pub(crate) fn finish(mut self, result: Option<Bytes>) {
         self.finished = true;
-        self.owner.end(self.shard, &self.key, self.id, Some(result));
+        if let Some(id) = self.id {
+            self.owner.end(self.hash, id, Some(result));
+        }
     }
 }
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        if !self.finished {
-            self.owner.end(self.shard, &self.key, self.id, None);
+        if let (false, Some(id)) = (self.finished, self.id) {
+            self.owner.end(self.hash, id, None);
         }
     }
 }
@@ -197,6 +238,25 @@ mod tests {
         drop(leader);
         assert_eq!(wait(rx).await, None);
         assert_eq!(sf.len(), 0);
+    }
+
+    #[test]
+    fn a_key_whose_hash_is_taken_runs_alone() {
+        let sf = SingleFlight::default();
+        let Role::Leader(first) = sf.join("a".into()) else {
+            panic!("first caller leads")
+        };
+        // Forge a second key in the same slot, as a hash collision would.
+        let hash = hash_of("b");
+        let moved = sf.lock(first.hash).remove(&first.hash).unwrap();
+        sf.lock(hash).insert(hash, moved);
+        let Role::Leader(second) = sf.join("b".into()) else {
+            panic!("a different key never follows another key's flight")
+        };
+        assert_eq!(second.id, None);
+        assert_eq!(sf.followers("b"), 0);
+        drop(second);
+        assert_eq!(sf.len(), 1, "the unregistered leader removed nothing");
     }
 
     #[test]
