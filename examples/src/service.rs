@@ -414,7 +414,7 @@ async fn update_project(
     Ok(state.projects.update(&id, patch).await?)
 }
 
-#[rate_limited(limiter = "stars", key = "project:{id}", limit = 3, per = "1m", via = state.forze)]
+#[rate_limited(limiter = "stars", key = "project:{id}", limit = 3, per = "1m", algorithm = "gcra", via = state.forze)]
 async fn star(state: &AppState, id: i64) -> Result<i64, ApiError> {
     Ok(state
         .forze

@@ -269,15 +269,15 @@ async fn the_document_cache_stays_right_across_an_update() {
     );
     let s2 = json(svc.get(&format!("/projects/{id}/summary")).await).await;
     assert!(s2["line"].as_str().unwrap().contains("v2"), "{s2}");
-    // The document read is served by the cache: one EVALSHA, no store read needed.
+    // The document read is served by the cache: one GET, no store read needed.
     let mut mon = forze_tests::monitor::Monitor::start(&svc.redis).await;
     let _ = mon.commands().await;
     svc.get(&format!("/projects/{id}")).await;
     let cmds = mon.commands().await;
     assert_eq!(
         cmds,
-        vec!["EVALSHA", "EVALSHA"],
-        "rate limit check + document hit"
+        vec!["EVALSHA", "GET"],
+        "rate limit check (GCRA) + document hit"
     );
     // Stars are rate limited per project by #[rate_limited].
     for n in 1..=3 {
