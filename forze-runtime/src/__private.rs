@@ -298,9 +298,9 @@ pub fn via<T: AsRef<Forze> + ?Sized>(rt: &T) -> Forze {
 
 /// The body of every `#[cached]` function.
 ///
-/// Concurrent calls for one key in this process share one flight: the first reads the cache
-/// and, on a miss, runs the body and stores its result; the others wait for that result. A
-/// cache that fails or is missing never fails the call: the body runs and its value returns.
+/// A hit is one read. Concurrent misses of one key in this process share one flight: the first
+/// runs the body and stores its result; the others wait for that result. A cache that fails or
+/// is missing never fails the call: the body runs and its value returns.
 pub async fn cached<R, F>(
     site: &'static Site,
     via: Option<Forze>,
@@ -322,6 +322,13 @@ where
             return body.await;
         }
     };
+    // A hit is one read and nothing else.
+    if let Some(bytes) = cache.read_bytes(&full).await {
+        if let Some(r) = codec.read(site, &full, &bytes) {
+            return r;
+        }
+    }
+    // A miss: concurrent misses of this key share one computation.
     let leader = match cache.flights.join(full) {
         Role::Leader(l) => l,
         Role::Follower(rx) => {
@@ -334,19 +341,13 @@ where
         }
     };
     let full = leader.key();
-    if let Some(bytes) = cache.read_bytes(full).await {
-        if let Some(r) = codec.read(site, full, &bytes) {
-            leader.finish(Some(bytes::Bytes::from(bytes)));
-            return r;
-        }
-    }
     // Across processes: one filler at a time per key; the others wait for its value.
     let mut fill_guard = None;
     if let Some(locks) = site.fill_locks(via.as_ref()) {
         match fill_across_processes(&locks, &cache, full).await {
             Fill::Filled(bytes) => {
                 if let Some(r) = codec.read(site, full, &bytes) {
-                    leader.finish(Some(bytes::Bytes::from(bytes)));
+                    leader.finish(Some(bytes));
                     return r;
                 }
             }
@@ -381,7 +382,7 @@ where
             tracing::warn!(function = site.function, key = full, error = %e, "fill lock not released; it expires with its lease");
         }
     }
-    leader.finish(encoded.map(bytes::Bytes::from));
+    leader.finish(encoded);
     result
 }
 

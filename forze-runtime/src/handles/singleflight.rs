@@ -61,7 +61,21 @@ const SHARDS: usize = 16;
 #[derive(Default)]
 pub(crate) struct SingleFlight {
     shards: [Shard; SHARDS],
-    next_id: AtomicU64,
+}
+
+/// A flight id unique in the process, without a counter that every thread writes: each thread
+/// numbers its own flights in a range of its own.
+fn next_flight_id() -> u64 {
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> =
+            std::cell::Cell::new(THREADS.fetch_add(1, Ordering::Relaxed) << 40);
+    }
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1));
+        id
+    })
 }
 
 /// What a caller is in a flight.
@@ -116,7 +130,7 @@ impl SingleFlight {
             }
             Some(_) => None,
             None => {
-                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let id = next_flight_id();
                 flights.insert(
                     hash,
                     Entry {
@@ -148,8 +162,9 @@ impl SingleFlight {
             .map_or(0, |e| e.followers)
     }
 
-    /// Ends the flight `id`; its followers get `result` (or see the channel close).
-    fn end(&self, hash: u64, id: u64, result: Option<Option<Bytes>>) {
+    /// Ends the flight `id`; its followers get `result` (or see the channel close). The bytes
+    /// are only shared (turned into [`Bytes`]) when someone waits for them.
+    fn end(&self, hash: u64, id: u64, result: Option<Option<Vec<u8>>>) {
         let entry = {
             let mut flights = self.lock(hash);
             match flights.get(&hash) {
@@ -158,7 +173,7 @@ impl SingleFlight {
             }
         };
         if let (Some(Entry { tx: Some(tx), .. }), Some(result)) = (entry, result) {
-            tx.send_replace(Flight::Done(result));
+            tx.send_replace(Flight::Done(result.map(Bytes::from)));
         }
     }
 
@@ -178,7 +193,7 @@ impl Leader<'_> {
     }
 
     /// Hands `result` to every follower and ends the flight.
-    pub(crate) fn finish(mut self, result: Option<Bytes>) {
+    pub(crate) fn finish(mut self, result: Option<Vec<u8>>) {
         self.finished = true;
         if let Some(id) = self.id {
             self.owner.end(self.hash, id, Some(result));
@@ -220,7 +235,7 @@ mod tests {
         };
         assert_eq!(sf.followers("k"), 1);
         let waiter = tokio::spawn(wait(rx));
-        leader.finish(Some(Bytes::from_static(b"v")));
+        leader.finish(Some(b"v".to_vec()));
         assert_eq!(waiter.await.unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(sf.len(), 0);
         assert!(matches!(sf.join("k".into()), Role::Leader(_)));
@@ -257,6 +272,16 @@ mod tests {
         assert_eq!(sf.followers("b"), 0);
         drop(second);
         assert_eq!(sf.len(), 1, "the unregistered leader removed nothing");
+    }
+
+    #[test]
+    fn flight_ids_differ_across_threads() {
+        let here = [next_flight_id(), next_flight_id()];
+        let there = std::thread::spawn(|| [next_flight_id(), next_flight_id()])
+            .join()
+            .unwrap();
+        let all: std::collections::HashSet<u64> = here.iter().chain(&there).copied().collect();
+        assert_eq!(all.len(), 4);
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! pointer-to-body read, which derives the body key from the pointer's value; it needs both keys
 //! in one hash slot and is therefore for single-node / replicated deployments (see README).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -213,7 +212,6 @@ impl Scripts {
 
 struct Inner {
     conns: Vec<ConnectionManager>,
-    next: AtomicUsize,
     scripts: Scripts,
     config: RedisConfig,
 }
@@ -285,7 +283,6 @@ impl RedisBackend {
         let backend = Self {
             inner: Arc::new(Inner {
                 conns,
-                next: AtomicUsize::new(0),
                 scripts: Scripts::new(),
                 config,
             }),
@@ -329,8 +326,20 @@ impl RedisBackend {
     }
 
     fn conn(&self) -> ConnectionManager {
-        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.conns.len();
-        self.inner.conns[i].clone()
+        let conns = &self.inner.conns;
+        if conns.len() == 1 {
+            return conns[0].clone();
+        }
+        // Round robin per thread: no counter shared by every call.
+        thread_local! {
+            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let i = NEXT.with(|n| {
+            let i = n.get();
+            n.set(i.wrapping_add(1));
+            i
+        });
+        conns[i % conns.len()].clone()
     }
 
     async fn bounded<T>(
