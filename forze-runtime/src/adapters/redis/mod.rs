@@ -357,9 +357,16 @@ impl RedisBackend {
 
     // Commands are bounded by the connection manager's response timeout (`socket_timeout`);
     // no second timer per call.
+    // Sent through the manager's own method rather than `Cmd::query_async`, which boxes the
+    // manager's future once more per command.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
         let mut conn = self.conn();
-        cmd.query_async(&mut conn).await.map_err(BackendError::from)
+        let value = conn
+            .send_packed_command(cmd)
+            .await
+            .and_then(|v| v.extract_error())
+            .map_err(BackendError::from)?;
+        redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
     async fn run<T: redis::FromRedisValue>(
