@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::{cached, CacheRoute, Forze, RedisConfig};
-use forze_tests::bench::{command_calls, median};
+use forze_tests::bench::{command_calls, median, ratio_spread};
 use forze_tests::RedisServer;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ async fn main() {
     let next_miss = Arc::new(AtomicU64::new(1_000_000));
     let rounds = 7;
     let dur = Duration::from_millis(800);
-    println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed | ratio vs manager | commands/op raw | commands/op #[cached] |");
+    println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed, median (min–max) | ratio vs manager, median (min–max) | commands/op raw | commands/op #[cached] |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, raw_op, ours_op) in [
         ("hit", Op::RawHit, Op::CachedHit),
@@ -209,9 +209,9 @@ async fn main() {
             }
             let (r, g, o) = (median(raw), median(managed), median(ours));
             println!(
-                "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                median(vs_raw),
-                median(vs_managed),
+                "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {} | {} | {:.2} | {:.2} |",
+                ratio_spread(vs_raw),
+                ratio_spread(vs_managed),
                 raw_cmds as f64 / raw_ops as f64,
                 our_cmds as f64 / our_ops as f64
             );

@@ -5,7 +5,7 @@
 //! cargo bench -p forze-tests --bench guards
 //! ```
 //!
-//! Same method as `benches/cache.rs`: fixed-time runs, alternating, median of five rounds, the
+//! Same method as `benches/cache.rs`: fixed-time runs, alternating, seven rounds (median and spread of per-round ratios), the
 //! Redis commands per operation from `INFO commandstats`; one connection on every side.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use forze_runtime::{
     idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
     LimiterRoute, RateLimited, RedisConfig,
 };
-use forze_tests::bench::{command_calls, median};
+use forze_tests::bench::{command_calls, median, ratio_spread};
 use forze_tests::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -202,7 +202,7 @@ async fn main() {
     };
     let only = std::env::var("FORZE_BENCH_ONLY").ok();
     let dur = Duration::from_millis(800);
-    println!("| scenario | tasks | raw redis-rs GET + decode ops/s | forze ops/s | ratio | round trips/op |");
+    println!("| scenario | tasks | raw redis-rs GET + decode ops/s | forze ops/s | ratio, median (min–max) | round trips/op |");
     println!("|---|---|---|---|---|---|");
     for (name, op) in [
         ("rate_limited check, fixed window", Op::Limited),
@@ -238,8 +238,8 @@ async fn main() {
             }
             let (r, o) = (median(raw), median(ours));
             println!(
-                "| {name} | {tasks} | {r:.0} | {o:.0} | {:.2} | {:.2} |",
-                median(ratios),
+                "| {name} | {tasks} | {r:.0} | {o:.0} | {} | {:.2} |",
+                ratio_spread(ratios),
                 cmds as f64 / ops as f64
             );
         }

@@ -1,4 +1,4 @@
-//! What the benches share: the median of rounds, and client commands counted from
+//! What the benches share: the median (and spread) of rounds, and client commands counted from
 //! `INFO commandstats`.
 
 use redis::aio::MultiplexedConnection;
@@ -7,6 +7,13 @@ use redis::aio::MultiplexedConnection;
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// `median (min–max)` of per-round ratios, two decimals.
+pub fn ratio_spread(v: Vec<f64>) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{:.2} ({lo:.2}–{hi:.2})", median(v))
 }
 
 /// The calls so far of the commands `names` (lower-case, e.g. `["get", "set"]`). Commands run
