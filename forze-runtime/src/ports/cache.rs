@@ -54,7 +54,7 @@ pub trait CachePort: Send + Sync + 'static {
     ) -> PortResult<bool>;
 }
 
-/// The keys of one versioned (document) entry, as laid out by [`crate::KeySpace`].
+/// The keys of one versioned (document) entry, as laid out by [`crate::keys::KeySpace`].
 ///
 /// ```
 /// use forze_runtime::ports::VersionedKeys;

@@ -3,12 +3,13 @@
 //! Connections: `max_size` multiplexed [`redis::aio::ConnectionManager`]s (each reconnects on its
 //! own), used round-robin; a clone of the backend shares them. Every operation is one round trip:
 //! a single command where one suffices (`GET`, `SET PX`, `INCRBY`, `SET NX PX`, a pipeline for
-//! `get_many`/`set_many`), otherwise one Lua script (`scripts/*.lua`) run with `EVALSHA`. Scripts
-//! are loaded at start-up, and reloaded transparently when a restarted server answers `NOSCRIPT`.
+//! `get_many`/`set_many`), otherwise one Lua script (`scripts/*.lua`) run with `EVALSHA`. (A
+//! fixed-window check adds a `PEXPIREAT` when it opens a window.) Scripts are loaded at start-up,
+//! and reloaded transparently when a restarted server answers `NOSCRIPT`.
 //!
-//! Redis Cluster: every script declares the keys it touches in `KEYS`, except the document
-//! pointer-to-body read, which derives the body key from the pointer's value; it needs both keys
-//! in one hash slot and is therefore for single-node / replicated deployments (see README).
+//! Redis Cluster: every script declares the keys it touches in `KEYS`, but a script's keys (a
+//! document's pointer, body and current copy; a tagged entry and its tag sets) are not placed in
+//! one hash slot, so this backend is for single-node / replicated deployments (see README).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
