@@ -191,8 +191,8 @@ pub use forze_macros::idempotent;
 /// - `key = "user:{user_id}"`: a template as for [`macro@cached`]; default: one bucket for the
 ///   function.
 /// - `limit = N, per = "1m"` and optionally `algorithm = "fixed_window" | "sliding_window" |
-///   "gcra"` (default: fixed window, the cheapest — one `INCRBY` + `PEXPIREAT` on Redis, no
-///   script; GCRA and the sliding window smooth bursts but cost Redis a Lua script per check); or
+///   "gcra"` (default: fixed window, the cheapest — one `INCRBY` on Redis, no script; GCRA and
+///   the sliding window smooth bursts but cost Redis a Lua script per check); or
 ///   none of them (or `from_wiring`) for the limiter's wired quota.
 /// - `cost = expr`: units this call uses (an expression of the arguments, `u64`; default 1).
 /// - `via = expr`, `crate = path`: as for [`macro@cached`].

@@ -229,8 +229,9 @@ async fn an_unreachable_limiter_follows_its_policy() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
-/// The default fixed window is one `INCRBY` (no script), plus a `PEXPIREAT` from the call that
-/// opens the window's counter; GCRA and the sliding window are one script each.
+/// The default fixed window is one `INCRBY` for a call of cost 1 (no script), plus a
+/// `PEXPIREAT` from the call that opens the window's counter; GCRA and the sliding window are
+/// one script each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_is_one_round_trip() {
     let env = redis().await;
@@ -252,8 +253,8 @@ async fn a_check_is_one_round_trip() {
 }
 
 /// A fixed window's counter is `{key}/{window}` and expires shortly after its window; a denied
-/// weighted call that found room is given back, and a counter that holds something else is an
-/// error for the limiter's policy, never a panic.
+/// weighted call counts nothing, and a counter of another type is an error for the limiter's
+/// policy, never a panic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_window_counters_expire_after_their_window() {
     use redis::AsyncCommands;
@@ -275,12 +276,22 @@ async fn fixed_window_counters_expire_after_their_window() {
     );
     let ttl: i64 = c.pttl(&keys[0]).await.unwrap();
     assert!(ttl > 0 && ttl <= 3_601_000, "{ttl}");
-    // Denied (3 + 3 > 5) and given back: the counter is 3 again.
+    // Denied (3 + 3 > 5): nothing counted.
     let d = l.check_quota("w", &q, 3).await.unwrap();
     assert!(!d.allowed);
     assert_eq!(d.remaining, 2);
     let used: i64 = c.get(&keys[0]).await.unwrap();
     assert_eq!(used, 3);
-    let _: () = c.set(&keys[0], "not a number").await.unwrap();
+    // Calls of cost 1 fill the rest; past the limit they are counted, and refused.
+    for left in [1, 0] {
+        assert_eq!(l.check_quota("w", &q, 1).await.unwrap().remaining, left);
+    }
+    let d = l.check_quota("w", &q, 1).await.unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.remaining, 0);
+    assert!(!l.check_quota("w", &q, 2).await.unwrap().allowed);
+    let _: () = c.del(&keys[0]).await.unwrap();
+    let _: () = c.hset(&keys[0], "f", "v").await.unwrap();
     assert!(l.check_quota("w", &q, 1).await.is_err());
+    assert!(l.check_quota("w", &q, 2).await.is_err());
 }

@@ -8,11 +8,9 @@ use super::PortResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// At most `limit` per aligned window of `period` (cheap; allows a burst of 2×limit across a
-    /// window boundary). On Redis: one counter per window, `{key}/{window}`, counted with
-    /// `INCRBY` (no script), windows aligned on the caller's clock. Never more than `limit` is
-    /// admitted per window; a weighted call that overshoots is given back, and a call denied
-    /// while such a give-back is in flight may be counted (a conservative error, never an
-    /// over-admission; calls of cost 1 never overshoot).
+    /// window boundary). On Redis: one counter per window, `{key}/{window}`, windows aligned on
+    /// the caller's clock; a call of cost 1 is one `INCRBY` (no script), a weighted call a small
+    /// script that adds its cost only if it fits.
     FixedWindow,
     /// At most `limit` in *any* interval of length `period` (an exact sliding log; memory grows
     /// with the number of admitted calls in a period).

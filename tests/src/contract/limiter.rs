@@ -81,6 +81,43 @@ pub async fn limiter_concurrent_gcra(f: &Forze) {
     concurrent(f, "gcra").await;
 }
 
+/// Weighted calls from 64 tasks never get more than the quota admitted, whatever the
+/// algorithm: with 48 of 50 units used, 64 tasks each try 3 units (which cannot fit, and must not
+/// take the room left from anyone) and then 1.
+pub async fn limiter_concurrent_weighted_calls(f: &Forze) {
+    for route in ["fixed", "sliding", "gcra"] {
+        let l = f.limiter(route).unwrap();
+        for _ in 0..48 {
+            assert!(
+                l.check_cost("weighted", 1).await.unwrap().allowed,
+                "{route}"
+            );
+        }
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let l = l.clone();
+                tokio::spawn(async move {
+                    let mut admitted = 0;
+                    for cost in [3, 1] {
+                        if l.check_cost("weighted", cost).await.unwrap().allowed {
+                            admitted += cost;
+                        }
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        let mut admitted = 48;
+        for t in tasks {
+            admitted += t.await.unwrap();
+        }
+        assert!(
+            (49..=50).contains(&admitted),
+            "{route}: {admitted} units admitted, quota 50"
+        );
+    }
+}
+
 /// Weighted costs, explicit quotas, and arguments out of range.
 pub async fn limiter_cost_and_arguments(f: &Forze) {
     for route in ["fixed", "sliding", "gcra"] {

@@ -172,7 +172,7 @@ struct Scripts {
     invalidate_tags: Script,
     lock_extend: Script,
     lock_release: Script,
-    fixed_window_refund: Script,
+    fixed_window_weighted: Script,
     sliding_window: Script,
     gcra: Script,
 }
@@ -188,7 +188,9 @@ impl Scripts {
             invalidate_tags: Script::new(include_str!("scripts/cache_invalidate_tags.lua")),
             lock_extend: Script::new(include_str!("scripts/lock_extend.lua")),
             lock_release: Script::new(include_str!("scripts/lock_release.lua")),
-            fixed_window_refund: Script::new(include_str!("scripts/rate_fixed_window_refund.lua")),
+            fixed_window_weighted: Script::new(include_str!(
+                "scripts/rate_fixed_window_weighted.lua"
+            )),
             sliding_window: Script::new(include_str!("scripts/rate_sliding_window.lua")),
             gcra: Script::new(include_str!("scripts/rate_gcra.lua")),
         }
@@ -204,7 +206,7 @@ impl Scripts {
             &self.idem_release,
             &self.lock_extend,
             &self.lock_release,
-            &self.fixed_window_refund,
+            &self.fixed_window_weighted,
             &self.sliding_window,
             &self.gcra,
         ]
@@ -237,6 +239,14 @@ impl std::fmt::Debug for RedisBackend {
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
+}
+
+/// A command `name` with room for `args` more arguments of `bytes` bytes in all, so that adding
+/// them does not grow its buffers step by step (what `redis::cmd` would).
+fn command(name: &'static str, args: usize, bytes: usize) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(args + 1, name.len() + bytes);
+    cmd.arg(name);
+    cmd
 }
 
 fn ms(d: Duration) -> u64 {
@@ -385,12 +395,18 @@ impl RedisBackend {
 #[async_trait]
 impl CachePort for RedisBackend {
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
-        self.query(redis::cmd("GET").arg(key)).await
+        self.query(command("GET", 1, key.len()).arg(key)).await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
-        self.query(redis::cmd("SET").arg(key).arg(value).arg("PX").arg(ms(ttl)))
-            .await
+        self.query(
+            command("SET", 4, key.len() + value.len() + 22)
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ms(ttl)),
+        )
+        .await
     }
 
     async fn delete(&self, keys: &[String]) -> PortResult<u64> {
@@ -483,7 +499,8 @@ impl CachePort for RedisBackend {
 #[async_trait]
 impl CounterPort for RedisBackend {
     async fn incr(&self, key: &str, by: i64) -> PortResult<i64> {
-        self.query(redis::cmd("INCRBY").arg(key).arg(by)).await
+        self.query(command("INCRBY", 2, key.len() + 20).arg(key).arg(by))
+            .await
     }
 
     async fn reset(&self, key: &str, value: i64) -> PortResult<()> {
@@ -491,7 +508,7 @@ impl CounterPort for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> PortResult<Option<i64>> {
-        self.query(redis::cmd("GET").arg(key)).await
+        self.query(command("GET", 1, key.len()).arg(key)).await
     }
 }
 
@@ -590,12 +607,13 @@ impl RateLimitPort for RedisBackend {
 }
 
 impl RedisBackend {
-    /// The fixed window without a script: one counter per window, `{key}/{window index}`,
-    /// windows aligned on the caller's clock. A check is one `INCRBY` (atomic, so no more than
-    /// `limit` units are admitted per window); the call that opens a window's counter then sets
-    /// its expiry, `PEXPIREAT` window end + slack (a second round trip, once per window and key).
-    /// A denied call is given back (a second round trip) only when it found room before it (a
-    /// weighted call larger than what was left); a denied call of cost 1 never did.
+    /// The fixed window: one counter per window, `{key}/{window}`, windows aligned on the
+    /// caller's clock. A call of cost 1 is one `INCRBY` (no script); the call that opens a
+    /// window's counter then sets its expiry, `PEXPIREAT` window end + slack (a second round
+    /// trip, once per window and key). A weighted call is one small script that adds its cost
+    /// only if it fits, so the counter never passes the limit but through calls of cost 1, which
+    /// only happens once the window is full. Exact either way: never more than `limit` admitted,
+    /// and a denied call takes nothing from anyone.
     async fn fixed_window(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
         let period_us = (quota.period.as_micros() as u64).max(1);
         let now_us = std::time::SystemTime::now()
@@ -611,53 +629,58 @@ impl RedisBackend {
         let end_us = (window + 1) * period_us;
         let left = us((end_us - now_us) as i64);
         // Counters outlive their window a little, for callers whose clocks run behind.
-        let slack_us = period_us.min(1_000_000);
+        let expiry_ms = (end_us + period_us.min(1_000_000)).div_ceil(1000);
         let counter = format!("{key}/{window}");
-        let used: i64 = self
-            .query(redis::cmd("INCRBY").arg(&counter).arg(cost))
-            .await?;
-        let used = used.max(0) as u64;
-        if used == cost {
-            // This call opened the window's counter: give it its expiry. (Every other call
-            // finds it at least as high as this call's cost, which is never given back.)
-            let expiry_ms = (end_us + slack_us).div_ceil(1000);
-            if let Err(e) = self
-                .query::<i64>(redis::cmd("PEXPIREAT").arg(&counter).arg(expiry_ms))
-                .await
-            {
-                tracing::warn!(key = %counter, error = %e, "rate limit window counter left without expiry");
+        let (allowed, used) = if cost == 1 {
+            // Counts even when denied: a denied call of cost 1 found the window full, and a full
+            // window stays full (nothing is ever taken off), so the extra count changes no answer.
+            let used: i64 = self
+                .query(command("INCRBY", 2, counter.len() + 1).arg(&counter).arg(1))
+                .await?;
+            let used = used.max(0) as u64;
+            if used == 1 {
+                self.expire_window(&counter, expiry_ms).await;
             }
-        }
-        if used <= quota.limit {
-            return Ok(Decision {
-                allowed: true,
-                limit: quota.limit,
-                remaining: quota.limit - used,
-                reset_after: left,
-                retry_after: None,
-                degraded: false,
-            });
-        }
-        let before = used.saturating_sub(cost);
-        if before < quota.limit {
-            let _: i64 = self
+            (used <= quota.limit, used)
+        } else {
+            let reply: Vec<i64> = self
                 .run(
                     self.inner
                         .scripts
-                        .fixed_window_refund
+                        .fixed_window_weighted
                         .key(&counter)
-                        .arg(cost),
+                        .arg(quota.limit)
+                        .arg(cost)
+                        .arg(expiry_ms),
                 )
                 .await?;
-        }
+            let [allowed, used] = reply[..] else {
+                return Err(BackendError::new(
+                    BackendErrorKind::Protocol,
+                    "unexpected reply from the weighted fixed-window script",
+                ));
+            };
+            (allowed == 1, used.max(0) as u64)
+        };
         Ok(Decision {
-            allowed: false,
+            allowed,
             limit: quota.limit,
-            remaining: quota.limit.saturating_sub(before),
+            remaining: quota.limit.saturating_sub(used),
             reset_after: left,
-            retry_after: Some(left),
+            retry_after: (!allowed).then_some(left),
             degraded: false,
         })
+    }
+
+    /// Gives a new window counter its expiry. A failure leaves a counter that is never read
+    /// again (the next window has its own): it is logged, not returned.
+    async fn expire_window(&self, counter: &str, expiry_ms: u64) {
+        if let Err(e) = self
+            .query::<i64>(redis::cmd("PEXPIREAT").arg(counter).arg(expiry_ms))
+            .await
+        {
+            tracing::warn!(key = %counter, error = %e, "rate limit window counter left without expiry");
+        }
     }
 }
 
