@@ -55,9 +55,21 @@ const PART: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b':');
 
-/// Whether `b` stays as it is in an escaped part (the complement of [`PART`]).
+/// The bytes that stay as they are in an escaped part (the complement of [`PART`]).
+const KEEPS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+        i += 1;
+    }
+    table
+};
+
+/// Whether `b` stays as it is in an escaped part.
 fn keeps(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
+    KEEPS[b as usize]
 }
 
 /// Escapes one caller-supplied part of a key (see the [module docs](self)).
@@ -167,20 +179,31 @@ impl KeySpace {
         key
     }
 
+    /// `{prefix}{section}{escaped part}`, with `section` a fixed `/word/.../` path, in one
+    /// allocation.
+    fn under(&self, section: &str, part: &str) -> String {
+        let part = escape_part(part);
+        let mut key = String::with_capacity(self.prefix.len() + section.len() + part.len());
+        key.push_str(&self.prefix);
+        key.push_str(section);
+        key.push_str(&part);
+        key
+    }
+
     /// `{prefix}/cache/kv/{key}`: a plain cache entry.
     pub fn cache_kv(&self, key: &str) -> String {
-        self.join(&["cache", "kv"], &[key])
+        self.under("/cache/kv/", key)
     }
 
     /// `{prefix}/cache/pointer/{key}`: the current version of a versioned (document) entry.
     pub fn cache_pointer(&self, key: &str) -> String {
-        self.join(&["cache", "pointer"], &[key])
+        self.under("/cache/pointer/", key)
     }
 
     /// `{prefix}/cache/body/{key}`: the prefix of the bodies of a versioned entry; a body's key
     /// is this prefix, `/` and the version number (see [`KeySpace::cache_body`]).
     pub fn cache_body_prefix(&self, key: &str) -> String {
-        self.join(&["cache", "body"], &[key])
+        self.under("/cache/body/", key)
     }
 
     /// `{prefix}/cache/body/{key}/{version}`: one version's body.
@@ -191,12 +214,12 @@ impl KeySpace {
     /// `{prefix}/cache/current/{key}`: `{version}:{body}`, a copy of the current version's body
     /// of a versioned entry, read with one plain `GET`.
     pub fn cache_current(&self, key: &str) -> String {
-        self.join(&["cache", "current"], &[key])
+        self.under("/cache/current/", key)
     }
 
     /// `{prefix}/cache/tag/{tag}`: the set of entries that carry a tag.
     pub fn cache_tag(&self, tag: &str) -> String {
-        self.join(&["cache", "tag"], &[tag])
+        self.under("/cache/tag/", tag)
     }
 
     /// `{prefix}` or `{prefix}/{suffix}`: a counter.
@@ -214,12 +237,12 @@ impl KeySpace {
 
     /// `{prefix}/ratelimit/{key}`: a rate limiter's state.
     pub fn rate_limit(&self, key: &str) -> String {
-        self.join(&["ratelimit"], &[key])
+        self.under("/ratelimit/", key)
     }
 
     /// `{prefix}/lock/{key}`: a lock.
     pub fn lock(&self, key: &str) -> String {
-        self.join(&["lock"], &[key])
+        self.under("/lock/", key)
     }
 }
 
