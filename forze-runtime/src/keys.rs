@@ -158,20 +158,12 @@ impl KeySpace {
         &self.prefix
     }
 
-    fn join(&self, words: &[&str], parts: &[&str]) -> String {
+    /// `{prefix}/{escaped part}/...`.
+    fn join(&self, parts: &[&str]) -> String {
         let mut key = String::with_capacity(
-            self.prefix.len()
-                + words
-                    .iter()
-                    .chain(parts)
-                    .map(|p| p.len() + 1)
-                    .sum::<usize>(),
+            self.prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>(),
         );
         key.push_str(&self.prefix);
-        for word in words {
-            key.push('/');
-            key.push_str(word);
-        }
         for part in parts {
             key.push('/');
             key.push_str(&escape_part(part));
@@ -226,13 +218,13 @@ impl KeySpace {
     pub fn counter(&self, suffix: Option<&str>) -> String {
         match suffix {
             None => self.prefix.clone(),
-            Some(suffix) => self.join(&[], &[suffix]),
+            Some(suffix) => self.join(&[suffix]),
         }
     }
 
     /// `{prefix}/{operation}/{idempotency_key}`: an idempotency record.
     pub fn idempotency(&self, operation: &str, key: &str) -> String {
-        self.join(&[], &[operation, key])
+        self.join(&[operation, key])
     }
 
     /// `{prefix}/ratelimit/{key}`: a rate limiter's state.
