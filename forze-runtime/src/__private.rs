@@ -90,7 +90,7 @@ impl Site {
     fn resolve(&self, via: Option<&Forze>) -> Option<Arc<Cache>> {
         let found = match via {
             Some(rt) => Some(rt.cache_shared(self.cache)),
-            None => crate::wiring::ambient_cache(self.cache),
+            None => crate::wiring::with_ambient(|rt| rt.cache_shared(self.cache)),
         };
         let Some(found) = found else {
             if !self.warned.swap(true, Ordering::Relaxed) {
@@ -123,7 +123,7 @@ impl Site {
         }
         let found = match via {
             Some(rt) => rt.lock(self.lock),
-            None => Forze::current()?.lock(self.lock),
+            None => crate::wiring::with_ambient(|rt| rt.lock(self.lock))?,
         };
         match found {
             Ok(locks) => Some(locks),
@@ -602,16 +602,18 @@ where
             })
         }
     };
-    let store = match via.or_else(Forze::current) {
+    let found = match &via {
+        Some(rt) => Some(rt.idempotency(site.store)),
+        None => crate::wiring::with_ambient(|rt| rt.idempotency(site.store)),
+    };
+    let store = match found {
         None => {
             return fail(crate::IdempotencyError::Unavailable(Error::NoRuntime {
                 function: site.function.to_owned(),
             }))
         }
-        Some(rt) => match rt.idempotency(site.store) {
-            Ok(s) => s,
-            Err(e) => return fail(crate::IdempotencyError::Unavailable(e)),
-        },
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return fail(crate::IdempotencyError::Unavailable(e)),
     };
     let store = if site.ttl_ms > 0 {
         store.with_ttl(Duration::from_millis(site.ttl_ms))
@@ -757,10 +759,11 @@ pub async fn rate_limited<R, F>(
 where
     F: Future<Output = R>,
 {
-    let limiter = match via
-        .or_else(Forze::current)
-        .map(|rt| rt.limiter(site.limiter))
-    {
+    let found = match &via {
+        Some(rt) => Some(rt.limiter(site.limiter)),
+        None => crate::wiring::with_ambient(|rt| rt.limiter(site.limiter)),
+    };
+    let limiter = match found {
         Some(Ok(l)) => l,
         other => {
             if !site.warned.swap(true, Ordering::Relaxed) {

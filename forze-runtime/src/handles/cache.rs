@@ -151,12 +151,12 @@ impl Cache {
         value: &T,
         ttl: Duration,
     ) -> Result<(), Error> {
-        let full = self.core.space()?.cache_kv(key);
-        let bytes = self.core.encode(&full, value)?;
-        self.check_size(&full, &bytes)?;
         if ttl.is_zero() {
             return Err(self.core.invalid("ttl must be above zero"));
         }
+        let full = self.core.space()?.cache_kv(key);
+        let bytes = self.core.encode(&full, value)?;
+        self.check_size(&full, &bytes)?;
         match self.port.set(&full, &bytes, ttl).await {
             Ok(()) => Ok(()),
             Err(e) => self.fail_open(&full, "set", self.core.backend_err(&full, e), ()),

@@ -56,13 +56,15 @@ impl Forze {
     }
 }
 
-/// The cache `name` of the ambient runtime, without cloning the runtime: `None` when there is
-/// no ambient runtime.
-pub(crate) fn ambient_cache(name: &str) -> Option<Result<std::sync::Arc<crate::Cache>, Error>> {
-    SCOPED
-        .try_with(|rt| rt.cache_shared(name))
-        .ok()
-        .or_else(|| GLOBAL.get().map(|rt| rt.cache_shared(name)))
+/// `f` applied to the ambient runtime (the task's, else the process-wide one) without cloning
+/// the runtime: what annotated calls use to find their route. `None` when there is none.
+pub(crate) fn with_ambient<T>(f: impl FnOnce(&Forze) -> T) -> Option<T> {
+    let mut f = Some(f);
+    if let Ok(Some(out)) = SCOPED.try_with(|rt| f.take().map(|f| f(rt))) {
+        return Some(out);
+    }
+    let f = f.take()?;
+    GLOBAL.get().map(f)
 }
 
 impl AsRef<Forze> for Forze {

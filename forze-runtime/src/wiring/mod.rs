@@ -2,7 +2,7 @@
 //! to route configs on one backend (Redis or in memory) and hands out typed handles by name.
 
 mod ambient;
-pub(crate) use ambient::ambient_cache;
+pub(crate) use ambient::with_ambient;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use forze_runtime::ports::{Algorithm, Quota};
-use forze_runtime::{Error, Forze};
+use forze_runtime::{Error, Forze, Limiter};
 
 async fn sequential_quota(f: &Forze, route: &str) {
     let l = f.limiter(route).unwrap();
@@ -40,16 +40,16 @@ pub async fn limiter_gcra_quota(f: &Forze) {
     sequential_quota(f, "gcra").await;
 }
 
-async fn concurrent(f: &Forze, route: &str) {
-    let l = f.limiter(route).unwrap();
+/// The units admitted when 64 tasks at once each check `costs`, in order, against `key`.
+async fn admitted_by_64_tasks(l: &Limiter, key: &'static str, costs: &'static [u64]) -> u64 {
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let l = l.clone();
             tokio::spawn(async move {
                 let mut admitted = 0;
-                for _ in 0..4 {
-                    if l.check("hot").await.unwrap().allowed {
-                        admitted += 1;
+                for &cost in costs {
+                    if l.check_cost(key, cost).await.unwrap().allowed {
+                        admitted += cost;
                     }
                 }
                 admitted
@@ -60,6 +60,12 @@ async fn concurrent(f: &Forze, route: &str) {
     for t in tasks {
         admitted += t.await.unwrap();
     }
+    admitted
+}
+
+async fn concurrent(f: &Forze, route: &str) {
+    let l = f.limiter(route).unwrap();
+    let admitted = admitted_by_64_tasks(&l, "hot", &[1, 1, 1, 1]).await;
     assert_eq!(
         admitted, 50,
         "{route}: 64 tasks × 4 calls against a quota of 50"
@@ -93,24 +99,7 @@ pub async fn limiter_concurrent_weighted_calls(f: &Forze) {
                 "{route}"
             );
         }
-        let tasks: Vec<_> = (0..64)
-            .map(|_| {
-                let l = l.clone();
-                tokio::spawn(async move {
-                    let mut admitted = 0;
-                    for cost in [3, 1] {
-                        if l.check_cost("weighted", cost).await.unwrap().allowed {
-                            admitted += cost;
-                        }
-                    }
-                    admitted
-                })
-            })
-            .collect();
-        let mut admitted = 48;
-        for t in tasks {
-            admitted += t.await.unwrap();
-        }
+        let admitted = 48 + admitted_by_64_tasks(&l, "weighted", &[3, 1]).await;
         assert!(
             (49..=50).contains(&admitted),
             "{route}: {admitted} units admitted, quota 50"

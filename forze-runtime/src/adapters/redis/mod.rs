@@ -338,9 +338,6 @@ impl RedisBackend {
 
     fn conn(&self) -> ConnectionManager {
         let conns = &self.inner.conns;
-        if conns.len() == 1 {
-            return conns[0].clone();
-        }
         // Round robin per thread: no counter shared by every call.
         thread_local! {
             static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -367,9 +364,8 @@ impl RedisBackend {
     }
 
     // Commands are bounded by the connection manager's response timeout (`socket_timeout`);
-    // no second timer per call.
-    // Sent through the manager's own method rather than `Cmd::query_async`, which boxes the
-    // manager's future once more per command.
+    // no second timer per call. They go through the manager's own method rather than
+    // `Cmd::query_async`, which boxes the manager's future once more per command.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
         let mut conn = self.conn();
         let value = conn
