@@ -1,0 +1,125 @@
+//! The cache port in memory: a byte-bounded moka cache; tags and versions in the state map.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl CachePort for MemoryBackend {
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        Ok(self.cache_get(key))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
+        self.cache_put(key, value, ttl);
+        Ok(())
+    }
+
+    async fn delete(&self, keys: &[String]) -> PortResult<u64> {
+        Ok(keys
+            .iter()
+            .filter(|k| self.inner.cache.remove(k.as_str()).is_some())
+            .count() as u64)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> PortResult<Vec<Option<Vec<u8>>>> {
+        Ok(keys.iter().map(|k| self.cache_get(k)).collect())
+    }
+
+    async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration) -> PortResult<()> {
+        for (k, v) in entries {
+            self.cache_put(k, v, ttl);
+        }
+        Ok(())
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        tags: &[String],
+    ) -> PortResult<()> {
+        let now = Instant::now();
+        let mut state = self.state();
+        // Check room for every tag first, so that a full backend writes nothing.
+        let new_tags = tags.iter().filter(|t| state.live(t, now).is_none()).count();
+        state.make_room(new_tags, now, key)?;
+        for tag in tags {
+            let until = now + ttl;
+            match state.live(tag, now) {
+                Some(Slot {
+                    value: Value::Tag(members),
+                    expires_at,
+                }) => {
+                    members.insert(key.to_owned());
+                    if expires_at.is_some_and(|t| t < until) {
+                        *expires_at = Some(until);
+                    }
+                }
+                Some(_) => return Err(wrong_type(tag)),
+                None => state.put(
+                    tag,
+                    Slot {
+                        value: Value::Tag([key.to_owned()].into()),
+                        expires_at: Some(until),
+                    },
+                    now,
+                )?,
+            }
+        }
+        drop(state);
+        self.cache_put(key, value, ttl);
+        Ok(())
+    }
+
+    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut removed = 0;
+        for tag in tags {
+            match state.live(tag, now).map(|s| &s.value) {
+                Some(Value::Tag(_)) => {}
+                Some(_) => return Err(wrong_type(tag)),
+                None => continue,
+            }
+            if let Some(Slot {
+                value: Value::Tag(members),
+                ..
+            }) = state.slots.remove(tag.as_str())
+            {
+                for m in members {
+                    if self.inner.cache.remove(m.as_str()).is_some() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn set_version(
+        &self,
+        keys: VersionedKeys<'_>,
+        version: u64,
+        body: &[u8],
+        ttl: Duration,
+    ) -> PortResult<bool> {
+        let _writer = unpoison(self.inner.versions.lock());
+        let current = self.cache_get(keys.pointer).and_then(|v| parse_version(&v));
+        if current.is_some_and(|c| c > version) {
+            return Ok(false);
+        }
+        self.cache_put(&keys.body(version), body, ttl);
+        self.cache_put(keys.current, &encode_current(version, body), ttl);
+        let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
+        self.cache_put(keys.pointer, version.to_string().as_bytes(), pointer_ttl);
+        Ok(true)
+    }
+}
+
+fn parse_version(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}

@@ -1,0 +1,98 @@
+//! The idempotency port in memory.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl IdempotencyPort for MemoryBackend {
+    async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        token: &str,
+        lease: Duration,
+    ) -> PortResult<BeginOutcome> {
+        let now = Instant::now();
+        let mut state = self.state();
+        if let Some(slot) = state.live(key, now) {
+            let Value::Idem {
+                fingerprint: stored,
+                snapshot,
+                ..
+            } = &slot.value
+            else {
+                return Err(wrong_type(key));
+            };
+            return Ok(if stored != fingerprint {
+                BeginOutcome::Mismatch
+            } else if let Some(snapshot) = snapshot {
+                BeginOutcome::Replay(snapshot.clone())
+            } else {
+                BeginOutcome::InProgress
+            });
+        }
+        state.put(
+            key,
+            Slot {
+                value: Value::Idem {
+                    fingerprint: fingerprint.to_owned(),
+                    token: token.to_owned(),
+                    snapshot: None,
+                },
+                expires_at: Some(now + lease),
+            },
+            now,
+        )?;
+        Ok(BeginOutcome::Proceed)
+    }
+
+    async fn commit(
+        &self,
+        key: &str,
+        token: &str,
+        snapshot: &[u8],
+        ttl: Duration,
+    ) -> PortResult<bool> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let Some(slot) = state.live(key, now) else {
+            return Ok(false);
+        };
+        match &mut slot.value {
+            Value::Idem {
+                token: held,
+                snapshot: stored @ None,
+                ..
+            } if held == token => {
+                *stored = Some(snapshot.to_vec());
+                slot.expires_at = Some(now + ttl);
+                Ok(true)
+            }
+            Value::Idem { .. } => Ok(false),
+            _ => Err(wrong_type(key)),
+        }
+    }
+
+    async fn release(&self, key: &str, token: &str) -> PortResult<bool> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let Some(slot) = state.live(key, now) else {
+            return Ok(false);
+        };
+        match &slot.value {
+            Value::Idem {
+                token: held,
+                snapshot: None,
+                ..
+            } if held == token => {
+                state.slots.remove(key);
+                Ok(true)
+            }
+            Value::Idem { .. } => Ok(false),
+            _ => Err(wrong_type(key)),
+        }
+    }
+}

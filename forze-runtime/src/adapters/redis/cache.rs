@@ -1,0 +1,113 @@
+//! The cache port on Redis: `GET`, `SET PX`, `DEL`, `MGET`, a pipeline; scripts for tags and versions.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{command, ms, RedisBackend};
+use crate::error::BackendError;
+use crate::ports::{CachePort, PortResult, VersionedKeys};
+
+#[async_trait]
+impl CachePort for RedisBackend {
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        self.query(command("GET", 1, key.len()).arg(key)).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
+        self.query(
+            command("SET", 4, key.len() + value.len() + 22)
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ms(ttl)),
+        )
+        .await
+    }
+
+    async fn delete(&self, keys: &[String]) -> PortResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.query(redis::cmd("DEL").arg(keys)).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> PortResult<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query(redis::cmd("MGET").arg(keys)).await
+    }
+
+    async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration) -> PortResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (k, v) in entries {
+            pipe.cmd("SET")
+                .arg(k)
+                .arg(v)
+                .arg("PX")
+                .arg(ms(ttl))
+                .ignore();
+        }
+        let mut conn = self.conn();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(BackendError::from)
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        tags: &[String],
+    ) -> PortResult<()> {
+        if tags.is_empty() {
+            return self.set(key, value, ttl).await;
+        }
+        let mut inv = self.inner.scripts.set_tagged.key(key);
+        for tag in tags {
+            inv.key(tag);
+        }
+        inv.arg(value).arg(ms(ttl));
+        self.run::<i64>(&inv).await.map(|_| ())
+    }
+
+    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.inner.scripts.invalidate_tags.prepare_invoke();
+        for tag in tags {
+            inv.key(tag);
+        }
+        self.run(&inv).await
+    }
+
+    async fn set_version(
+        &self,
+        keys: VersionedKeys<'_>,
+        version: u64,
+        body: &[u8],
+        ttl: Duration,
+    ) -> PortResult<bool> {
+        let moved: i64 = self
+            .run(
+                self.inner
+                    .scripts
+                    .set_version
+                    .key(keys.pointer)
+                    .key(keys.body(version))
+                    .key(keys.current)
+                    .arg(version)
+                    .arg(body)
+                    .arg(ms(ttl))
+                    .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR))),
+            )
+            .await?;
+        Ok(moved == 1)
+    }
+}

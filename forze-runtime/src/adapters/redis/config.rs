@@ -1,0 +1,142 @@
+//! What a Redis / Valkey deployment is: URL, pool size, timeouts.
+
+use std::time::Duration;
+
+/// How to reach Redis / Valkey.
+///
+/// ```
+/// use std::time::Duration;
+/// use forze_runtime::RedisConfig;
+/// let cfg = RedisConfig::new("redis://:s3cret@127.0.0.1:6379/0");
+/// assert_eq!(cfg.max_size, 10);
+/// assert_eq!(cfg.socket_timeout, Duration::from_secs(5));
+/// assert_eq!(cfg.redacted_url(), "redis://:***@127.0.0.1:6379/0");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS, feature `tls`) or
+    /// `redis+unix:///path/to/socket`.
+    pub url: String,
+    /// Number of multiplexed connections opened (default 10). Each carries many concurrent
+    /// requests; more connections spread the load over more server I/O threads and sockets.
+    pub max_size: usize,
+    /// Longest wait for the answer to one call (default 5 s).
+    pub socket_timeout: Duration,
+    /// Longest wait to establish one connection (default 5 s).
+    pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("max_size", &self.max_size)
+            .field("socket_timeout", &self.socket_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// The environment variable [`RedisConfig::from_env`] reads.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
+impl RedisConfig {
+    /// The defaults (`max_size` 10, timeouts 5 s) for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_size: 10,
+            socket_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The defaults for the URL in `REDIS_URL`, or `None` when it is unset or empty.
+    ///
+    /// ```
+    /// // With REDIS_URL unset, there is no Redis config.
+    /// # unsafe { std::env::remove_var("REDIS_URL") };
+    /// assert!(forze_runtime::RedisConfig::from_env().is_none());
+    /// ```
+    pub fn from_env() -> Option<Self> {
+        std::env::var(REDIS_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| Self::new(u.trim()))
+    }
+
+    /// Sets `max_size`.
+    pub fn max_size(mut self, n: usize) -> Self {
+        self.max_size = n;
+        self
+    }
+
+    /// Sets `socket_timeout`.
+    pub fn socket_timeout(mut self, t: Duration) -> Self {
+        self.socket_timeout = t;
+        self
+    }
+
+    /// Sets `connect_timeout`.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// The URL with its password (if any) replaced by `***`, for logs and health reports.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "<unparseable redis url>".to_owned(),
+        }
+    }
+
+    /// Every problem with this config (empty when it is usable).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match url::Url::parse(&self.url) {
+            Err(e) => out.push(format!(
+                "redis url {:?} is not a URL: {e}",
+                self.redacted_url()
+            )),
+            Ok(u) => match u.scheme() {
+                "redis" | "valkey" | "redis+unix" | "unix" => {}
+                "rediss" | "valkeys" if cfg!(feature = "tls") => {}
+                "rediss" | "valkeys" => {
+                    out.push("rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned())
+                }
+                other => out.push(format!(
+                    "redis url scheme {other:?} is not one of redis, rediss, redis+unix"
+                )),
+            },
+        }
+        if self.max_size == 0 || self.max_size > 1024 {
+            out.push(format!(
+                "redis max_size {} is not in 1..=1024",
+                self.max_size
+            ));
+        }
+        for (name, t) in [
+            ("socket_timeout", self.socket_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if t.is_zero() || t > Duration::from_secs(3600) {
+                out.push(format!("redis {name} {t:?} is not in (0, 1h]"));
+            }
+        }
+        if out.is_empty() {
+            if let Err(e) = redis::Client::open(self.url.as_str()) {
+                out.push(format!(
+                    "redis url {:?} is not usable: {e}",
+                    self.redacted_url()
+                ));
+            }
+        }
+        out
+    }
+}

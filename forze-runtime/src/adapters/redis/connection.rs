@@ -1,0 +1,170 @@
+//! The connections: `max_size` multiplexed `ConnectionManager`s, round robin, bounded calls.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::config::RedisConfig;
+use super::scripts::Scripts;
+use crate::error::{BackendError, BackendErrorKind, Error};
+use crate::ports::PortResult;
+
+pub(super) struct Inner {
+    pub(super) conns: Vec<ConnectionManager>,
+    pub(super) scripts: Scripts,
+    pub(super) config: RedisConfig,
+}
+
+/// The Redis / Valkey backend. Cheap to clone; clones share connections.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), forze_runtime::Error> {
+/// use forze_runtime::{adapters::redis::RedisBackend, RedisConfig};
+/// let backend = RedisBackend::connect(RedisConfig::new("redis://127.0.0.1:6379")).await?;
+/// println!("{:?}", backend.ping().await);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisBackend {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBackend {
+    /// Validates `config`, opens `max_size` connections, pings the server and loads the scripts.
+    /// Fails with [`Error::Config`] or [`Error::Connect`] (within `connect_timeout` per attempt).
+    pub async fn connect(config: RedisConfig) -> Result<Self, Error> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(Error::Config { problems });
+        }
+        let target = config.redacted_url();
+        let connect_err = |source: BackendError| Error::Connect {
+            target: target.clone(),
+            source,
+        };
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| connect_err(BackendError::from(e)))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.socket_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let open =
+            futures_util::future::try_join_all((0..config.max_size).map(|_| {
+                ConnectionManager::new_with_config(client.clone(), manager_config.clone())
+            }));
+        // The manager retries a refused connection a few times; bound the whole start-up.
+        let conns = tokio::time::timeout(config.connect_timeout * 2, open)
+            .await
+            .map_err(|_| {
+                connect_err(BackendError::new(
+                    BackendErrorKind::Timeout,
+                    format!("no connection within {:?}", config.connect_timeout * 2),
+                ))
+            })?
+            .map_err(|e| connect_err(e.into()))?;
+        let backend = Self {
+            inner: Arc::new(Inner {
+                conns,
+                scripts: Scripts::new(),
+                config,
+            }),
+        };
+        backend.ping().await.map_err(connect_err)?;
+        let mut conn = backend.conn();
+        for script in backend.inner.scripts.all() {
+            let invocation = script.prepare_invoke();
+            backend
+                .bounded(invocation.load_async(&mut conn))
+                .await
+                .map_err(connect_err)?;
+        }
+        Ok(backend)
+    }
+
+    /// The config this backend was connected with.
+    pub fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
+    /// Number of multiplexed connections.
+    pub fn connections(&self) -> usize {
+        self.inner.conns.len()
+    }
+
+    /// Sends `PING` and returns the round-trip time.
+    pub async fn ping(&self) -> PortResult<Duration> {
+        let mut conn = self.conn();
+        let start = Instant::now();
+        let pong: String = self
+            .bounded(redis::cmd("PING").query_async(&mut conn))
+            .await?;
+        if pong != "PONG" {
+            return Err(BackendError::new(
+                BackendErrorKind::Protocol,
+                format!("PING answered {pong:?}"),
+            ));
+        }
+        Ok(start.elapsed())
+    }
+
+    pub(super) fn conn(&self) -> ConnectionManager {
+        let conns = &self.inner.conns;
+        // Round robin per thread: no counter shared by every call.
+        thread_local! {
+            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let i = NEXT.with(|n| {
+            let i = n.get();
+            n.set(i.wrapping_add(1));
+            i
+        });
+        conns[i % conns.len()].clone()
+    }
+
+    pub(super) async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> PortResult<T> {
+        match tokio::time::timeout(self.inner.config.socket_timeout, fut).await {
+            Ok(r) => r.map_err(BackendError::from),
+            Err(_) => Err(BackendError::new(
+                BackendErrorKind::Timeout,
+                format!("no answer within {:?}", self.inner.config.socket_timeout),
+            )),
+        }
+    }
+
+    // Commands are bounded by the connection manager's response timeout (`socket_timeout`);
+    // no second timer per call. They go through the manager's own method rather than
+    // `Cmd::query_async`, which boxes the manager's future once more per command.
+    pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
+        let mut conn = self.conn();
+        let value = conn
+            .send_packed_command(cmd)
+            .await
+            .and_then(|v| v.extract_error())
+            .map_err(BackendError::from)?;
+        redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
+    }
+
+    pub(super) async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> PortResult<T> {
+        let mut conn = self.conn();
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(BackendError::from)
+    }
+}

@@ -1,0 +1,118 @@
+//! The rate-limit port on Redis: the fixed window (`INCRBY`, a script for weighted calls),
+//! sliding window and GCRA scripts.
+
+use async_trait::async_trait;
+
+use super::{command, us, RedisBackend};
+use crate::error::{BackendError, BackendErrorKind};
+use crate::ports::{Algorithm, Decision, PortResult, Quota, RateLimitPort};
+
+#[async_trait]
+impl RateLimitPort for RedisBackend {
+    async fn check(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
+        let period_us = quota.period.as_micros() as u64;
+        let scripts = &self.inner.scripts;
+        let mut inv = match quota.algorithm {
+            Algorithm::FixedWindow => return self.fixed_window(key, quota, cost).await,
+            Algorithm::SlidingWindow => scripts.sliding_window.key(key),
+            Algorithm::Gcra => scripts.gcra.key(key),
+        };
+        inv.arg(quota.limit).arg(period_us).arg(cost);
+        if quota.algorithm == Algorithm::SlidingWindow {
+            inv.arg(crate::codec::random_token());
+        }
+        let reply: Vec<i64> = self.run(&inv).await?;
+        let [allowed, remaining, reset_after, retry_after] = reply[..] else {
+            return Err(BackendError::new(
+                BackendErrorKind::Protocol,
+                "unexpected reply from the rate limit script",
+            ));
+        };
+        Ok(Decision {
+            allowed: allowed == 1,
+            limit: quota.limit,
+            remaining: remaining.max(0) as u64,
+            reset_after: us(reset_after),
+            retry_after: (retry_after >= 0).then(|| us(retry_after)),
+            degraded: false,
+        })
+    }
+}
+
+impl RedisBackend {
+    /// The fixed window: one counter per window, `{key}/{window}`, windows aligned on the
+    /// caller's clock. A call of cost 1 is one `INCRBY` (no script); the call that opens a
+    /// window's counter then sets its expiry, `PEXPIREAT` window end + slack (a second round
+    /// trip, once per window and key). A weighted call is one small script that adds its cost
+    /// only if it fits, so the counter never passes the limit but through calls of cost 1, which
+    /// only happens once the window is full. Exact either way: never more than `limit` admitted,
+    /// and a denied call takes nothing from anyone.
+    async fn fixed_window(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
+        let period_us = (quota.period.as_micros() as u64).max(1);
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| {
+                BackendError::new(
+                    BackendErrorKind::Protocol,
+                    format!("the clock is before 1970: {e}"),
+                )
+            })?
+            .as_micros() as u64;
+        let window = now_us / period_us;
+        let end_us = (window + 1) * period_us;
+        let left = us((end_us - now_us) as i64);
+        // Counters outlive their window a little, for callers whose clocks run behind.
+        let expiry_ms = (end_us + period_us.min(1_000_000)).div_ceil(1000);
+        let counter = format!("{key}/{window}");
+        let (allowed, used) = if cost == 1 {
+            // Counts even when denied: a denied call of cost 1 found the window full, and a full
+            // window stays full (nothing is ever taken off), so the extra count changes no answer.
+            let used: i64 = self
+                .query(command("INCRBY", 2, counter.len() + 1).arg(&counter).arg(1))
+                .await?;
+            let used = used.max(0) as u64;
+            if used == 1 {
+                self.expire_window(&counter, expiry_ms).await;
+            }
+            (used <= quota.limit, used)
+        } else {
+            let reply: Vec<i64> = self
+                .run(
+                    self.inner
+                        .scripts
+                        .fixed_window_weighted
+                        .key(&counter)
+                        .arg(quota.limit)
+                        .arg(cost)
+                        .arg(expiry_ms),
+                )
+                .await?;
+            let [allowed, used] = reply[..] else {
+                return Err(BackendError::new(
+                    BackendErrorKind::Protocol,
+                    "unexpected reply from the weighted fixed-window script",
+                ));
+            };
+            (allowed == 1, used.max(0) as u64)
+        };
+        Ok(Decision {
+            allowed,
+            limit: quota.limit,
+            remaining: quota.limit.saturating_sub(used),
+            reset_after: left,
+            retry_after: (!allowed).then_some(left),
+            degraded: false,
+        })
+    }
+
+    /// Gives a new window counter its expiry. A failure leaves a counter that is never read
+    /// again (the next window has its own): it is logged, not returned.
+    async fn expire_window(&self, counter: &str, expiry_ms: u64) {
+        if let Err(e) = self
+            .query::<i64>(redis::cmd("PEXPIREAT").arg(counter).arg(expiry_ms))
+            .await
+        {
+            tracing::warn!(key = %counter, error = %e, "rate limit window counter left without expiry");
+        }
+    }
+}
