@@ -92,3 +92,59 @@ mod tests {
         assert_eq!(random_token().len(), 32);
     }
 }
+
+/// The value of a versioned entry's `current` key: the version in decimal, `:`, the body (the
+/// one place this format is written; the Redis script stores it as it comes).
+///
+/// ```
+/// use forze_runtime::codec::{decode_current, encode_current};
+/// let v = encode_current(42, b"{}");
+/// assert_eq!(v, b"42:{}");
+/// assert_eq!(decode_current(&v), Some((42, 3)));
+/// ```
+pub fn encode_current(version: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 21);
+    out.extend_from_slice(itoa::Buffer::new().format(version).as_bytes());
+    out.push(b':');
+    out.extend_from_slice(body);
+    out
+}
+
+/// Splits the value of a `current` key into the version and where the body starts; `None` when
+/// it was not written by [`encode_current`] (no decimal version before the first `:`).
+pub fn decode_current(value: &[u8]) -> Option<(u64, usize)> {
+    let colon = value.iter().position(|&b| b == b':')?;
+    if colon == 0 {
+        return None;
+    }
+    let mut version: u64 = 0;
+    for &b in &value[..colon] {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        version = version.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some((version, colon + 1))
+}
+
+#[cfg(test)]
+mod current_tests {
+    use super::*;
+
+    #[test]
+    fn current_values_round_trip_and_foreign_values_are_refused() {
+        let v = encode_current(42, b"{\"a\":1}");
+        assert_eq!(v, b"42:{\"a\":1}");
+        assert_eq!(decode_current(&v), Some((42, 3)));
+        assert_eq!(decode_current(b"7:"), Some((7, 2)));
+        assert_eq!(
+            decode_current(&encode_current(u64::MAX, b"x")),
+            Some((u64::MAX, 21))
+        );
+        assert_eq!(decode_current(b"{\"a\":1}"), None);
+        assert_eq!(decode_current(b":x"), None);
+        assert_eq!(decode_current(b"-1:x"), None);
+        assert_eq!(decode_current(b"99999999999999999999999:x"), None);
+        assert_eq!(decode_current(b"12"), None);
+    }
+}

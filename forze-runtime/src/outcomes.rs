@@ -45,6 +45,15 @@ pub enum IdempotencyError {
         #[source]
         source: Error,
     },
+    /// The call ran its own key again inside itself (a recursive call, a second annotation):
+    /// refused there instead of waiting for itself.
+    #[error("a call of {operation:?} with idempotency key {key:?} ran the same key again inside itself")]
+    Reentrant {
+        /// The operation.
+        operation: String,
+        /// The idempotency key.
+        key: String,
+    },
     /// The store could not be used; idempotency fails closed, so the call did not run.
     #[error("idempotency store unavailable: {0}")]
     Unavailable(#[source] Error),
@@ -63,11 +72,12 @@ pub enum IdempotencyError {
 /// ```
 /// use std::time::Duration;
 /// use forze_runtime::RateLimited;
-/// let r = RateLimited { limit: 10, remaining: 0, retry_after: Duration::from_secs(3), reset_after: Duration::from_secs(6), unavailable: false };
+/// let r = RateLimited { limit: 10, remaining: 0, retry_after: Duration::from_secs(3), reset_after: Duration::from_secs(6), unavailable: false, reason: None };
 /// assert_eq!(r.retry_after_secs(), 3);
+/// assert_eq!(r.to_string(), "rate limited: 0 of 10 left, retry after 3s");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rate limited: {remaining} of {limit} left, retry after {retry_after:?}")]
+#[error("{}", self.describe())]
 pub struct RateLimited {
     /// The quota's limit.
     pub limit: u64,
@@ -80,6 +90,9 @@ pub struct RateLimited {
     /// True when the call was refused because the limiter's backend was unreachable (policy
     /// `Deny` or `Error`), not because the quota was used.
     pub unavailable: bool,
+    /// Why the quota could not be checked, when it could not (no runtime, an unknown limiter,
+    /// an invalid cost, the backend's error under policy `Error`): the call was refused.
+    pub reason: Option<String>,
 }
 
 impl RateLimited {
@@ -96,6 +109,29 @@ impl RateLimited {
             retry_after: d.retry_after.unwrap_or(d.reset_after),
             reset_after: d.reset_after,
             unavailable: d.degraded,
+            reason: None,
+        }
+    }
+
+    /// A refusal because the quota could not be checked at all (fail closed).
+    pub(crate) fn unchecked(limit: u64, unavailable: bool, reason: String) -> Self {
+        Self {
+            limit,
+            remaining: 0,
+            retry_after: Duration::from_secs(1),
+            reset_after: Duration::from_secs(1),
+            unavailable,
+            reason: Some(reason),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("rate limit not checked, call refused: {reason}"),
+            None => format!(
+                "rate limited: {} of {} left, retry after {:?}",
+                self.remaining, self.limit, self.retry_after
+            ),
         }
     }
 }

@@ -170,15 +170,15 @@ async fn misses_read_the_store_once(env: &Env) {
         .unwrap();
     assert_eq!(cur.version, 1);
     assert_eq!(
-        Project::POINTER_KEY,
+        &Project::key_patterns().pointer,
         "{namespace}/cache/pointer/projects:{id}"
     );
     assert_eq!(
-        Project::BODY_KEY,
+        &Project::key_patterns().body,
         "{namespace}/cache/body/projects:{id}/{version}"
     );
     assert_eq!(
-        Project::CURRENT_KEY,
+        &Project::key_patterns().current,
         "{namespace}/cache/current/projects:{id}"
     );
 }
@@ -332,27 +332,27 @@ async fn the_keys_follow_the_layout() {
             .replace("{id}", "10")
             .replace("{version}", &version.to_string())
     };
-    let pointer: String = c.get(key(Project::POINTER_KEY, 0)).await.unwrap();
+    let pointer: String = c.get(key(&Project::key_patterns().pointer, 0)).await.unwrap();
     assert_eq!(pointer, "2");
-    let v1: Vec<u8> = c.get(key(Project::BODY_KEY, 1)).await.unwrap();
-    let v2: Vec<u8> = c.get(key(Project::BODY_KEY, 2)).await.unwrap();
+    let v1: Vec<u8> = c.get(key(&Project::key_patterns().body, 1)).await.unwrap();
+    let v2: Vec<u8> = c.get(key(&Project::key_patterns().body, 2)).await.unwrap();
     assert_eq!(serde_json::from_slice::<Project>(&v1).unwrap().name, "a");
     assert_eq!(serde_json::from_slice::<Project>(&v2).unwrap().name, "b");
-    let current: Vec<u8> = c.get(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    let current: Vec<u8> = c.get(key(&Project::key_patterns().current, 0)).await.unwrap();
     assert_eq!(current, [b"2:".as_slice(), &v2].concat());
-    let pointer_ttl: i64 = c.pttl(key(Project::POINTER_KEY, 0)).await.unwrap();
-    let body_ttl: i64 = c.pttl(key(Project::BODY_KEY, 2)).await.unwrap();
-    let current_ttl: i64 = c.pttl(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    let pointer_ttl: i64 = c.pttl(key(&Project::key_patterns().pointer, 0)).await.unwrap();
+    let body_ttl: i64 = c.pttl(key(&Project::key_patterns().body, 2)).await.unwrap();
+    let current_ttl: i64 = c.pttl(key(&Project::key_patterns().current, 0)).await.unwrap();
     assert!(body_ttl > 0 && body_ttl <= 300_000, "{body_ttl}");
     assert!(current_ttl > 0 && current_ttl <= 300_000, "{current_ttl}");
     assert!(pointer_ttl > 300_000, "{pointer_ttl}");
     // A current copy that something else overwrote is a miss, served from the store and mended.
     let _: () = c
-        .set(key(Project::CURRENT_KEY, 0), "garbage")
+        .set(key(&Project::key_patterns().current, 0), "garbage")
         .await
         .unwrap();
     assert_eq!(repo.get(&10).await.unwrap().unwrap().name, "b");
-    let mended: Vec<u8> = c.get(key(Project::CURRENT_KEY, 0)).await.unwrap();
+    let mended: Vec<u8> = c.get(key(&Project::key_patterns().current, 0)).await.unwrap();
     assert_eq!(mended, current);
 }
 

@@ -13,7 +13,18 @@ use crate::common::template::{Piece, Template};
 /// Statements that push a template's pieces into the writer `w`.
 pub fn template_pushes(t: &Template, w: &syn::Ident, krate: &syn::Path) -> TokenStream {
     let mut out = TokenStream::new();
-    for piece in &t.pieces {
+    let last_field = t
+        .pieces
+        .iter()
+        .rposition(|p| matches!(p, Piece::Field { .. }));
+    for (i, piece) in t.pieces.iter().enumerate() {
+        // A value that another placeholder follows is written so it cannot run into the
+        // separator after it; the last one as it is.
+        let push = if Some(i) == last_field {
+            quote!(push_part)
+        } else {
+            quote!(push_inner)
+        };
         match piece {
             Piece::Lit(l) => out.extend(quote!(#w.push_lit(#l);)),
             Piece::Field { root, path } => {
@@ -25,7 +36,7 @@ pub fn template_pushes(t: &Template, w: &syn::Ident, krate: &syn::Path) -> Token
                 };
                 let path = path.iter().map(|f| syn::Ident::new(f, t.span));
                 out.extend(quote_spanned!(t.span=>
-                    #krate::__private::KeyWriter::push_part(&mut #w, &(#root #(.#path)*));
+                    #krate::__private::KeyWriter::#push(&mut #w, &(#root #(.#path)*));
                 ));
             }
         }
@@ -64,7 +75,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let (site, function, block) = (&ann.site, &ann.function, ann.block());
     let registration = crate::common::entry::registration(krate, "Cache", &plan.cache, function);
     let cache = &plan.cache;
-    let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
+    let ttl = crate::common::duration::option_tokens(plan.ttl);
     let ret = &plan.ret;
     let key = format_ident!("__forze_key", span = Span::mixed_site());
     let mode = format_ident!("__forze_mode", span = Span::mixed_site());
@@ -73,10 +84,15 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         KeyPlan::Template(t) => template_string(t, krate),
         KeyPlan::Default(params) => {
             let w = format_ident!("__forze_w", span = Span::mixed_site());
-            let pushes = params.iter().map(|(name, ty)| {
+            let pushes = params.iter().enumerate().map(|(i, (name, ty))| {
+                let push = if i + 1 == params.len() {
+                    quote!(push_part)
+                } else {
+                    quote!(push_inner)
+                };
                 quote_spanned!(ty.span()=>
                     #w.push_lit(":");
-                    #krate::__private::KeyWriter::push_part(&mut #w, &#name);
+                    #krate::__private::KeyWriter::#push(&mut #w, &#name);
                 )
             });
             quote!({
@@ -107,7 +123,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     ann.with_body(quote! {
         static #site: #krate::__private::Site = #krate::__private::Site::new(
             #cache,
-            #ttl_ms,
+            #ttl,
             #function,
         )#with_lock;
         #registration

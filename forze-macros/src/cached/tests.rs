@@ -55,7 +55,7 @@ fn default_key_uses_unskipped_parameters() {
             }
         ),
     );
-    assert!(out.contains("push_part (& mut __forze_w , & a)"), "{out}");
+    assert!(out.contains("push_inner (& mut __forze_w , & a)"), "{out}");
     assert!(out.contains("push_part (& mut __forze_w , & b)"), "{out}");
     assert!(!out.contains("& db)"), "{out}");
     assert!(out.contains("Probe"), "{out}");

@@ -27,6 +27,20 @@ pub fn attribute<A>(
             return out;
         }
     };
+    // The same macro again below this one (the first one sees the others still on the item).
+    if let Some(again) = func.attrs.iter().find(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|seg| seg.ident == name)
+    }) {
+        let error = darling::Error::custom(format!(
+            "#[{name}] is written twice on this function; one is enough (the second would run \
+             inside the first, on the same key)"
+        ))
+        .with_span(again);
+        return super::errors::with_item(&func, error);
+    }
     let result = match parse(attr) {
         Ok(args) => build(args, &func),
         Err(e) => {

@@ -1,4 +1,4 @@
-//! The expansion: the `DocumentSpec` impl, with the key patterns as constants, and the
+//! The expansion: the `DocumentSpec` impl (its key patterns come from the runtime's `keys`), and the
 //! registration of the cache name for the start-up check.
 
 use proc_macro2::TokenStream;
@@ -34,7 +34,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let read = plan.read.as_ref().map_or(self_ty, |t| quote!(#t));
     let (cache, registration) = match &plan.cache {
         Some((cache, ttl)) => {
-            let ttl_ms = ttl.as_millis() as u64;
+            let ttl = crate::common::duration::option_tokens(*ttl);
             let site = quote!(::core::concat!(
                 ::core::module_path!(),
                 "::",
@@ -44,16 +44,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
             (
                 quote!(::core::option::Option::Some(#krate::__private::CacheSpec {
                     name: #cache,
-                    ttl_ms: #ttl_ms,
+                    ttl: #ttl,
                 })),
                 quote!(const _: () = { #registration };),
             )
         }
         None => (quote!(::core::option::Option::None), quote!()),
     };
-    let pointer = format!("{{namespace}}/cache/pointer/{name}:{{id}}");
-    let body = format!("{{namespace}}/cache/body/{name}:{{id}}/{{version}}");
-    let current = format!("{{namespace}}/cache/current/{name}:{{id}}");
     let id_decl = quote_spanned!(id_ty.span()=> type Id = #id_ty;);
     let to_u64 = quote_spanned!(ver_ty.span()=>
         <#ver_ty as #krate::__private::VersionField>::to_u64(self.#ver)
@@ -69,9 +66,6 @@ pub fn expand(plan: &Plan) -> TokenStream {
             type Read = #read;
             const NAME: &'static str = #name;
             const CACHE: ::core::option::Option<#krate::__private::CacheSpec> = #cache;
-            const POINTER_KEY: &'static str = #pointer;
-            const BODY_KEY: &'static str = #body;
-            const CURRENT_KEY: &'static str = #current;
             fn id(&self) -> &Self::Id {
                 &self.#id
             }

@@ -18,7 +18,7 @@ pub struct Plan {
     pub read: Option<syn::Type>,
     pub create: Option<syn::Type>,
     pub update: Option<syn::Type>,
-    pub cache: Option<(String, Duration)>,
+    pub cache: Option<(String, Option<Duration>)>,
     pub id: (syn::Ident, syn::Type),
     pub version: (syn::Ident, syn::Type),
 }
@@ -172,8 +172,8 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
 
     let cache = args.as_ref().and_then(|a| a.cache.as_ref()).and_then(|c| {
         let ttl = match &c.ttl {
-            Some(t) => errors.handle(duration::parse(t, "ttl"))?,
-            None => Duration::ZERO,
+            Some(t) => Some(errors.handle(duration::parse(t, "ttl"))?),
+            None => None,
         };
         if c.name.trim().is_empty() {
             errors

@@ -20,8 +20,8 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         Some(op) => quote!(#op),
         None => quote!(#function),
     };
-    let ttl_ms = plan.ttl.map_or(0, |d| d.as_millis() as u64);
-    let wait_ms = plan.wait.map_or(0, |d| d.as_millis() as u64);
+    let ttl = crate::common::duration::option_tokens(plan.ttl);
+    let wait = crate::common::duration::option_tokens(plan.wait);
     let fp = format_ident!("__forze_fp", span = Span::mixed_site());
     let codec = format_ident!("__forze_codec", span = Span::mixed_site());
     let key_var = format_ident!("__forze_key", span = Span::mixed_site());
@@ -46,16 +46,16 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         quote_spanned!(ty.span()=> #fp.field(#n, &#name);)
     });
     let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
-    // `<R as IsResult>` in a type position puts a "not a Result" error on the return type.
+    // Made at the return type's span: a return type that cannot be recorded is one error there.
     let make_codec = quote_spanned!(ret.span()=>
-        <#ret as #krate::__private::IsResult>::idem_codec()
+        #krate::__private::recorded::<#ret>()
     );
     ann.with_body(quote! {
         static #site: #krate::__private::IdemSite = #krate::__private::IdemSite {
             store: #store,
             operation: #operation,
-            ttl_ms: #ttl_ms,
-            wait_ms: #wait_ms,
+            ttl: #ttl,
+            wait: #wait,
             function: #function,
         };
         #registration

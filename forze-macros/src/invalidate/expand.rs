@@ -22,7 +22,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     ann.with_body(quote! {
         static #site: #krate::__private::Site = #krate::__private::Site::new(
             #cache,
-            0,
+            ::core::option::Option::None,
             #function,
         );
         #registration

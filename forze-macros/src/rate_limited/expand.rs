@@ -17,9 +17,18 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         crate::common::entry::registration(krate, "Limiter", &plan.limiter, function);
     let limiter = &plan.limiter;
     let ret = &plan.ret;
-    let (limit, period_ms, algorithm) = plan
-        .quota
-        .map_or((0, 0, 2), |(l, p, a)| (l, p.as_millis() as u64, a));
+    let quota = match plan.quota {
+        Some((limit, period, algorithm)) => {
+            let period_ms = period.as_millis() as u64;
+            let algorithm = syn::Ident::new(algorithm, Span::call_site());
+            quote!(::core::option::Option::Some(#krate::__private::Quota::new(
+                #limit,
+                ::core::time::Duration::from_millis(#period_ms),
+                #krate::__private::Algorithm::#algorithm,
+            )))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let key_var = format_ident!("__forze_key", span = Span::mixed_site());
     let cost_var = format_ident!("__forze_cost", span = Span::mixed_site());
     let codec = format_ident!("__forze_codec", span = Span::mixed_site());
@@ -39,9 +48,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     ann.with_body(quote! {
         static #site: #krate::__private::LimitSite = #krate::__private::LimitSite::new(
             #limiter,
-            #limit,
-            #period_ms,
-            #algorithm,
+            #quota,
             #function,
         );
         #registration

@@ -16,8 +16,8 @@ pub struct Plan {
     pub krate: syn::Path,
     pub limiter: String,
     pub key: Option<Template>,
-    /// (limit, period, algorithm code); `None`: the wiring's quota.
-    pub quota: Option<(u64, Duration, u8)>,
+    /// (limit, period, the runtime's `Algorithm` variant); `None`: the wiring's quota.
+    pub quota: Option<(u64, Duration, &'static str)>,
     pub cost: Option<syn::Expr>,
     pub via: Option<syn::Expr>,
     pub ret: Type,
@@ -47,12 +47,12 @@ fn limit_value(expr: &syn::Expr) -> darling::Result<u64> {
     }
 }
 
-fn algorithm_code(lit: &darling::util::SpannedValue<String>) -> darling::Result<u8> {
+fn algorithm_code(lit: &darling::util::SpannedValue<String>) -> darling::Result<&'static str> {
     const NAMES: [&str; 3] = ["fixed_window", "sliding_window", "gcra"];
     match lit.as_str() {
-        "fixed_window" => Ok(0),
-        "sliding_window" => Ok(1),
-        "gcra" => Ok(2),
+        "fixed_window" => Ok("FixedWindow"),
+        "sliding_window" => Ok("SlidingWindow"),
+        "gcra" => Ok("Gcra"),
         other => Err(darling::Error::custom(format!(
             "unknown algorithm {other:?}: expected \"fixed_window\", \"sliding_window\" or \"gcra\"{}",
             did_you_mean(other, NAMES)
@@ -127,7 +127,7 @@ pub fn validate(args: LimitArgs, func: &ItemFn) -> darling::Result<Plan> {
         ));
     };
     let quota = match (limit, per) {
-        (Some(l), Some(p)) => Some((l, p, algorithm.unwrap_or(0))),
+        (Some(l), Some(p)) => Some((l, p, algorithm.unwrap_or("FixedWindow"))),
         _ => None,
     };
     Ok(Plan {

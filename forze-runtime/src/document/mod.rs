@@ -28,13 +28,13 @@ use crate::keys::KeyPart;
 pub struct CacheSpec {
     /// The wired cache route's name.
     pub name: &'static str,
-    /// The bodies' TTL in milliseconds; 0 means the route's.
-    pub ttl_ms: u64,
+    /// The bodies' TTL (`None`: the route's).
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// A document type: its name, id and version, its command types and its cache.
 ///
-/// Derive it (the derive generates this impl, and the key patterns as constants):
+/// Derive it (the derive generates this impl):
 ///
 /// ```
 /// use forze_runtime::document::DocumentSpec as _;
@@ -51,7 +51,7 @@ pub struct CacheSpec {
 /// }
 ///
 /// assert_eq!(Project::NAME, "projects");
-/// assert_eq!(Project::POINTER_KEY, "{namespace}/cache/pointer/projects:{id}");
+/// assert_eq!(Project::key_patterns().pointer, "{namespace}/cache/pointer/projects:{id}");
 /// let p = Project { id: 7, rev: 3, name: "forze".into() };
 /// assert_eq!((*p.id(), p.version()), (7, 3));
 /// ```
@@ -68,13 +68,11 @@ pub trait DocumentSpec: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     const NAME: &'static str;
     /// The cache, if the document is cached.
     const CACHE: Option<CacheSpec>;
-    /// The pointer key pattern: `{namespace}/cache/pointer/{name}:{id}`.
-    const POINTER_KEY: &'static str;
-    /// The body key pattern: `{namespace}/cache/body/{name}:{id}/{version}`.
-    const BODY_KEY: &'static str;
-    /// The key pattern of the current body's copy, `{version}:{body}`, that a cache hit reads
-    /// with one `GET`: `{namespace}/cache/current/{name}:{id}`.
-    const CURRENT_KEY: &'static str;
+    /// The key patterns of this type's cache entries (pointer, body, current copy), from
+    /// [`crate::keys`].
+    fn key_patterns() -> crate::keys::DocumentKeyPatterns {
+        crate::keys::DocumentKeyPatterns::of(Self::NAME)
+    }
     /// The id.
     fn id(&self) -> &Self::Id;
     /// The version (revision); grows with every write.
@@ -122,12 +120,7 @@ impl<D: DocumentSpec> ApplyUpdate<D> for D {
     }
 }
 
-/// The cache key of document `id` of type `D`: `{name}:{id}` (the id escaped like every key
-/// value).
+/// The cache key of document `id` of type `D`: `{name}:{id}` (see [`crate::keys::document_key`]).
 pub fn cache_key<D: DocumentSpec>(id: &D::Id) -> String {
-    crate::keys::KeyWriter::new()
-        .lit(D::NAME)
-        .lit(":")
-        .part(id)
-        .finish()
+    crate::keys::document_key(D::NAME, id)
 }

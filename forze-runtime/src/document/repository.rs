@@ -83,10 +83,9 @@ impl Forze {
             None => None,
             Some(spec) => {
                 let cache = self.cache(spec.name)?;
-                Some(if spec.ttl_ms > 0 {
-                    cache.with_ttl(std::time::Duration::from_millis(spec.ttl_ms))
-                } else {
-                    cache
+                Some(match spec.ttl {
+                    Some(ttl) => cache.with_ttl(ttl),
+                    None => cache,
                 })
             }
         };

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::RouteCore;
 use crate::error::Error;
-use crate::ports::cache::decode_current;
+use crate::codec::decode_current;
 use crate::ports::{CachePort, VersionedKeys};
 use crate::wiring::FailurePolicy;
 
@@ -132,9 +132,9 @@ impl Cache {
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let full = self.core.space()?.cache_kv(key);
         match self.port.get(&full).await {
-            Ok(Some(bytes)) => Ok(self.decode(&full, &bytes)),
+            Ok(Some(bytes)) => Ok(self.decode(key, &bytes)),
             Ok(None) => Ok(None),
-            Err(e) => self.fail_open(&full, "get", self.core.backend_err(&full, e), None),
+            Err(e) => self.fail_open(key, "get", self.core.backend_err(key, e), None),
         }
     }
 
@@ -155,11 +155,11 @@ impl Cache {
             return Err(self.core.invalid("ttl must be above zero"));
         }
         let full = self.core.space()?.cache_kv(key);
-        let bytes = self.core.encode(&full, value)?;
-        self.check_size(&full, &bytes)?;
+        let bytes = self.core.encode(key, value)?;
+        self.check_size(key, &bytes)?;
         match self.port.set(&full, &bytes, ttl).await {
             Ok(()) => Ok(()),
-            Err(e) => self.fail_open(&full, "set", self.core.backend_err(&full, e), ()),
+            Err(e) => self.fail_open(key, "set", self.core.backend_err(key, e), ()),
         }
     }
 
@@ -171,7 +171,7 @@ impl Cache {
             .port
             .delete(std::slice::from_ref(&full))
             .await
-            .map_err(|e| self.core.backend_err(&full, e))?;
+            .map_err(|e| self.core.backend_err(key, e))?;
         Ok(n > 0)
     }
 
@@ -185,11 +185,11 @@ impl Cache {
         match self.port.get_many(&full).await {
             Ok(found) => Ok(found
                 .into_iter()
-                .zip(&full)
+                .zip(keys)
                 .map(|(bytes, k)| bytes.and_then(|b| self.decode(k, &b)))
                 .collect()),
             Err(e) => {
-                let err = self.core.backend_err(full.first().map_or("", |k| k), e);
+                let err = self.core.backend_err(keys.first().map_or("", |k| k), e);
                 self.fail_open("", "get_many", err, keys.iter().map(|_| None).collect())
             }
         }
@@ -201,17 +201,16 @@ impl Cache {
         let space = self.core.space()?;
         let mut encoded = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let full = space.cache_kv(key);
-            let bytes = self.core.encode(&full, value)?;
-            self.check_size(&full, &bytes)?;
-            encoded.push((full, bytes));
+            let bytes = self.core.encode(key, value)?;
+            self.check_size(key, &bytes)?;
+            encoded.push((space.cache_kv(key), bytes));
         }
         match self.port.set_many(&encoded, self.ttl).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 let err = self
                     .core
-                    .backend_err(encoded.first().map_or("", |(k, _)| k), e);
+                    .backend_err(entries.first().map_or("", |(k, _)| k), e);
                 self.fail_open("", "set_many", err, ())
             }
         }
@@ -246,12 +245,7 @@ impl Cache {
                     body_at,
                 })
             })),
-            Err(e) => self.fail_open(
-                &current,
-                "get_current",
-                self.core.backend_err(&current, e),
-                None,
-            ),
+            Err(e) => self.fail_open(key, "get_current", self.core.backend_err(key, e), None),
         }
     }
 
@@ -287,20 +281,17 @@ impl Cache {
             space.cache_body_prefix(key),
             space.cache_current(key),
         );
-        self.check_size(&pointer, bytes)?;
+        self.check_size(key, bytes)?;
+        let copy = crate::codec::encode_current(version, bytes);
+        let body_at = copy.len() - bytes.len();
         let keys = VersionedKeys {
             pointer: &pointer,
             body_prefix: &body_prefix,
             current: &current,
         };
-        match self.port.set_version(keys, version, bytes, self.ttl).await {
+        match self.port.set_version(keys, version, &copy, body_at, self.ttl).await {
             Ok(moved) => Ok(moved),
-            Err(e) => self.fail_open(
-                &pointer,
-                "set_version",
-                self.core.backend_err(&pointer, e),
-                false,
-            ),
+            Err(e) => self.fail_open(key, "set_version", self.core.backend_err(key, e), false),
         }
     }
 
@@ -312,7 +303,7 @@ impl Cache {
         self.port
             .invalidate_tags(std::slice::from_ref(&tag_key))
             .await
-            .map_err(|e| self.core.backend_err(&tag_key, e))
+            .map_err(|e| self.core.backend_err(tag, e))
     }
 
     /// Stores `value` at `key` for the route's TTL, recorded under each of `tags`.
@@ -324,8 +315,8 @@ impl Cache {
     ) -> Result<(), Error> {
         let space = self.core.space()?;
         let full = space.cache_kv(key);
-        let bytes = self.core.encode(&full, value)?;
-        self.check_size(&full, &bytes)?;
+        let bytes = self.core.encode(key, value)?;
+        self.check_size(key, &bytes)?;
         let tag_keys: Vec<String> = tags.iter().map(|t| space.cache_tag(t)).collect();
         match self
             .port
@@ -333,7 +324,7 @@ impl Cache {
             .await
         {
             Ok(()) => Ok(()),
-            Err(e) => self.fail_open(&full, "set_tagged", self.core.backend_err(&full, e), ()),
+            Err(e) => self.fail_open(key, "set_tagged", self.core.backend_err(key, e), ()),
         }
     }
 
@@ -354,8 +345,6 @@ impl Cache {
         }
     }
 
-    // --- what generated code uses (through `__private`) ---
-
     pub(crate) fn storage_key(&self, key: &str) -> Result<String, Error> {
         Ok(self.core.space()?.cache_kv(key))
     }
@@ -365,62 +354,41 @@ impl Cache {
         Ok(tags.iter().map(|t| space.cache_tag(t)).collect())
     }
 
-    /// Reads raw bytes; any failure is a logged miss.
-    pub(crate) async fn read_bytes(&self, full: &str) -> Option<Vec<u8>> {
-        match self.port.get(full).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(cache = %self.core.name, key = full, error = %e, "cache read failed; calling through");
-                None
-            }
-        }
-    }
-
-    /// Writes raw bytes (with tags); any failure is logged.
-    pub(crate) async fn write_bytes(
-        &self,
-        full: &str,
-        bytes: &[u8],
-        ttl: Option<Duration>,
-        tag_keys: &[String],
-    ) {
-        if bytes.len() > self.max_value_bytes {
-            tracing::warn!(cache = %self.core.name, key = full, size = bytes.len(), max = self.max_value_bytes, "result too large to cache; not stored");
-            return;
-        }
-        let ttl = ttl.unwrap_or(self.ttl);
-        let written = if tag_keys.is_empty() {
-            self.port.set(full, bytes, ttl).await
-        } else {
-            self.port.set_tagged(full, bytes, ttl, tag_keys).await
-        };
-        if let Err(e) = written {
-            tracing::warn!(cache = %self.core.name, key = full, error = %e, "cache write failed; result not stored");
-        }
-    }
-
-    /// Drops one entry and the tagged groups; failures are logged at `error` (the caller's work
-    /// already succeeded and cannot be undone).
-    pub(crate) async fn drop_logged(&self, keys: &[String], tags: &[String]) {
-        let full: Result<Vec<String>, Error> = keys.iter().map(|k| self.storage_key(k)).collect();
-        let tag_keys = self.tag_keys(tags);
-        let (full, tag_keys) = match (full, tag_keys) {
-            (Ok(f), Ok(t)) => (f, t),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(cache = %self.core.name, error = %e, "cache invalidation skipped");
-                return;
-            }
-        };
+    /// Deletes the entries at `keys` and every entry tagged with one of `tags` (the flow of
+    /// `#[cache_invalidate]`); returns how many existed. Errors are always returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+    /// use forze_runtime::{CacheRoute, Forze};
+    /// let forze = Forze::builder().cache("teams", CacheRoute::new("app:teams")).build().await?;
+    /// let teams = forze.cache("teams")?;
+    /// teams.set("team:1", &1).await?;
+    /// teams.set_tagged("team:1:page:0", &"p0", &["team:1"]).await?;
+    /// let dropped = teams.invalidate_entries(&["team:1".into()], &["team:1".into()]).await?;
+    /// assert_eq!(dropped, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn invalidate_entries(&self, keys: &[String], tags: &[String]) -> Result<u64, Error> {
+        let space = self.core.space()?;
+        let full: Vec<String> = keys.iter().map(|k| space.cache_kv(k)).collect();
+        let first = keys.first().map_or("", String::as_str);
+        let mut dropped = 0;
         if !full.is_empty() {
-            if let Err(e) = self.port.delete(&full).await {
-                tracing::error!(cache = %self.core.name, keys = ?full, error = %e, "cache invalidation failed; entries may be stale until their TTL");
-            }
+            dropped += self
+                .port
+                .delete(&full)
+                .await
+                .map_err(|e| self.core.backend_err(first, e))?;
         }
-        if !tag_keys.is_empty() {
-            if let Err(e) = self.port.invalidate_tags(&tag_keys).await {
-                tracing::error!(cache = %self.core.name, tags = ?tag_keys, error = %e, "tag invalidation failed; entries may be stale until their TTL");
-            }
+        if !tags.is_empty() {
+            let tag_keys = self.tag_keys(tags)?;
+            dropped += self
+                .port
+                .invalidate_tags(&tag_keys)
+                .await
+                .map_err(|e| self.core.backend_err(&tags[0], e))?;
         }
+        Ok(dropped)
     }
 
     /// Drops the pointer and the current copy of the versioned entry `key` (its bodies expire
@@ -432,7 +400,7 @@ impl Cache {
             .port
             .delete(&keys)
             .await
-            .map_err(|e| self.core.backend_err(&keys[0], e))?;
+            .map_err(|e| self.core.backend_err(key, e))?;
         Ok(n > 0)
     }
 }

@@ -71,7 +71,7 @@ impl Counter {
         self.port
             .incr(&key, by)
             .await
-            .map_err(|e| self.core.backend_err(&key, e))
+            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
     }
 
     /// Reserves a block of `count` consecutive values atomically and returns its last one: the
@@ -111,7 +111,7 @@ impl Counter {
         self.port
             .reset(&key, value)
             .await
-            .map_err(|e| self.core.backend_err(&key, e))
+            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
     }
 
     /// The current value, `None` if the counter was never set.
@@ -120,6 +120,6 @@ impl Counter {
         self.port
             .get(&key)
             .await
-            .map_err(|e| self.core.backend_err(&key, e))
+            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
     }
 }

@@ -1,11 +1,14 @@
+use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::RouteCore;
-use crate::error::Error;
+use super::{reentrant, RouteCore};
+use crate::error::{Error, RouteKind};
+use crate::outcomes::IdempotencyError;
 use crate::ports::{BeginOutcome, IdempotencyPort};
 
 /// A handle to a wired idempotency store: records at `{namespace}/{operation}/{key}`.
@@ -38,6 +41,8 @@ pub struct Idempotency {
     pub(crate) port: Arc<dyn IdempotencyPort>,
     pub(crate) ttl: Duration,
     pub(crate) lease: Duration,
+    /// How long [`Idempotency::run`] waits for a duplicate's first call to finish.
+    pub(crate) wait: Duration,
 }
 
 impl std::fmt::Debug for Idempotency {
@@ -68,6 +73,8 @@ pub enum Begin {
 #[must_use = "commit the result or release the claim; a dropped claim blocks the key until its lease ends"]
 pub struct Claim {
     idem: Idempotency,
+    /// The caller's key (errors show it).
+    name: String,
     key: String,
     token: String,
 }
@@ -111,6 +118,16 @@ impl Idempotency {
         }
     }
 
+    /// This handle, making [`Idempotency::run`] wait up to `wait` (polling with backoff) for
+    /// the result of a first call still in progress, instead of answering
+    /// [`IdempotencyError::InProgress`] at once.
+    pub fn with_wait(&self, wait: Duration) -> Self {
+        Self {
+            wait,
+            ..self.clone()
+        }
+    }
+
     /// This handle, scoped to `tenant` (for tenant-aware routes; ignored otherwise).
     pub fn with_tenant(&self, tenant: &str) -> Self {
         Self {
@@ -138,16 +155,17 @@ impl Idempotency {
             .port
             .begin(&full, fingerprint, &token, self.lease)
             .await
-            .map_err(|e| self.core.backend_err(&full, e))?;
+            .map_err(|e| self.core.backend_err(key, e))?;
         Ok(match outcome {
             BeginOutcome::Proceed => Begin::Proceed(Claim {
                 idem: self.clone(),
+                name: key.to_owned(),
                 key: full,
                 token,
             }),
             BeginOutcome::Replay(bytes) => Begin::Replay(Snapshot {
                 route: self.core.name.clone(),
-                key: full,
+                key: key.to_owned(),
                 bytes,
             }),
             BeginOutcome::InProgress => Begin::InProgress,
@@ -169,7 +187,7 @@ impl Claim {
 
     /// Records `value` as the result replayed to duplicates for the route's TTL.
     pub async fn commit<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
-        let bytes = self.idem.core.encode(&self.key, value)?;
+        let bytes = self.idem.core.encode(&self.name, value)?;
         self.commit_bytes(&bytes).await
     }
 
@@ -178,8 +196,8 @@ impl Claim {
         let i = &self.idem;
         match i.port.commit(&self.key, &self.token, bytes, i.ttl).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(i.core.not_owner(&self.key)),
-            Err(e) => Err(i.core.backend_err(&self.key, e)),
+            Ok(false) => Err(i.core.not_owner(&self.name)),
+            Err(e) => Err(i.core.backend_err(&self.name, e)),
         }
     }
 
@@ -188,8 +206,211 @@ impl Claim {
         let i = &self.idem;
         match i.port.release(&self.key, &self.token).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(i.core.not_owner(&self.key)),
-            Err(e) => Err(i.core.backend_err(&self.key, e)),
+            Ok(false) => Err(i.core.not_owner(&self.name)),
+            Err(e) => Err(i.core.backend_err(&self.name, e)),
         }
+    }
+}
+
+/// What an idempotent run produces (see [`Idempotency::run`]): which results are recorded, how a
+/// replay is rebuilt from the record, and how a refusal reads.
+///
+/// Implemented for `Result<T, E>` with `T: Serialize + DeserializeOwned` and
+/// `E: From<IdempotencyError>`: `Ok` is recorded and replayed, `Err` releases the claim.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of an idempotent call",
+    label = "an idempotent call returns `Result<T, E>`",
+    note = "`T` must be `Serialize + DeserializeOwned` (it is recorded and replayed) and `E: From<forze_runtime::IdempotencyError>`"
+)]
+pub trait Recorded: Sized {
+    /// The bytes to record for this result, or `None` to release the claim (a failure: a
+    /// retry runs again). `Some(Err(_))`: the result should be recorded but does not encode.
+    fn record(&self) -> Option<Result<Cow<'_, [u8]>, String>>;
+    /// The result of a duplicate, from the first call's record.
+    fn replay(bytes: &[u8]) -> Result<Self, String>;
+    /// The result of a call that did not run.
+    fn refused(error: IdempotencyError) -> Self;
+}
+
+impl<T, E> Recorded for Result<T, E>
+where
+    T: Serialize + DeserializeOwned,
+    E: From<IdempotencyError>,
+{
+    fn record(&self) -> Option<Result<Cow<'_, [u8]>, String>> {
+        self.as_ref()
+            .ok()
+            .map(|v| crate::codec::encode(v).map(Cow::Owned))
+    }
+
+    fn replay(bytes: &[u8]) -> Result<Self, String> {
+        crate::codec::decode(bytes).map(Ok)
+    }
+
+    fn refused(error: IdempotencyError) -> Self {
+        Err(E::from(error))
+    }
+}
+
+impl Idempotency {
+    /// Runs `body` at most once for `key` of `operation` (the flow of `#[idempotent]` and of
+    /// the HTTP idempotency layer):
+    ///
+    /// - the first call claims the key, runs `body`, and records its result (an `Ok`) for the
+    ///   route's TTL, or releases the claim when it failed, so that a retry runs again;
+    /// - a duplicate with the same `fingerprint` gets the recorded result without running
+    ///   `body`; with another fingerprint, [`IdempotencyError::Mismatch`];
+    /// - a duplicate while the first call runs gets [`IdempotencyError::InProgress`] (after
+    ///   waiting up to [`Idempotency::with_wait`]'s bound for the first call's result);
+    /// - a `body` that runs the same key again inside itself gets
+    ///   [`IdempotencyError::Reentrant`] there, instead of waiting for itself;
+    /// - the store down is [`IdempotencyError::Unavailable`]: idempotency fails closed and
+    ///   `body` does not run.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+    /// use forze_runtime::{codec, Forze, IdempotencyError, IdempotencyRoute};
+    /// let forze = Forze::builder().idempotency("default", IdempotencyRoute::new("app:idem")).build().await?;
+    /// let idem = forze.idempotency("default")?;
+    /// let fp = codec::fingerprint(&("alice", 42)).unwrap();
+    /// let pay = || async { Ok::<_, IdempotencyError>("payment-7".to_owned()) };
+    /// let first = idem.run("create_payment", "key-1", &fp, pay).await;
+    /// let again: Result<String, IdempotencyError> =
+    ///     idem.run("create_payment", "key-1", &fp, || async { unreachable!() }).await;
+    /// assert_eq!(first.unwrap(), again.unwrap());
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<R, F, Fut>(&self, operation: &str, key: &str, fingerprint: &str, body: F) -> R
+    where
+        R: Recorded,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        self.run_as(RunCodec::<R>::of(), operation, key, fingerprint, body)
+            .await
+    }
+
+    /// [`Idempotency::run`] with `R`'s [`Recorded`] functions passed as a value (generated code
+    /// makes it at the return type's span, so that the call itself puts no bound on `R`).
+    pub(crate) async fn run_as<R, F, Fut>(
+        &self,
+        codec: RunCodec<R>,
+        operation: &str,
+        key: &str,
+        fingerprint: &str,
+        body: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        let RunCodec {
+            record,
+            replay,
+            refused,
+        } = codec;
+        let full = match self.core.space() {
+            Ok(space) => space.idempotency(operation, key),
+            Err(e) => return refused(IdempotencyError::Unavailable(e)),
+        };
+        if reentrant::holds(&full) {
+            return refused(IdempotencyError::Reentrant {
+                operation: operation.to_owned(),
+                key: key.to_owned(),
+            });
+        }
+        let deadline = Instant::now() + self.wait;
+        let mut pause = Duration::from_millis(5);
+        let claim = loop {
+            match self.begin(operation, key, fingerprint).await {
+                Ok(Begin::Proceed(claim)) => break claim,
+                Ok(Begin::Replay(snapshot)) => {
+                    return replay(snapshot.bytes()).unwrap_or_else(|message| {
+                        refused(IdempotencyError::Corrupt {
+                            operation: operation.to_owned(),
+                            key: key.to_owned(),
+                            source: Error::Decode {
+                                kind: RouteKind::Idempotency,
+                                route: self.core.name.to_string(),
+                                key: key.to_owned(),
+                                message,
+                            },
+                        })
+                    });
+                }
+                Ok(Begin::InProgress) if Instant::now() < deadline => {
+                    tokio::time::sleep(pause.min(deadline - Instant::now())).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Ok(Begin::InProgress) => {
+                    return refused(IdempotencyError::InProgress {
+                        operation: operation.to_owned(),
+                        key: key.to_owned(),
+                    })
+                }
+                Ok(Begin::Mismatch) => {
+                    return refused(IdempotencyError::Mismatch {
+                        operation: operation.to_owned(),
+                        key: key.to_owned(),
+                    })
+                }
+                Err(e) => return refused(IdempotencyError::Unavailable(e)),
+            }
+        };
+        let result = reentrant::holding(&full, body()).await;
+        match record(&result) {
+            Some(Ok(bytes)) => {
+                if let Err(e) = claim.commit_bytes(&bytes).await {
+                    tracing::error!(store = %self.core.name, operation, key, error = %e, "result not recorded; a retry will run again");
+                }
+            }
+            Some(Err(e)) => {
+                tracing::error!(store = %self.core.name, operation, key, error = %e, "result does not serialize; releasing the claim");
+                if let Err(e) = claim.release().await {
+                    tracing::warn!(store = %self.core.name, operation, key, error = %e, "claim not released; it expires with its lease");
+                }
+            }
+            None => {
+                if let Err(e) = claim.release().await {
+                    tracing::warn!(store = %self.core.name, operation, key, error = %e, "claim not released; it expires with its lease");
+                }
+            }
+        }
+        result
+    }
+}
+
+/// The functions of a [`Recorded`] type, as a value.
+#[doc(hidden)]
+pub struct RunCodec<R> {
+    record: for<'a> fn(&'a R) -> Option<Result<Cow<'a, [u8]>, String>>,
+    replay: fn(&[u8]) -> Result<R, String>,
+    refused: fn(IdempotencyError) -> R,
+}
+
+impl<R> Clone for RunCodec<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for RunCodec<R> {}
+
+impl<R> RunCodec<R> {
+    /// `R`'s functions.
+    pub(crate) fn of() -> Self
+    where
+        R: Recorded,
+    {
+        Self {
+            record: R::record,
+            replay: R::replay,
+            refused: R::refused,
+        }
+    }
+
+    /// A refusal as an `R`.
+    pub(crate) fn refuse(&self, error: IdempotencyError) -> R {
+        (self.refused)(error)
     }
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use super::RouteCore;
 use crate::error::Error;
+use crate::outcomes::RateLimited;
 use crate::ports::{Decision, Quota, RateLimitPort};
 use crate::wiring::LimiterFailure;
 
@@ -69,6 +70,47 @@ impl Limiter {
         self.check_quota(key, &quota, cost).await
     }
 
+    /// Admits a call of `cost` units for `key` against `quota` (the annotation's), or against
+    /// the wired quota when `quota` is `None`, or refuses it (the flow of `#[rate_limited]`):
+    /// `Ok` with the decision when admitted (also when the backend is down and the policy is
+    /// `Allow`), else the [`RateLimited`] refusal — the quota used up, the backend down under
+    /// policy `Deny` / `Error`, or the check impossible (no quota, an invalid cost; then
+    /// [`RateLimited::reason`] says why). A refused call must not run.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+    /// use std::time::Duration;
+    /// use forze_runtime::{ports::{Algorithm, Quota}, Forze, LimiterRoute};
+    /// let forze = Forze::builder().limiter("api", LimiterRoute::new("app:rl")).build().await?;
+    /// let api = forze.limiter("api")?;
+    /// let quota = Quota::new(1, Duration::from_secs(60), Algorithm::FixedWindow);
+    /// assert!(api.admit("user:1", Some(&quota), 1).await.is_ok());
+    /// let refused = api.admit("user:1", Some(&quota), 1).await.unwrap_err();
+    /// assert!(refused.reason.is_none() && refused.retry_after > Duration::ZERO);
+    /// assert!(api.admit("user:1", None, 1).await.unwrap_err().reason.is_some()); // no wired quota
+    /// # Ok(()) }
+    /// ```
+    pub async fn admit(
+        &self,
+        key: &str,
+        quota: Option<&Quota>,
+        cost: u64,
+    ) -> Result<Decision, RateLimited> {
+        let decision = match quota {
+            Some(q) => self.check_quota(key, q, cost).await,
+            None => self.check_cost(key, cost).await,
+        };
+        match decision {
+            Ok(d) if d.allowed => Ok(d),
+            Ok(d) => Err(RateLimited::from_decision(&d)),
+            Err(e) => {
+                tracing::error!(limiter = %self.core.name, key, error = %e, "rate limit not checked; refusing the call");
+                let limit = quota.or(self.quota.as_ref()).map_or(0, |q| q.limit);
+                Err(RateLimited::unchecked(limit, e.is_unavailable(), e.to_string()))
+            }
+        }
+    }
+
     /// `cost` units against `quota` (e.g. one given by an annotation).
     pub async fn check_quota(
         &self,
@@ -89,10 +131,10 @@ impl Limiter {
         match self.port.check(&full, quota, cost).await {
             Ok(d) => Ok(d),
             Err(e) if e.is_unavailable() => {
-                let err = self.core.backend_err(&full, e);
+                let err = self.core.backend_err(key, e);
                 match self.on_unavailable {
                     LimiterFailure::Allow => {
-                        tracing::warn!(limiter = %self.core.name, key = %full, error = %err, "limiter unavailable; allowing (policy Allow)");
+                        tracing::warn!(limiter = %self.core.name, key, error = %err, "limiter unavailable; allowing (policy Allow)");
                         Ok(Decision {
                             allowed: true,
                             limit: quota.limit,
@@ -103,7 +145,7 @@ impl Limiter {
                         })
                     }
                     LimiterFailure::Deny => {
-                        tracing::warn!(limiter = %self.core.name, key = %full, error = %err, "limiter unavailable; denying (policy Deny)");
+                        tracing::warn!(limiter = %self.core.name, key, error = %err, "limiter unavailable; denying (policy Deny)");
                         Ok(Decision {
                             allowed: false,
                             limit: quota.limit,
@@ -116,7 +158,7 @@ impl Limiter {
                     LimiterFailure::Error => Err(err),
                 }
             }
-            Err(e) => Err(self.core.backend_err(&full, e)),
+            Err(e) => Err(self.core.backend_err(key, e)),
         }
     }
 }

@@ -44,6 +44,8 @@ impl std::fmt::Debug for Locks {
 #[must_use = "a lock that is never released is held until its lease ends"]
 pub struct LockGuard {
     locks: Locks,
+    /// The lock's name as the caller gave it (errors show it).
+    name: String,
     key: String,
     token: String,
 }
@@ -68,18 +70,35 @@ impl Locks {
         key: &str,
         lease: Duration,
     ) -> Result<Option<LockGuard>, Error> {
+        let full = self.core.space()?.lock(key);
+        self.acquire_at(key, full, lease).await
+    }
+
+    /// Takes the fill lock of the cache entry stored at `entry` (`{prefix}/fill/{entry}`), for
+    /// the route's lease.
+    pub(crate) async fn try_acquire_fill(&self, entry: &str) -> Result<Option<LockGuard>, Error> {
+        let full = self.core.space()?.fill_lock(entry);
+        self.acquire_at(entry, full, self.lease).await
+    }
+
+    async fn acquire_at(
+        &self,
+        key: &str,
+        full: String,
+        lease: Duration,
+    ) -> Result<Option<LockGuard>, Error> {
         if lease < Duration::from_millis(1) {
             return Err(self.core.invalid("lock lease must be at least 1ms"));
         }
-        let full = self.core.space()?.lock(key);
         let token = crate::codec::random_token();
         let got = self
             .port
             .acquire(&full, &token, lease)
             .await
-            .map_err(|e| self.core.backend_err(&full, e))?;
+            .map_err(|e| self.core.backend_err(key, e))?;
         Ok(got.then(|| LockGuard {
             locks: self.clone(),
+            name: key.to_owned(),
             key: full,
             token,
         }))
@@ -102,8 +121,8 @@ impl LockGuard {
         let l = &self.locks;
         match l.port.extend(&self.key, &self.token, lease).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(l.core.not_owner(&self.key)),
-            Err(e) => Err(l.core.backend_err(&self.key, e)),
+            Ok(false) => Err(l.core.not_owner(&self.name)),
+            Err(e) => Err(l.core.backend_err(&self.name, e)),
         }
     }
 
@@ -112,8 +131,8 @@ impl LockGuard {
         let l = &self.locks;
         match l.port.release(&self.key, &self.token).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(l.core.not_owner(&self.key)),
-            Err(e) => Err(l.core.backend_err(&self.key, e)),
+            Ok(false) => Err(l.core.not_owner(&self.name)),
+            Err(e) => Err(l.core.backend_err(&self.name, e)),
         }
     }
 }

@@ -5,16 +5,20 @@
 //! calls its port. Handles are cheap to clone.
 
 mod cache;
+mod compute;
 mod counter;
 mod idempotency;
 mod limiter;
 mod lock;
+mod reentrant;
 mod route;
 pub(crate) mod singleflight;
 
 pub use cache::{Cache, Versioned};
+pub use compute::{Fill, FillLock, ValueCodec};
 pub use counter::Counter;
-pub use idempotency::{Begin, Claim, Idempotency, Snapshot};
+pub use idempotency::{Begin, Claim, Idempotency, Recorded, Snapshot};
+pub use idempotency::RunCodec;
 pub use limiter::Limiter;
 pub use lock::{LockGuard, Locks};
 pub(crate) use route::RouteCore;

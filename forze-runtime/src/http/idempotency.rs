@@ -9,7 +9,9 @@ use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Begin, Idempotency};
+use std::borrow::Cow;
+
+use crate::{Idempotency, IdempotencyError, Recorded};
 
 /// A tower layer that honours `Idempotency-Key` on unsafe methods (`POST`, `PUT`, `PATCH`,
 /// `DELETE`).
@@ -232,82 +234,117 @@ where
             h.update(&bytes);
             let fingerprint = crate::codec::hex(&h.finalize());
             let operation = format!("{} {}", parts.method, parts.uri.path());
-            let claim = match layer.store.begin(&operation, &key, &fingerprint).await {
-                Ok(Begin::Proceed(claim)) => claim,
-                Ok(Begin::Replay(snapshot)) => {
-                    return Ok(
-                        match crate::codec::decode::<StoredResponse>(snapshot.bytes()) {
-                            Ok(stored) => replay(stored),
-                            Err(_) => super::json_error(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "idempotency_record_corrupt",
-                                "the stored response for this key cannot be read",
-                            ),
-                        },
-                    )
-                }
-                Ok(Begin::InProgress) => {
-                    let mut resp = super::json_error(
-                        StatusCode::CONFLICT,
-                        "idempotency_in_progress",
-                        "a request with this Idempotency-Key is still being processed",
-                    );
-                    resp.headers_mut()
-                        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-                    return Ok(resp);
-                }
-                Ok(Begin::Mismatch) => {
-                    return Ok(super::json_error(
-                        StatusCode::CONFLICT,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used with a different request",
-                    ))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "idempotency store unavailable");
-                    return Ok(super::json_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "idempotency_unavailable",
-                        "the idempotency store is unavailable; nothing was done",
-                    ));
-                }
-            };
-            let resp = match inner
-                .call(Request::from_parts(parts, Body::from(bytes)))
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = claim.release().await;
-                    return Err(e);
-                }
-            };
-            let (rparts, rbody) = resp.into_parts();
-            let rbytes = match rbody.collect().await {
-                Ok(c) => c.to_bytes(),
-                Err(_) => {
-                    let _ = claim.release().await;
-                    return Ok(super::json_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "response_unreadable",
-                        "the response could not be read",
-                    ));
-                }
-            };
-            if rparts.status.is_server_error() || rbytes.len() > layer.max_response {
-                // Never the final answer: the client may retry with the same key.
-                let _ = claim.release().await;
-            } else {
-                let stored = StoredResponse {
-                    status: rparts.status.as_u16(),
-                    headers: stored_headers(&rparts.headers),
-                    body: rbytes.to_vec(),
+            let request = Request::from_parts(parts, Body::from(bytes));
+            let max_response = layer.max_response;
+            let run = layer.store.run(&operation, &key, &fingerprint, || async move {
+                let resp = match inner.call(request).await {
+                    Ok(r) => r,
+                    Err(e) => return HttpRun::Failed(e),
                 };
-                if let Err(e) = claim.commit(&stored).await {
-                    tracing::error!(error = %e, key, "response not recorded; a retry will run again");
+                let (rparts, rbody) = resp.into_parts();
+                let Ok(collected) = rbody.collect().await else {
+                    return HttpRun::Fresh {
+                        response: super::json_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "response_unreadable",
+                            "the response could not be read",
+                        ),
+                        record: None,
+                    };
+                };
+                let rbytes = collected.to_bytes();
+                // A 5xx is never the final answer: the client may retry with the same key.
+                let record = (!rparts.status.is_server_error() && rbytes.len() <= max_response)
+                    .then(|| {
+                        crate::codec::encode(&StoredResponse {
+                            status: rparts.status.as_u16(),
+                            headers: stored_headers(&rparts.headers),
+                            body: rbytes.to_vec(),
+                        })
+                        .ok()
+                    })
+                    .flatten();
+                HttpRun::Fresh {
+                    response: Response::from_parts(rparts, Body::from(rbytes)),
+                    record,
                 }
-            }
-            Ok(Response::from_parts(rparts, Body::from(rbytes)))
+            });
+            Ok(match run.await {
+                HttpRun::Fresh { response, .. } => response,
+                HttpRun::Failed(e) => return Err(e),
+                HttpRun::Replayed(stored) => replay(stored),
+                HttpRun::Refused(e) => refusal(&e),
+            })
         })
+    }
+}
+
+/// What one request through the layer came to (the [`Recorded`] result of
+/// [`Idempotency::run`]).
+enum HttpRun<E> {
+    /// This request's own response, and what to record of it (`None`: release the key).
+    Fresh {
+        response: Response,
+        record: Option<Vec<u8>>,
+    },
+    /// The inner service failed: nothing recorded, the key released.
+    Failed(E),
+    /// A duplicate: the first request's recorded response.
+    Replayed(StoredResponse),
+    /// Not run: in progress, another payload, the store unavailable, a corrupt record.
+    Refused(IdempotencyError),
+}
+
+impl<E> Recorded for HttpRun<E> {
+    fn record(&self) -> Option<Result<Cow<'_, [u8]>, String>> {
+        match self {
+            HttpRun::Fresh {
+                record: Some(bytes),
+                ..
+            } => Some(Ok(Cow::Borrowed(bytes))),
+            _ => None,
+        }
+    }
+
+    fn replay(bytes: &[u8]) -> Result<Self, String> {
+        crate::codec::decode(bytes).map(HttpRun::Replayed)
+    }
+
+    fn refused(error: IdempotencyError) -> Self {
+        HttpRun::Refused(error)
+    }
+}
+
+/// The answer to a request that did not run.
+fn refusal(e: &IdempotencyError) -> Response {
+    match e {
+        IdempotencyError::InProgress { .. } | IdempotencyError::Reentrant { .. } => {
+            let mut resp = super::json_error(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+            );
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp
+        }
+        IdempotencyError::Mismatch { .. } => super::json_error(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+        ),
+        IdempotencyError::Corrupt { .. } => super::json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "idempotency_record_corrupt",
+            "the stored response for this key cannot be read",
+        ),
+        other => {
+            tracing::error!(error = %other, "idempotency store unavailable");
+            super::json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "idempotency_unavailable",
+                "the idempotency store is unavailable; nothing was done",
+            )
+        }
     }
 }

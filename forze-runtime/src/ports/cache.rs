@@ -45,11 +45,16 @@ pub trait CachePort: Send + Sync + 'static {
     /// unless the pointer already names a newer version (then nothing is written). Atomic;
     /// returns whether `version` is current. The body and the copy live for `ttl`, the pointer
     /// for twice that.
+    ///
+    /// `current` is the value of the `current` key, `{version}:{body}`, as
+    /// [`crate::codec::encode_current`] writes it; the body is its tail from `body_at`, so the
+    /// body crosses the wire once.
     async fn set_version(
         &self,
         keys: VersionedKeys<'_>,
         version: u64,
-        body: &[u8],
+        current: &[u8],
+        body_at: usize,
         ttl: Duration,
     ) -> PortResult<bool>;
 }
@@ -80,54 +85,7 @@ pub struct VersionedKeys<'a> {
 impl VersionedKeys<'_> {
     /// The body key of `version`.
     pub fn body(&self, version: u64) -> String {
-        format!("{}/{version}", self.body_prefix)
+        crate::keys::space_body_key(self.body_prefix, version)
     }
 }
 
-/// The value of a `current` key: the version in decimal, `:`, the body.
-pub(crate) fn encode_current(version: u64, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 21);
-    out.extend_from_slice(version.to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(body);
-    out
-}
-
-/// Splits the value of a `current` key into the version and where the body starts; `None` when
-/// it was not written by [`CachePort::set_version`] (no decimal version before the first `:`).
-pub(crate) fn decode_current(value: &[u8]) -> Option<(u64, usize)> {
-    let colon = value.iter().position(|&b| b == b':')?;
-    if colon == 0 {
-        return None;
-    }
-    let mut version: u64 = 0;
-    for &b in &value[..colon] {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        version = version.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some((version, colon + 1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn current_values_round_trip_and_foreign_values_are_refused() {
-        let v = encode_current(42, b"{\"a\":1}");
-        assert_eq!(v, b"42:{\"a\":1}");
-        assert_eq!(decode_current(&v), Some((42, 3)));
-        assert_eq!(decode_current(b"7:"), Some((7, 2)));
-        assert_eq!(
-            decode_current(&encode_current(u64::MAX, b"x")),
-            Some((u64::MAX, 21))
-        );
-        assert_eq!(decode_current(b"{\"a\":1}"), None);
-        assert_eq!(decode_current(b":x"), None);
-        assert_eq!(decode_current(b"-1:x"), None);
-        assert_eq!(decode_current(b"99999999999999999999999:x"), None);
-        assert_eq!(decode_current(b"12"), None);
-    }
-}

@@ -54,7 +54,7 @@ pub struct Quota {
 
 impl Quota {
     /// A quota of `limit` per `period`.
-    pub fn new(limit: u64, period: Duration, algorithm: Algorithm) -> Self {
+    pub const fn new(limit: u64, period: Duration, algorithm: Algorithm) -> Self {
         Self {
             limit,
             period,

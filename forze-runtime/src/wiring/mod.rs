@@ -3,6 +3,8 @@
 
 mod ambient;
 pub(crate) use ambient::with_ambient;
+mod registry;
+pub use registry::Registration;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +20,7 @@ use crate::adapters::redis::{RedisBackend, RedisConfig};
 use crate::error::{Error, RouteKind};
 use crate::handles::{Cache, Counter, Idempotency, Limiter, Locks, RouteCore};
 use crate::health::Health;
-use crate::keys::validate_namespace;
+use crate::keys::{namespaces_overlap, validate_namespace};
 
 /// Which backend a runtime uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +200,7 @@ impl ForzeBuilder {
                 .map(|(n, r)| (n, r.namespace.as_str()))
                 .collect(),
         );
+        out.extend(self.overlapping_namespaces());
         for (name, r) in &self.caches {
             if r.ttl.is_zero() {
                 out.push(format!("cache {name:?}: ttl must be above zero"));
@@ -238,6 +241,49 @@ impl ForzeBuilder {
         out
     }
 
+    /// Every pair of routes (of any kind) whose namespaces are equal or nest: they would share
+    /// keys, or a prefix that selects keys (tracking, ACL patterns).
+    fn overlapping_namespaces(&self) -> Vec<String> {
+        let all: Vec<(RouteKind, &str, &str)> = self
+            .caches
+            .iter()
+            .map(|(n, r)| (RouteKind::Cache, n.as_str(), r.namespace.as_str()))
+            .chain(
+                self.counters
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Counter, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.idempotency
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Idempotency, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.limiters
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Limiter, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.locks
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Lock, n.as_str(), r.namespace.as_str())),
+            )
+            .collect();
+        let mut out = Vec::new();
+        for (i, (ka, na, sa)) in all.iter().enumerate() {
+            for (kb, nb, sb) in &all[i + 1..] {
+                if (ka, na) != (kb, nb) && namespaces_overlap(sa, sb) {
+                    let how = if sa == sb { "share" } else { "nest" };
+                    out.push(format!(
+                        "{ka} {na:?} (namespace {sa:?}) and {kb} {nb:?} (namespace {sb:?}) \
+                         {how} namespaces; give each route a namespace of its own"
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     fn missing(&self) -> Vec<(RouteKind, String)> {
         self.required
             .iter()
@@ -261,7 +307,7 @@ impl ForzeBuilder {
         }
         let mut this = self;
         if !this.allow_unwired_annotations {
-            for r in crate::__private::registrations() {
+            for r in registry::registrations() {
                 this.required.insert((r.kind, r.name.to_owned()));
             }
         }
@@ -328,6 +374,7 @@ impl ForzeBuilder {
                     port: idem_port.clone(),
                     ttl: r.ttl,
                     lease: r.lease,
+                    wait: std::time::Duration::ZERO,
                 };
                 (name, h)
             })

@@ -89,7 +89,7 @@ pub async fn counter_overflow_is_an_error(f: &Forze) {
     let err = n.incr().await.unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("\"n\"") && text.contains("t:n/overflow"),
+        text.contains("\"n\"") && text.contains("key \"overflow\""),
         "{text}"
     );
     assert_eq!(n.get().await.unwrap(), Some(i64::MAX));

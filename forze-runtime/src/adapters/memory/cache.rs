@@ -104,16 +104,18 @@ impl CachePort for MemoryBackend {
         &self,
         keys: VersionedKeys<'_>,
         version: u64,
-        body: &[u8],
+        current: &[u8],
+        body_at: usize,
         ttl: Duration,
     ) -> PortResult<bool> {
+        let body = current.get(body_at..).unwrap_or_default();
         let _writer = unpoison(self.inner.versions.lock());
-        let current = self.cache_get(keys.pointer).and_then(|v| parse_version(&v));
-        if current.is_some_and(|c| c > version) {
+        let pointed = self.cache_get(keys.pointer).and_then(|v| parse_version(&v));
+        if pointed.is_some_and(|c| c > version) {
             return Ok(false);
         }
         self.cache_put(&keys.body(version), body, ttl);
-        self.cache_put(keys.current, &encode_current(version, body), ttl);
+        self.cache_put(keys.current, current, ttl);
         let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
         self.cache_put(keys.pointer, version.to_string().as_bytes(), pointer_ttl);
         Ok(true)

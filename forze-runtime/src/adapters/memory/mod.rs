@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 
 use crate::error::{BackendError, BackendErrorKind};
-use crate::ports::cache::encode_current;
 use crate::ports::{
     Algorithm, BeginOutcome, CachePort, CounterPort, Decision, IdempotencyPort, LockPort,
     PortResult, Quota, RateLimitPort, VersionedKeys,

@@ -91,7 +91,8 @@ impl CachePort for RedisBackend {
         &self,
         keys: VersionedKeys<'_>,
         version: u64,
-        body: &[u8],
+        current: &[u8],
+        body_at: usize,
         ttl: Duration,
     ) -> PortResult<bool> {
         let moved: i64 = self
@@ -103,9 +104,10 @@ impl CachePort for RedisBackend {
                     .key(keys.body(version))
                     .key(keys.current)
                     .arg(version)
-                    .arg(body)
+                    .arg(current)
                     .arg(ms(ttl))
-                    .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR))),
+                    .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR)))
+                    .arg(body_at),
             )
             .await?;
         Ok(moved == 1)

@@ -63,7 +63,7 @@ impl RedisBackend {
         let left = us((end_us - now_us) as i64);
         // Counters outlive their window a little, for callers whose clocks run behind.
         let expiry_ms = (end_us + period_us.min(1_000_000)).div_ceil(1000);
-        let counter = format!("{key}/{window}");
+        let counter = crate::keys::window_key(key, window);
         let (allowed, used) = if cost == 1 {
             // Counts even when denied: a denied call of cost 1 found the window full, and a full
             // window stays full (nothing is ever taken off), so the extra count changes no answer.

@@ -1,0 +1,275 @@
+//! Glue of `#[cached]` and `#[cache_invalidate]`: the site's facts, the return-type modes, and
+//! the calls into [`Cache::get_or_compute_with`] and [`Cache::invalidate_entries`].
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{warn_once, with_runtime};
+use crate::handles::{Cache, Fill, FillLock, ValueCodec};
+use crate::{Forze, Locks};
+
+/// One annotated function's static facts.
+#[derive(Debug)]
+pub struct Site {
+    /// The cache route's name.
+    pub cache: &'static str,
+    /// The TTL from the annotation (`None`: the route's).
+    pub ttl: Option<Duration>,
+    /// `module::path::function`.
+    pub function: &'static str,
+    /// The lock route that guards cache fills across processes, if any.
+    pub lock: Option<&'static str>,
+    warned: AtomicBool,
+}
+
+impl Site {
+    /// The facts of one annotation.
+    pub const fn new(cache: &'static str, ttl: Option<Duration>, function: &'static str) -> Self {
+        Self {
+            cache,
+            ttl,
+            function,
+            lock: None,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The same, with fills guarded across processes by the lock route `lock`.
+    pub const fn with_lock(mut self, lock: &'static str) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
+    /// The cache to use, or `None` (a `warn` once per site) to call straight through.
+    fn resolve(&self, via: Option<&Forze>) -> Option<Arc<Cache>> {
+        match with_runtime(via, |rt| rt.cache_shared(self.cache)) {
+            Some(Ok(cache)) => Some(cache),
+            Some(Err(e)) => {
+                warn_once(&self.warned, self.function, &format_args!("{e}; calling through without caching"));
+                None
+            }
+            None => {
+                let e = crate::Error::NoRuntime {
+                    function: self.function.to_owned(),
+                };
+                warn_once(&self.warned, self.function, &format_args!("{e}; calling through without caching"));
+                None
+            }
+        }
+    }
+}
+
+/// The fill lock of a site, looked up only when a miss needs it.
+struct SiteLock<'a> {
+    site: &'static Site,
+    via: Option<&'a Forze>,
+}
+
+impl FillLock for SiteLock<'_> {
+    fn fill_locks(&self) -> Option<Locks> {
+        let name = self.site.lock?;
+        match with_runtime(self.via, |rt| rt.lock(name))? {
+            Ok(locks) => Some(locks),
+            Err(e) => {
+                tracing::warn!(function = self.site.function, error = %e, "fill lock unavailable; filling without it");
+                None
+            }
+        }
+    }
+}
+
+/// How a return type is cached: which part is stored, and how a stored value becomes a return
+/// value again.
+#[diagnostic::on_unimplemented(
+    message = "`{R}` cannot be cached",
+    label = "the cached value must be `Serialize + DeserializeOwned`",
+    note = "for `Result<T, E>` only `T` is stored; for `Option<T>`, `T`"
+)]
+pub trait Mode<R> {
+    /// The stored part.
+    type Value: Serialize + DeserializeOwned;
+    /// The part of `r` to store, if `r` is to be stored.
+    fn cacheable(r: &R) -> Option<&Self::Value>;
+    /// A return value from a stored part.
+    fn rebuild(v: Self::Value) -> R;
+}
+
+/// `Result<T, E>`: `Ok` values are cached, errors never.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultMode;
+/// `Option<T>`: `Some` values are cached.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionMode;
+/// Any value is cached as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainMode;
+
+impl<T: Serialize + DeserializeOwned, E> Mode<Result<T, E>> for ResultMode {
+    type Value = T;
+    fn cacheable(r: &Result<T, E>) -> Option<&T> {
+        r.as_ref().ok()
+    }
+    fn rebuild(v: T) -> Result<T, E> {
+        Ok(v)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Mode<Option<T>> for OptionMode {
+    type Value = T;
+    fn cacheable(r: &Option<T>) -> Option<&T> {
+        r.as_ref()
+    }
+    fn rebuild(v: T) -> Option<T> {
+        Some(v)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Mode<T> for PlainMode {
+    type Value = T;
+    fn cacheable(r: &T) -> Option<&T> {
+        Some(r)
+    }
+    fn rebuild(v: T) -> T {
+        v
+    }
+}
+
+/// Whether a returned value counts as success (for invalidation after the call).
+pub trait Success<R> {
+    /// True when the call succeeded.
+    fn succeeded(r: &R) -> bool;
+}
+
+impl<T, E> Success<Result<T, E>> for ResultMode {
+    fn succeeded(r: &Result<T, E>) -> bool {
+        r.is_ok()
+    }
+}
+
+impl<T> Success<Option<T>> for OptionMode {
+    fn succeeded(_: &Option<T>) -> bool {
+        true
+    }
+}
+
+impl<T> Success<T> for PlainMode {
+    fn succeeded(_: &T) -> bool {
+        true
+    }
+}
+
+/// Picks the mode of a return type the syntax does not reveal (an alias, a user type), by
+/// method resolution: `(&&&Probe::<R>::new()).forze_mode()` is [`ResultMode`] when `R` is a
+/// `Result` (aliases included), [`OptionMode`] for an `Option`, [`PlainMode`] otherwise.
+pub struct Probe<R>(PhantomData<fn() -> R>);
+
+impl<R> Probe<R> {
+    /// A probe for `R`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<R> Default for Probe<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// See [`Probe`].
+pub trait ProbeResult {
+    /// See [`Probe`].
+    fn forze_mode(&self) -> ResultMode {
+        ResultMode
+    }
+}
+impl<T, E> ProbeResult for &&Probe<Result<T, E>> {}
+
+/// See [`Probe`].
+pub trait ProbeOption {
+    /// See [`Probe`].
+    fn forze_mode(&self) -> OptionMode {
+        OptionMode
+    }
+}
+impl<T> ProbeOption for &Probe<Option<T>> {}
+
+/// See [`Probe`].
+pub trait ProbePlain {
+    /// See [`Probe`].
+    fn forze_mode(&self) -> PlainMode {
+        PlainMode
+    }
+}
+impl<R> ProbePlain for Probe<R> {}
+
+/// The [`ValueCodec`] of return type `R` in mode `M` (generated code makes it at the span of
+/// the return type, so that a type that cannot be cached gives one error there).
+pub fn codec<R, M: Mode<R>>(_mode: M) -> ValueCodec<R> {
+    ValueCodec::new(
+        |r| M::cacheable(r).map(crate::codec::encode),
+        |b| crate::codec::decode::<M::Value>(b).map(M::rebuild),
+    )
+}
+
+/// The body of every `#[cached]` function: [`Cache::get_or_compute_with`] on the site's cache,
+/// or the body alone when there is no cache to use.
+pub async fn cached<R, F>(
+    site: &'static Site,
+    via: Option<Forze>,
+    key: String,
+    tags: Vec<String>,
+    codec: ValueCodec<R>,
+    body: F,
+) -> R
+where
+    F: Future<Output = R>,
+{
+    let Some(cache) = site.resolve(via.as_ref()) else {
+        return body.await;
+    };
+    let lock = SiteLock {
+        site,
+        via: via.as_ref(),
+    };
+    let mut fill = Fill::new().ttl(site.ttl).tags(&tags);
+    if site.lock.is_some() {
+        fill = fill.lock(&lock);
+    }
+    cache
+        .get_or_compute_with(&key, &codec, fill, || body)
+        .await
+}
+
+/// The body of every `#[cache_invalidate]` function: runs it, then, if it succeeded, drops the
+/// entries at `keys` and every entry tagged with one of `tags`
+/// ([`Cache::invalidate_entries`]). Invalidation failures are logged at `error`; they never
+/// change the function's result.
+pub async fn invalidate_after<R, M, F>(
+    site: &'static Site,
+    via: Option<Forze>,
+    keys: Vec<String>,
+    tags: Vec<String>,
+    _mode: M,
+    body: F,
+) -> R
+where
+    M: Success<R>,
+    F: Future<Output = R>,
+{
+    let result = body.await;
+    if M::succeeded(&result) {
+        if let Some(cache) = site.resolve(via.as_ref()) {
+            if let Err(e) = cache.invalidate_entries(&keys, &tags).await {
+                tracing::error!(function = site.function, keys = ?keys, tags = ?tags, error = %e, "cache invalidation failed; entries may be stale until their TTL");
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,112 @@
+//! Glue of `#[idempotent]`: the site's facts, the payload's fingerprint, and the call into
+//! [`crate::Idempotency::run`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::with_runtime;
+use crate::error::Error;
+use crate::handles::{Recorded, RunCodec};
+use crate::{Forze, IdempotencyError};
+
+/// A canonical fingerprint of named arguments (sorted-key JSON object, SHA-256).
+#[derive(Default)]
+pub struct Fingerprint {
+    fields: serde_json::Map<String, serde_json::Value>,
+    error: Option<String>,
+}
+
+impl Fingerprint {
+    /// No fields yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the argument `name`.
+    pub fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        match serde_json::to_value(value) {
+            Ok(v) => {
+                self.fields.insert(name.to_owned(), v);
+            }
+            Err(e) => self.error = Some(format!("argument `{name}`: {e}")),
+        }
+    }
+
+    /// The fingerprint, or why it could not be made.
+    pub fn finish(self) -> Result<String, String> {
+        match self.error {
+            Some(e) => Err(e),
+            None => crate::codec::fingerprint(&serde_json::Value::Object(self.fields)),
+        }
+    }
+}
+
+/// One `#[idempotent]` annotation's static facts.
+#[derive(Debug)]
+pub struct IdemSite {
+    /// The idempotency store's name.
+    pub store: &'static str,
+    /// The operation name.
+    pub operation: &'static str,
+    /// The record's TTL from the annotation (`None`: the route's).
+    pub ttl: Option<Duration>,
+    /// How long a duplicate waits for an in-progress first call (`None`: not at all).
+    pub wait: Option<Duration>,
+    /// `module::path::function`.
+    pub function: &'static str,
+}
+
+/// How `R`, an idempotent call's result, is recorded and replayed (generated code makes it at
+/// the return type's span, so that a return type that does not fit gives one error there).
+pub fn recorded<R: Recorded>() -> RunCodec<R> {
+    RunCodec::<R>::of()
+}
+
+/// The body of every `#[idempotent]` function: [`crate::Idempotency::run`] on the site's store.
+/// `key: None` runs the call without idempotency; no runtime, or an unknown store, refuses the
+/// call ([`IdempotencyError::Unavailable`]): idempotency fails closed.
+pub async fn idempotent<R, F>(
+    site: &'static IdemSite,
+    via: Option<Forze>,
+    key: Option<String>,
+    fingerprint: Result<String, String>,
+    codec: RunCodec<R>,
+    body: F,
+) -> R
+where
+    F: Future<Output = R>,
+{
+    let Some(key) = key else {
+        return body.await;
+    };
+    let fp = match fingerprint {
+        Ok(fp) => fp,
+        Err(message) => {
+            return codec.refuse(IdempotencyError::Fingerprint {
+                operation: site.operation.to_owned(),
+                message,
+            })
+        }
+    };
+    let store = match with_runtime(via.as_ref(), |rt| rt.idempotency(site.store)) {
+        Some(Ok(store)) => store,
+        Some(Err(e)) => return codec.refuse(IdempotencyError::Unavailable(e)),
+        None => {
+            return codec.refuse(IdempotencyError::Unavailable(Error::NoRuntime {
+                function: site.function.to_owned(),
+            }))
+        }
+    };
+    let store = match (site.ttl, site.wait) {
+        (None, None) => store,
+        (ttl, wait) => {
+            let store = ttl.map_or(store.clone(), |t| store.with_ttl(t));
+            wait.map_or(store.clone(), |w| store.with_wait(w))
+        }
+    };
+    store
+        .run_as(codec, site.operation, &key, &fp, || body)
+        .await
+}

@@ -1,0 +1,352 @@
+//! The get-or-compute flow of a cache route: what `#[cached]` runs, public for hand-written
+//! code.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::singleflight::{self, Role};
+use super::{reentrant, Cache, LockGuard, Locks};
+
+/// Encodes the stored part of a value (`None`: nothing to store).
+type EncodeFn<R> = fn(&R) -> Option<Result<Vec<u8>, String>>;
+
+/// How a computed value of type `R` is stored in a cache and read back: which values are
+/// stored (all, `Ok` only, `Some` only) and in which form.
+///
+/// ```
+/// use forze_runtime::ValueCodec;
+/// let whole = ValueCodec::<u32>::whole();
+/// let ok_only = ValueCodec::<Result<u32, String>>::ok_only();
+/// let some_only = ValueCodec::<Option<u32>>::some_only();
+/// # let _ = (whole, ok_only, some_only);
+/// ```
+pub struct ValueCodec<R> {
+    encode: EncodeFn<R>,
+    decode: fn(&[u8]) -> Result<R, String>,
+}
+
+impl<R> Clone for ValueCodec<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for ValueCodec<R> {}
+
+impl<R> std::fmt::Debug for ValueCodec<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueCodec").finish_non_exhaustive()
+    }
+}
+
+impl<R> ValueCodec<R> {
+    /// A codec from its two halves: `encode` gives the bytes to store (`None`: do not store this
+    /// value), `decode` a value from stored bytes.
+    pub fn new(encode: EncodeFn<R>, decode: fn(&[u8]) -> Result<R, String>) -> Self {
+        Self { encode, decode }
+    }
+}
+
+impl<R: Serialize + DeserializeOwned> ValueCodec<R> {
+    /// Every value is stored, as JSON.
+    pub fn whole() -> Self {
+        Self::new(
+            |r| Some(crate::codec::encode(r)),
+            |b| crate::codec::decode(b),
+        )
+    }
+}
+
+impl<T: Serialize + DeserializeOwned, E> ValueCodec<Result<T, E>> {
+    /// `Ok` values are stored; errors never are.
+    pub fn ok_only() -> Self {
+        Self::new(
+            |r| r.as_ref().ok().map(crate::codec::encode),
+            |b| crate::codec::decode(b).map(Ok),
+        )
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> ValueCodec<Option<T>> {
+    /// `Some` values are stored; `None` never is.
+    pub fn some_only() -> Self {
+        Self::new(
+            |r| r.as_ref().map(crate::codec::encode),
+            |b| crate::codec::decode(b).map(Some),
+        )
+    }
+}
+
+/// Where a fill lock comes from: a [`Locks`] handle, or something that finds one only when a
+/// miss needs it (what `#[cached(lock = "...")]` passes, so that a hit never looks it up).
+pub trait FillLock: Sync {
+    /// The lock route, if there is one to use.
+    fn fill_locks(&self) -> Option<Locks>;
+}
+
+impl FillLock for Locks {
+    fn fill_locks(&self) -> Option<Locks> {
+        Some(self.clone())
+    }
+}
+
+/// The settings of one [`Cache::get_or_compute_with`] call.
+///
+/// ```
+/// use std::time::Duration;
+/// use forze_runtime::Fill;
+/// let tags = ["team:7".to_owned()];
+/// let fill = Fill::new().ttl(Duration::from_secs(60)).tags(&tags);
+/// # let _ = fill;
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct Fill<'a> {
+    ttl: Option<Duration>,
+    tags: &'a [String],
+    lock: Option<&'a dyn FillLock>,
+}
+
+impl std::fmt::Debug for Fill<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fill")
+            .field("ttl", &self.ttl)
+            .field("tags", &self.tags)
+            .field("lock", &self.lock.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Fill<'a> {
+    /// The route's TTL, no tags, no lock across processes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores the value for `ttl` (`None`: the route's TTL).
+    pub fn ttl(mut self, ttl: impl Into<Option<Duration>>) -> Self {
+        self.ttl = ttl.into();
+        self
+    }
+
+    /// Records the entry under each of `tags` (see [`Cache::invalidate_tag`]).
+    pub fn tags(mut self, tags: &'a [String]) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Guards the fill across processes with a lock of this route: one process computes, the
+    /// others poll the cache (with backoff, up to the lock's lease) for its value.
+    pub fn lock(mut self, locks: &'a dyn FillLock) -> Self {
+        self.lock = Some(locks);
+        self
+    }
+}
+
+enum Filled {
+    /// Another process filled the entry meanwhile: its bytes.
+    Bytes(Vec<u8>),
+    /// This call holds the fill lock: compute, store, release.
+    Ours(LockGuard),
+    /// No lock could be had in time (or the lock backend failed): compute without it.
+    Unguarded,
+}
+
+impl Cache {
+    /// The value at `key`, or `compute()`'s, stored for the route's TTL. See
+    /// [`Cache::get_or_compute_with`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+    /// use forze_runtime::{CacheRoute, Forze};
+    /// let forze = Forze::builder().cache("users", CacheRoute::new("app:users")).build().await?;
+    /// let users = forze.cache("users")?;
+    /// let a: String = users.get_or_compute("user:1", || async { "Ada".to_owned() }).await;
+    /// let b: String = users.get_or_compute("user:1", || async { "not run".to_owned() }).await;
+    /// assert_eq!((a.as_str(), b.as_str()), ("Ada", "Ada"));
+    /// assert_eq!(users.get::<String>("user:1").await?, Some("Ada".into()));
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_or_compute<T, F, Fut>(&self, key: &str, compute: F) -> T
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        self.get_or_compute_with(key, &ValueCodec::whole(), Fill::new(), compute)
+            .await
+    }
+
+    /// The value at `key`, or the one `compute()` returns, stored as `codec` says (the flow of
+    /// `#[cached]`):
+    ///
+    /// - a hit is one read and nothing else;
+    /// - concurrent misses of `key` in this process share one computation (the others wait for
+    ///   its result); with [`Fill::lock`], also across processes;
+    /// - a computation that asks for its own `key` again (a recursive call, another function
+    ///   with the same key) computes directly instead of waiting for itself;
+    /// - the cache never fails the call: when it is down, slow, missing a tenant, or holds an
+    ///   entry that does not decode, `compute()` runs, its value returns, a `warn` is traced.
+    pub async fn get_or_compute_with<R, F, Fut>(
+        &self,
+        key: &str,
+        codec: &ValueCodec<R>,
+        fill: Fill<'_>,
+        compute: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        let full = match self.core.space() {
+            Ok(space) => space.cache_kv(key),
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
+                return compute().await;
+            }
+        };
+        if reentrant::holds(&full) {
+            return compute().await;
+        }
+        // A hit is one read and nothing else.
+        if let Some(bytes) = self.read_bytes(key, &full).await {
+            if let Some(r) = self.decode_with(codec, key, &bytes) {
+                return r;
+            }
+        }
+        // A miss: concurrent misses of this key share one computation.
+        let leader = match self.flights.join(full) {
+            Role::Leader(l) => l,
+            Role::Follower(rx) => {
+                if let Some(bytes) = singleflight::wait(rx).await {
+                    if let Some(r) = self.decode_with(codec, key, &bytes) {
+                        return r;
+                    }
+                }
+                return compute().await;
+            }
+        };
+        let full = leader.key();
+        // Across processes: one filler at a time per key; the others wait for its value.
+        let mut guard = None;
+        if let Some(locks) = fill.lock.and_then(FillLock::fill_locks) {
+            match self.fill_across_processes(&locks, key, full).await {
+                Filled::Bytes(bytes) => {
+                    if let Some(r) = self.decode_with(codec, key, &bytes) {
+                        leader.finish(Some(bytes));
+                        return r;
+                    }
+                }
+                Filled::Ours(g) => guard = Some(g),
+                Filled::Unguarded => {}
+            }
+        }
+        let result = reentrant::holding(full, compute()).await;
+        let encoded = (codec.encode)(&result).and_then(|b| match b {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "result does not serialize; not cached");
+                None
+            }
+        });
+        if let Some(bytes) = &encoded {
+            self.write_bytes(key, full, bytes, fill.ttl, fill.tags)
+                .await;
+        }
+        if let Some(guard) = guard {
+            if let Err(e) = guard.release().await {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "fill lock not released; it expires with its lease");
+            }
+        }
+        leader.finish(encoded);
+        result
+    }
+
+    fn decode_with<R>(&self, codec: &ValueCodec<R>, key: &str, bytes: &[u8]) -> Option<R> {
+        match (codec.decode)(bytes) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "cached value does not decode; treated as a miss");
+                None
+            }
+        }
+    }
+
+    /// Takes the fill lock of `full`, or waits (polling the cache with backoff, at most the
+    /// lock's lease) for the process that holds it to store the value.
+    async fn fill_across_processes(&self, locks: &Locks, key: &str, full: &str) -> Filled {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        let mut waited = false;
+        loop {
+            match locks.try_acquire_fill(full).await {
+                Ok(Some(guard)) => {
+                    // Someone may have filled the entry between our miss and this lock.
+                    if waited {
+                        if let Some(bytes) = self.read_bytes(key, full).await {
+                            let _ = guard.release().await;
+                            return Filled::Bytes(bytes);
+                        }
+                    }
+                    return Filled::Ours(guard);
+                }
+                Ok(None) if started.elapsed() < locks.lease => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                    waited = true;
+                    if let Some(bytes) = self.read_bytes(key, full).await {
+                        return Filled::Bytes(bytes);
+                    }
+                }
+                Ok(None) => return Filled::Unguarded,
+                Err(e) => {
+                    tracing::warn!(cache = %self.core.name, key, error = %e, "fill lock failed; filling without it");
+                    return Filled::Unguarded;
+                }
+            }
+        }
+    }
+
+    /// Reads raw bytes; any failure is a logged miss.
+    async fn read_bytes(&self, key: &str, full: &str) -> Option<Vec<u8>> {
+        match self.port.get(full).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "cache read failed; calling through");
+                None
+            }
+        }
+    }
+
+    /// Writes raw bytes (with tags); any failure is logged.
+    async fn write_bytes(
+        &self,
+        key: &str,
+        full: &str,
+        bytes: &[u8],
+        ttl: Option<Duration>,
+        tags: &[String],
+    ) {
+        if bytes.len() > self.max_value_bytes {
+            tracing::warn!(cache = %self.core.name, key, size = bytes.len(), max = self.max_value_bytes, "result too large to cache; not stored");
+            return;
+        }
+        let ttl = ttl.unwrap_or(self.ttl);
+        let written = if tags.is_empty() {
+            self.port.set(full, bytes, ttl).await
+        } else {
+            match self.tag_keys(tags) {
+                Ok(tag_keys) => self.port.set_tagged(full, bytes, ttl, &tag_keys).await,
+                Err(e) => {
+                    tracing::warn!(cache = %self.core.name, key, error = %e, "tags not recorded");
+                    self.port.set(full, bytes, ttl).await
+                }
+            }
+        };
+        if let Err(e) = written {
+            tracing::warn!(cache = %self.core.name, key, error = %e, "cache write failed; result not stored");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The layout: which storage key each kind of entry has, under a route's prefix.
+
+use std::fmt::Write as _;
+
+use super::{escape_part, escape_segment};
+
+/// The key space of one wired route: its namespace and, for tenant-aware routes, the tenant.
+///
+/// ```
+/// use forze_runtime::keys::KeySpace;
+/// let ks = KeySpace::new("app:users", None);
+/// assert_eq!(ks.cache_kv("user:1"), "app:users/cache/kv/user:1");
+/// let tenant = KeySpace::new("app:users", Some("acme/evil"));
+/// assert_eq!(tenant.counter(None), "app:users/tenant/acme%2Fevil");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpace {
+    prefix: String,
+}
+
+impl KeySpace {
+    /// The key space of `namespace` (already validated by the wiring), scoped to `tenant` if any.
+    pub fn new(namespace: &str, tenant: Option<&str>) -> Self {
+        let mut prefix = String::with_capacity(namespace.len() + 32);
+        prefix.push_str(namespace);
+        if let Some(tenant) = tenant {
+            prefix.push_str("/tenant/");
+            prefix.push_str(&escape_part(tenant));
+        }
+        Self { prefix }
+    }
+
+    /// `{prefix}`: the namespace, plus the tenant on tenant-aware routes.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `{prefix}{section}{part}`, with `section` a fixed `/word/.../` path and `part` already
+    /// escaped, in one allocation.
+    fn under(&self, section: &str, part: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + section.len() + part.len());
+        key.push_str(&self.prefix);
+        key.push_str(section);
+        key.push_str(part);
+        key
+    }
+
+    /// `{prefix}/cache/kv/{key}`: a plain cache entry.
+    pub fn cache_kv(&self, key: &str) -> String {
+        self.under("/cache/kv/", &escape_part(key))
+    }
+
+    /// `{prefix}/cache/pointer/{key}`: the current version of a versioned (document) entry.
+    pub fn cache_pointer(&self, key: &str) -> String {
+        self.under("/cache/pointer/", &escape_part(key))
+    }
+
+    /// `{prefix}/cache/body/{key}`: the prefix of the bodies of a versioned entry; a body's key
+    /// is this prefix, `/` and the version number (see [`KeySpace::cache_body`]).
+    pub fn cache_body_prefix(&self, key: &str) -> String {
+        self.under("/cache/body/", &escape_part(key))
+    }
+
+    /// `{prefix}/cache/body/{key}/{version}`: one version's body.
+    pub fn cache_body(&self, key: &str, version: u64) -> String {
+        space_body_key(&self.cache_body_prefix(key), version)
+    }
+
+    /// `{prefix}/cache/current/{key}`: `{version}:{body}`, a copy of the current version's body
+    /// of a versioned entry, read with one plain `GET`.
+    pub fn cache_current(&self, key: &str) -> String {
+        self.under("/cache/current/", &escape_part(key))
+    }
+
+    /// `{prefix}/cache/tag/{tag}`: the set of entries that carry a tag.
+    pub fn cache_tag(&self, tag: &str) -> String {
+        self.under("/cache/tag/", &escape_part(tag))
+    }
+
+    /// `{prefix}` or `{prefix}/{suffix}`: a counter.
+    pub fn counter(&self, suffix: Option<&str>) -> String {
+        match suffix {
+            None => self.prefix.clone(),
+            Some(suffix) => self.under("/", &escape_segment(suffix)),
+        }
+    }
+
+    /// `{prefix}/{operation}/{idempotency_key}`: an idempotency record.
+    pub fn idempotency(&self, operation: &str, key: &str) -> String {
+        let (operation, key) = (escape_segment(operation), escape_part(key));
+        let mut out =
+            String::with_capacity(self.prefix.len() + operation.len() + key.len() + 2);
+        out.push_str(&self.prefix);
+        out.push('/');
+        out.push_str(&operation);
+        out.push('/');
+        out.push_str(&key);
+        out
+    }
+
+    /// `{prefix}/ratelimit/{key}`: a rate limiter's state (see [`window_key`] for a fixed
+    /// window's counters).
+    pub fn rate_limit(&self, key: &str) -> String {
+        self.under("/ratelimit/", &escape_part(key))
+    }
+
+    /// `{prefix}/lock/{key}`: a lock.
+    pub fn lock(&self, key: &str) -> String {
+        self.under("/lock/", &escape_part(key))
+    }
+
+    /// `{prefix}/fill/{entry}`: the lock that guards the fill of the cache entry whose storage
+    /// key is `entry`, on a lock route (`#[cached(lock = "...")]`). A section of its own, so no
+    /// lock a caller names can be a fill lock.
+    pub fn fill_lock(&self, entry: &str) -> String {
+        self.under("/fill/", &escape_part(entry))
+    }
+}
+
+/// `{state}/{window}`: the counter of one fixed window of the limiter state key `state` (made by
+/// [`KeySpace::rate_limit`], which never contains `/` after its prefix, so no other limiter key
+/// can spell it).
+///
+/// ```
+/// use forze_runtime::keys::{window_key, KeySpace};
+/// let state = KeySpace::new("app:rl", None).rate_limit("u:1");
+/// assert_eq!(window_key(&state, 29_935_933), "app:rl/ratelimit/u:1/29935933");
+/// ```
+pub fn window_key(state: &str, window: u64) -> String {
+    space_body_key(state, window)
+}
+
+/// `{prefix}/{n}`.
+pub(crate) fn space_body_key(prefix: &str, n: u64) -> String {
+    let mut out = String::with_capacity(prefix.len() + 21);
+    out.push_str(prefix);
+    out.push('/');
+    let _ = write!(out, "{n}");
+    out
+}
+
+/// The key patterns of a document type's cache entries, for documentation and tooling
+/// (`DocumentSpec::key_patterns`): `{namespace}/cache/pointer/{name}:{id}` and so on.
+///
+/// ```
+/// let p = forze_runtime::keys::DocumentKeyPatterns::of("projects");
+/// assert_eq!(p.pointer, "{namespace}/cache/pointer/projects:{id}");
+/// assert_eq!(p.body, "{namespace}/cache/body/projects:{id}/{version}");
+/// assert_eq!(p.current, "{namespace}/cache/current/projects:{id}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentKeyPatterns {
+    /// The pointer: current version.
+    pub pointer: String,
+    /// One version's body.
+    pub body: String,
+    /// The current version's copy, `{version}:{body}`.
+    pub current: String,
+}
+
+impl DocumentKeyPatterns {
+    /// The patterns of the document type `name`.
+    pub fn of(name: &str) -> Self {
+        let ks = KeySpace {
+            prefix: "{namespace}".to_owned(),
+        };
+        // The placeholders are shown as placeholders, not escaped.
+        let entry = format!("{name}:{{id}}");
+        Self {
+            pointer: ks.under("/cache/pointer/", &entry),
+            body: format!("{}/{{version}}", ks.under("/cache/body/", &entry)),
+            current: ks.under("/cache/current/", &entry),
+        }
+    }
+}
