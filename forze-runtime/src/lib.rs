@@ -50,8 +50,8 @@ pub use adapters::memory::MemoryConfig;
 pub use adapters::redis::RedisConfig;
 pub use error::{BackendError, BackendErrorKind, Error, RouteKind};
 pub use handles::{
-    Begin, Cache, Claim, Counter, Fill, FillLock, Idempotency, Limiter, LockGuard, Locks,
-    Recorded, Snapshot, ValueCodec, Versioned,
+    Begin, Cache, Claim, Counter, Fill, FillLock, Idempotency, Limiter, LockGuard, Locks, Recorded,
+    Snapshot, ValueCodec, Versioned,
 };
 pub use health::Health;
 pub use outcomes::{IdempotencyError, RateLimited};

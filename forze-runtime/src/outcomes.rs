@@ -47,7 +47,9 @@ pub enum IdempotencyError {
     },
     /// The call ran its own key again inside itself (a recursive call, a second annotation):
     /// refused there instead of waiting for itself.
-    #[error("a call of {operation:?} with idempotency key {key:?} ran the same key again inside itself")]
+    #[error(
+        "a call of {operation:?} with idempotency key {key:?} ran the same key again inside itself"
+    )]
     Reentrant {
         /// The operation.
         operation: String,

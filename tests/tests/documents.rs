@@ -332,17 +332,29 @@ async fn the_keys_follow_the_layout() {
             .replace("{id}", "10")
             .replace("{version}", &version.to_string())
     };
-    let pointer: String = c.get(key(&Project::key_patterns().pointer, 0)).await.unwrap();
+    let pointer: String = c
+        .get(key(&Project::key_patterns().pointer, 0))
+        .await
+        .unwrap();
     assert_eq!(pointer, "2");
     let v1: Vec<u8> = c.get(key(&Project::key_patterns().body, 1)).await.unwrap();
     let v2: Vec<u8> = c.get(key(&Project::key_patterns().body, 2)).await.unwrap();
     assert_eq!(serde_json::from_slice::<Project>(&v1).unwrap().name, "a");
     assert_eq!(serde_json::from_slice::<Project>(&v2).unwrap().name, "b");
-    let current: Vec<u8> = c.get(key(&Project::key_patterns().current, 0)).await.unwrap();
+    let current: Vec<u8> = c
+        .get(key(&Project::key_patterns().current, 0))
+        .await
+        .unwrap();
     assert_eq!(current, [b"2:".as_slice(), &v2].concat());
-    let pointer_ttl: i64 = c.pttl(key(&Project::key_patterns().pointer, 0)).await.unwrap();
+    let pointer_ttl: i64 = c
+        .pttl(key(&Project::key_patterns().pointer, 0))
+        .await
+        .unwrap();
     let body_ttl: i64 = c.pttl(key(&Project::key_patterns().body, 2)).await.unwrap();
-    let current_ttl: i64 = c.pttl(key(&Project::key_patterns().current, 0)).await.unwrap();
+    let current_ttl: i64 = c
+        .pttl(key(&Project::key_patterns().current, 0))
+        .await
+        .unwrap();
     assert!(body_ttl > 0 && body_ttl <= 300_000, "{body_ttl}");
     assert!(current_ttl > 0 && current_ttl <= 300_000, "{current_ttl}");
     assert!(pointer_ttl > 300_000, "{pointer_ttl}");
@@ -352,7 +364,10 @@ async fn the_keys_follow_the_layout() {
         .await
         .unwrap();
     assert_eq!(repo.get(&10).await.unwrap().unwrap().name, "b");
-    let mended: Vec<u8> = c.get(key(&Project::key_patterns().current, 0)).await.unwrap();
+    let mended: Vec<u8> = c
+        .get(key(&Project::key_patterns().current, 0))
+        .await
+        .unwrap();
     assert_eq!(mended, current);
 }
 

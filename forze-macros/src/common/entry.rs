@@ -38,7 +38,7 @@ pub fn attribute<A>(
             "#[{name}] is written twice on this function; one is enough (the second would run \
              inside the first, on the same key)"
         ))
-        .with_span(again);
+        .with_span(&again.meta);
         return super::errors::with_item(&func, error);
     }
     let result = match parse(attr) {

@@ -51,14 +51,22 @@ impl Site {
         match with_runtime(via, |rt| rt.cache_shared(self.cache)) {
             Some(Ok(cache)) => Some(cache),
             Some(Err(e)) => {
-                warn_once(&self.warned, self.function, &format_args!("{e}; calling through without caching"));
+                warn_once(
+                    &self.warned,
+                    self.function,
+                    &format_args!("{e}; calling through without caching"),
+                );
                 None
             }
             None => {
                 let e = crate::Error::NoRuntime {
                     function: self.function.to_owned(),
                 };
-                warn_once(&self.warned, self.function, &format_args!("{e}; calling through without caching"));
+                warn_once(
+                    &self.warned,
+                    self.function,
+                    &format_args!("{e}; calling through without caching"),
+                );
                 None
             }
         }
@@ -242,9 +250,7 @@ where
     if site.lock.is_some() {
         fill = fill.lock(&lock);
     }
-    cache
-        .get_or_compute_with(&key, &codec, fill, || body)
-        .await
+    cache.get_or_compute_with(&key, &codec, fill, || body).await
 }
 
 /// The body of every `#[cache_invalidate]` function: runs it, then, if it succeeded, drops the

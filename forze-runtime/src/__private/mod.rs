@@ -13,11 +13,11 @@ mod rate_limited;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use crate::handles::RunCodec;
 pub use cached::{
     cached, codec, invalidate_after, Mode, OptionMode, PlainMode, Probe, ProbeOption, ProbePlain,
     ProbeResult, ResultMode, Site, Success,
 };
-pub use crate::handles::RunCodec;
 pub use idempotent::{idempotent, recorded, Fingerprint, IdemSite};
 pub use rate_limited::{limit_codec, rate_limited, IsResult, LimitCodec, LimitSite};
 

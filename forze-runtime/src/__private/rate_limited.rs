@@ -106,7 +106,11 @@ where
                     function: site.function.to_owned(),
                 },
             };
-            warn_once(&site.warned, site.function, &format_args!("{why}; refusing the call"));
+            warn_once(
+                &site.warned,
+                site.function,
+                &format_args!("{why}; refusing the call"),
+            );
             return (codec.refuse)(RateLimited::unchecked(limit, false, why.to_string()));
         }
     };

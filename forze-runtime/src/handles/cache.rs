@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::RouteCore;
-use crate::error::Error;
 use crate::codec::decode_current;
+use crate::error::Error;
 use crate::ports::{CachePort, VersionedKeys};
 use crate::wiring::FailurePolicy;
 
@@ -289,7 +289,11 @@ impl Cache {
             body_prefix: &body_prefix,
             current: &current,
         };
-        match self.port.set_version(keys, version, &copy, body_at, self.ttl).await {
+        match self
+            .port
+            .set_version(keys, version, &copy, body_at, self.ttl)
+            .await
+        {
             Ok(moved) => Ok(moved),
             Err(e) => self.fail_open(key, "set_version", self.core.backend_err(key, e), false),
         }

@@ -68,10 +68,10 @@ impl Counter {
     /// nothing.
     pub async fn incr_by(&self, by: i64) -> Result<i64, Error> {
         let key = self.key()?;
-        self.port
-            .incr(&key, by)
-            .await
-            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
+        self.port.incr(&key, by).await.map_err(|e| {
+            self.core
+                .backend_err(self.suffix.as_deref().unwrap_or(""), e)
+        })
     }
 
     /// Reserves a block of `count` consecutive values atomically and returns its last one: the
@@ -108,18 +108,18 @@ impl Counter {
     /// Sets the counter to `value`.
     pub async fn reset_to(&self, value: i64) -> Result<(), Error> {
         let key = self.key()?;
-        self.port
-            .reset(&key, value)
-            .await
-            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
+        self.port.reset(&key, value).await.map_err(|e| {
+            self.core
+                .backend_err(self.suffix.as_deref().unwrap_or(""), e)
+        })
     }
 
     /// The current value, `None` if the counter was never set.
     pub async fn get(&self) -> Result<Option<i64>, Error> {
         let key = self.key()?;
-        self.port
-            .get(&key)
-            .await
-            .map_err(|e| self.core.backend_err(self.suffix.as_deref().unwrap_or(""), e))
+        self.port.get(&key).await.map_err(|e| {
+            self.core
+                .backend_err(self.suffix.as_deref().unwrap_or(""), e)
+        })
     }
 }

@@ -106,7 +106,11 @@ impl Limiter {
             Err(e) => {
                 tracing::error!(limiter = %self.core.name, key, error = %e, "rate limit not checked; refusing the call");
                 let limit = quota.or(self.quota.as_ref()).map_or(0, |q| q.limit);
-                Err(RateLimited::unchecked(limit, e.is_unavailable(), e.to_string()))
+                Err(RateLimited::unchecked(
+                    limit,
+                    e.is_unavailable(),
+                    e.to_string(),
+                ))
             }
         }
     }

@@ -236,39 +236,41 @@ where
             let operation = format!("{} {}", parts.method, parts.uri.path());
             let request = Request::from_parts(parts, Body::from(bytes));
             let max_response = layer.max_response;
-            let run = layer.store.run(&operation, &key, &fingerprint, || async move {
-                let resp = match inner.call(request).await {
-                    Ok(r) => r,
-                    Err(e) => return HttpRun::Failed(e),
-                };
-                let (rparts, rbody) = resp.into_parts();
-                let Ok(collected) = rbody.collect().await else {
-                    return HttpRun::Fresh {
-                        response: super::json_error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "response_unreadable",
-                            "the response could not be read",
-                        ),
-                        record: None,
+            let run = layer
+                .store
+                .run(&operation, &key, &fingerprint, || async move {
+                    let resp = match inner.call(request).await {
+                        Ok(r) => r,
+                        Err(e) => return HttpRun::Failed(e),
                     };
-                };
-                let rbytes = collected.to_bytes();
-                // A 5xx is never the final answer: the client may retry with the same key.
-                let record = (!rparts.status.is_server_error() && rbytes.len() <= max_response)
-                    .then(|| {
-                        crate::codec::encode(&StoredResponse {
-                            status: rparts.status.as_u16(),
-                            headers: stored_headers(&rparts.headers),
-                            body: rbytes.to_vec(),
+                    let (rparts, rbody) = resp.into_parts();
+                    let Ok(collected) = rbody.collect().await else {
+                        return HttpRun::Fresh {
+                            response: super::json_error(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "response_unreadable",
+                                "the response could not be read",
+                            ),
+                            record: None,
+                        };
+                    };
+                    let rbytes = collected.to_bytes();
+                    // A 5xx is never the final answer: the client may retry with the same key.
+                    let record = (!rparts.status.is_server_error() && rbytes.len() <= max_response)
+                        .then(|| {
+                            crate::codec::encode(&StoredResponse {
+                                status: rparts.status.as_u16(),
+                                headers: stored_headers(&rparts.headers),
+                                body: rbytes.to_vec(),
+                            })
+                            .ok()
                         })
-                        .ok()
-                    })
-                    .flatten();
-                HttpRun::Fresh {
-                    response: Response::from_parts(rparts, Body::from(rbytes)),
-                    record,
-                }
-            });
+                        .flatten();
+                    HttpRun::Fresh {
+                        response: Response::from_parts(rparts, Body::from(rbytes)),
+                        record,
+                    }
+                });
             Ok(match run.await {
                 HttpRun::Fresh { response, .. } => response,
                 HttpRun::Failed(e) => return Err(e),

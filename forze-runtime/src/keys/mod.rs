@@ -169,7 +169,6 @@ pub fn validate_namespace(namespace: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 /// Whether two namespaces are equal or nest (one is the other followed by `:` or `.` and
 /// more): the wiring refuses such pairs, so that each route's keys have a prefix of
 /// their own (which is also what a tracking near cache or an ACL key pattern selects).
@@ -185,6 +184,5 @@ pub fn validate_namespace(namespace: &str) -> Result<(), String> {
 pub fn namespaces_overlap(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long == short
-        || (long.starts_with(short)
-            && matches!(long.as_bytes()[short.len()], b':' | b'.'))
+        || (long.starts_with(short) && matches!(long.as_bytes()[short.len()], b':' | b'.'))
 }

@@ -88,8 +88,7 @@ impl KeySpace {
     /// `{prefix}/{operation}/{idempotency_key}`: an idempotency record.
     pub fn idempotency(&self, operation: &str, key: &str) -> String {
         let (operation, key) = (escape_segment(operation), escape_part(key));
-        let mut out =
-            String::with_capacity(self.prefix.len() + operation.len() + key.len() + 2);
+        let mut out = String::with_capacity(self.prefix.len() + operation.len() + key.len() + 2);
         out.push_str(&self.prefix);
         out.push('/');
         out.push_str(&operation);

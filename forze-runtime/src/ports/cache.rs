@@ -88,4 +88,3 @@ impl VersionedKeys<'_> {
         crate::keys::space_body_key(self.body_prefix, version)
     }
 }
-

@@ -16,7 +16,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-
 use crate::error::{BackendError, BackendErrorKind};
 use crate::ports::{
     Algorithm, BeginOutcome, CachePort, CounterPort, Decision, IdempotencyPort, LockPort,
