@@ -28,6 +28,18 @@ pub fn parse(lit: &SpannedValue<String>, what: &str) -> darling::Result<Duration
     Ok(d)
 }
 
+/// `Option<Duration>` as an expression of the runtime's type: `Some(Duration::from_millis(n))`
+/// or `None` (the route's default).
+pub fn option_tokens(d: Option<Duration>) -> proc_macro2::TokenStream {
+    match d {
+        Some(d) => {
+            let ms = d.as_millis() as u64;
+            quote::quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
+        }
+        None => quote::quote!(::core::option::Option::None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,17 +67,5 @@ mod tests {
         assert!(parse(&lit("0s"), "ttl").is_err());
         assert!(parse(&lit("10 parsecs"), "ttl").is_err());
         assert!(parse(&lit("5us"), "ttl").is_err());
-    }
-}
-
-/// `Option<Duration>` as an expression of the runtime's type: `Some(Duration::from_millis(n))`
-/// or `None` (the route's default).
-pub fn option_tokens(d: Option<Duration>) -> proc_macro2::TokenStream {
-    match d {
-        Some(d) => {
-            let ms = d.as_millis() as u64;
-            quote::quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
-        }
-        None => quote::quote!(::core::option::Option::None),
     }
 }

@@ -380,10 +380,13 @@ impl Idempotency {
     }
 }
 
+/// What a result records (see [`Recorded::record`]).
+type RecordFn<R> = for<'a> fn(&'a R) -> Option<Result<Cow<'a, [u8]>, String>>;
+
 /// The functions of a [`Recorded`] type, as a value.
 #[doc(hidden)]
 pub struct RunCodec<R> {
-    record: for<'a> fn(&'a R) -> Option<Result<Cow<'a, [u8]>, String>>,
+    record: RecordFn<R>,
     replay: fn(&[u8]) -> Result<R, String>,
     refused: fn(IdempotencyError) -> R,
 }

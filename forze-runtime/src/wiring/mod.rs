@@ -2,6 +2,7 @@
 //! to route configs on one backend (Redis or in memory) and hands out typed handles by name.
 
 mod ambient;
+mod checks;
 pub(crate) use ambient::with_ambient;
 mod registry;
 pub use registry::Registration;
@@ -20,7 +21,6 @@ use crate::adapters::redis::{RedisBackend, RedisConfig};
 use crate::error::{Error, RouteKind};
 use crate::handles::{Cache, Counter, Idempotency, Limiter, Locks, RouteCore};
 use crate::health::Health;
-use crate::keys::{namespaces_overlap, validate_namespace};
 
 /// Which backend a runtime uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,155 +147,6 @@ impl ForzeBuilder {
     pub fn allow_unwired_annotations(mut self) -> Self {
         self.allow_unwired_annotations = true;
         self
-    }
-
-    fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut check = |kind: RouteKind, names: Vec<(&String, &str)>| {
-            let mut seen = BTreeSet::new();
-            for (name, ns) in names {
-                if name.trim().is_empty() {
-                    out.push(format!("a {kind} has an empty name"));
-                }
-                if !seen.insert(name) {
-                    out.push(format!("{kind} {name:?} is wired twice"));
-                }
-                if let Err(e) = validate_namespace(ns) {
-                    out.push(format!("{kind} {name:?}: {e}"));
-                }
-            }
-        };
-        check(
-            RouteKind::Cache,
-            self.caches
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Counter,
-            self.counters
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Idempotency,
-            self.idempotency
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Limiter,
-            self.limiters
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Lock,
-            self.locks
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        out.extend(self.overlapping_namespaces());
-        for (name, r) in &self.caches {
-            if r.ttl.is_zero() {
-                out.push(format!("cache {name:?}: ttl must be above zero"));
-            }
-            if r.max_value_bytes == 0 {
-                out.push(format!(
-                    "cache {name:?}: max_value_bytes must be above zero"
-                ));
-            }
-        }
-        for (name, r) in &self.idempotency {
-            if r.ttl.is_zero() || r.lease.is_zero() {
-                out.push(format!(
-                    "idempotency store {name:?}: ttl and lease must be above zero"
-                ));
-            }
-        }
-        for (name, r) in &self.limiters {
-            if let Some(p) = r.quota.as_ref().and_then(|q| q.problem()) {
-                out.push(format!("limiter {name:?}: {p}"));
-            }
-        }
-        for (name, r) in &self.locks {
-            if r.lease.is_zero() {
-                out.push(format!("lock route {name:?}: lease must be above zero"));
-            }
-        }
-        if let BackendConfig::Redis(cfg) = &self.backend {
-            out.extend(cfg.problems());
-        }
-        if let BackendConfig::Memory(cfg) = &self.backend {
-            if cfg.max_entries == 0 || cfg.cache_max_bytes == 0 {
-                out.push(
-                    "memory backend: max_entries and cache_max_bytes must be above zero".into(),
-                );
-            }
-        }
-        out
-    }
-
-    /// Every pair of routes (of any kind) whose namespaces are equal or nest: they would share
-    /// keys, or a prefix that selects keys (tracking, ACL patterns).
-    fn overlapping_namespaces(&self) -> Vec<String> {
-        let all: Vec<(RouteKind, &str, &str)> = self
-            .caches
-            .iter()
-            .map(|(n, r)| (RouteKind::Cache, n.as_str(), r.namespace.as_str()))
-            .chain(
-                self.counters
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Counter, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.idempotency
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Idempotency, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.limiters
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Limiter, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.locks
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Lock, n.as_str(), r.namespace.as_str())),
-            )
-            .collect();
-        let mut out = Vec::new();
-        for (i, (ka, na, sa)) in all.iter().enumerate() {
-            for (kb, nb, sb) in &all[i + 1..] {
-                if (ka, na) != (kb, nb) && namespaces_overlap(sa, sb) {
-                    let how = if sa == sb { "share" } else { "nest" };
-                    out.push(format!(
-                        "{ka} {na:?} (namespace {sa:?}) and {kb} {nb:?} (namespace {sb:?}) \
-                         {how} namespaces; give each route a namespace of its own"
-                    ));
-                }
-            }
-        }
-        out
-    }
-
-    fn missing(&self) -> Vec<(RouteKind, String)> {
-        self.required
-            .iter()
-            .filter(|(kind, name)| !match kind {
-                RouteKind::Cache => self.caches.iter().any(|(n, _)| n == name),
-                RouteKind::Counter => self.counters.iter().any(|(n, _)| n == name),
-                RouteKind::Idempotency => self.idempotency.iter().any(|(n, _)| n == name),
-                RouteKind::Limiter => self.limiters.iter().any(|(n, _)| n == name),
-                RouteKind::Lock => self.locks.iter().any(|(n, _)| n == name),
-            })
-            .map(|(kind, name)| (*kind, name.clone()))
-            .collect()
     }
 
     /// Checks the whole wiring (every problem is reported at once), connects the backend

@@ -1,0 +1,159 @@
+//! What `ForzeBuilder::build` checks before it connects: every problem of the wiring at once,
+//! and the routes that annotations name but nobody wired.
+
+use std::collections::BTreeSet;
+
+use super::{BackendConfig, ForzeBuilder};
+use crate::error::RouteKind;
+use crate::keys::{namespaces_overlap, validate_namespace};
+
+impl ForzeBuilder {
+    pub(super) fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |kind: RouteKind, names: Vec<(&String, &str)>| {
+            let mut seen = BTreeSet::new();
+            for (name, ns) in names {
+                if name.trim().is_empty() {
+                    out.push(format!("a {kind} has an empty name"));
+                }
+                if !seen.insert(name) {
+                    out.push(format!("{kind} {name:?} is wired twice"));
+                }
+                if let Err(e) = validate_namespace(ns) {
+                    out.push(format!("{kind} {name:?}: {e}"));
+                }
+            }
+        };
+        check(
+            RouteKind::Cache,
+            self.caches
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Counter,
+            self.counters
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Idempotency,
+            self.idempotency
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Limiter,
+            self.limiters
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        check(
+            RouteKind::Lock,
+            self.locks
+                .iter()
+                .map(|(n, r)| (n, r.namespace.as_str()))
+                .collect(),
+        );
+        out.extend(self.overlapping_namespaces());
+        for (name, r) in &self.caches {
+            if r.ttl.is_zero() {
+                out.push(format!("cache {name:?}: ttl must be above zero"));
+            }
+            if r.max_value_bytes == 0 {
+                out.push(format!(
+                    "cache {name:?}: max_value_bytes must be above zero"
+                ));
+            }
+        }
+        for (name, r) in &self.idempotency {
+            if r.ttl.is_zero() || r.lease.is_zero() {
+                out.push(format!(
+                    "idempotency store {name:?}: ttl and lease must be above zero"
+                ));
+            }
+        }
+        for (name, r) in &self.limiters {
+            if let Some(p) = r.quota.as_ref().and_then(|q| q.problem()) {
+                out.push(format!("limiter {name:?}: {p}"));
+            }
+        }
+        for (name, r) in &self.locks {
+            if r.lease.is_zero() {
+                out.push(format!("lock route {name:?}: lease must be above zero"));
+            }
+        }
+        if let BackendConfig::Redis(cfg) = &self.backend {
+            out.extend(cfg.problems());
+        }
+        if let BackendConfig::Memory(cfg) = &self.backend {
+            if cfg.max_entries == 0 || cfg.cache_max_bytes == 0 {
+                out.push(
+                    "memory backend: max_entries and cache_max_bytes must be above zero".into(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Every pair of routes (of any kind) whose namespaces are equal or nest: they would share
+    /// keys, or a prefix that selects keys (tracking, ACL patterns).
+    fn overlapping_namespaces(&self) -> Vec<String> {
+        let all: Vec<(RouteKind, &str, &str)> = self
+            .caches
+            .iter()
+            .map(|(n, r)| (RouteKind::Cache, n.as_str(), r.namespace.as_str()))
+            .chain(
+                self.counters
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Counter, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.idempotency
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Idempotency, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.limiters
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Limiter, n.as_str(), r.namespace.as_str())),
+            )
+            .chain(
+                self.locks
+                    .iter()
+                    .map(|(n, r)| (RouteKind::Lock, n.as_str(), r.namespace.as_str())),
+            )
+            .collect();
+        let mut out = Vec::new();
+        for (i, (ka, na, sa)) in all.iter().enumerate() {
+            for (kb, nb, sb) in &all[i + 1..] {
+                if (ka, na) != (kb, nb) && namespaces_overlap(sa, sb) {
+                    let how = if sa == sb { "share" } else { "nest" };
+                    out.push(format!(
+                        "{ka} {na:?} (namespace {sa:?}) and {kb} {nb:?} (namespace {sb:?}) \
+                         {how} namespaces; give each route a namespace of its own"
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn missing(&self) -> Vec<(RouteKind, String)> {
+        self.required
+            .iter()
+            .filter(|(kind, name)| !match kind {
+                RouteKind::Cache => self.caches.iter().any(|(n, _)| n == name),
+                RouteKind::Counter => self.counters.iter().any(|(n, _)| n == name),
+                RouteKind::Idempotency => self.idempotency.iter().any(|(n, _)| n == name),
+                RouteKind::Limiter => self.limiters.iter().any(|(n, _)| n == name),
+                RouteKind::Lock => self.locks.iter().any(|(n, _)| n == name),
+            })
+            .map(|(kind, name)| (*kind, name.clone()))
+            .collect()
+    }
+}
