@@ -90,14 +90,17 @@ pub use wiring::{
 ///
 /// Arguments:
 /// - `cache = "name"` (required): the wired cache route.
-/// - `key = "user:{id}"`: the key template; `{param}` or `{param.field}` insert arguments
-///   (escaped, so no argument can forge the template's separators). Checked at compile time.
-///   Without it the key is the function's path and every parameter not in `skip(a, b)`; `self`
-///   is never part of a default key.
+/// - `key = "user:{id}"`: the key template; `{param}` or `{param.field}` insert arguments as
+///   their text, so the entry is the one the typed calls name with the same string
+///   (`cache.invalidate("user:42")`); a value that another placeholder follows has `%`, `-`,
+///   `.` and `:` written `%XX`, so no argument can forge the template's separators (see
+///   [`keys::KeyWriter`]). Checked at compile time. Without it the key is the function's path
+///   and every parameter not in `skip(a, b)`, `:`-separated; `self` is never part of a default
+///   key.
 /// - `ttl = "10m"` (`"500ms"`, `"1h30m"`, ...): checked at compile time; default: the route's.
 /// - `via = expr`: the runtime (`Forze`, `&Forze`, `Arc<Forze>`); default: the task's
 ///   ([`Forze::scope`]), else the process-wide one ([`Forze::install`]). Without any, the call
-///   runs uncached and an error is logged once.
+///   runs uncached (a cache is an optimisation) and a `warn` is logged once per function.
 /// - `returns = "result" | "option" | "plain"`: how to cache the return type when it is a
 ///   generic parameter. Otherwise it is seen through aliases: a `Result` (or an alias of one)
 ///   caches `Ok` only, an `Option` caches `Some` only (`cache_none` caches `None` too), anything
@@ -109,14 +112,21 @@ pub use wiring::{
 ///   concurrent misses always share one computation).
 /// - `crate = path`: where `forze_runtime` is, when renamed.
 ///
-/// Failures never fail the call: a cache that is down, slow, full or holds an undecodable entry
-/// means the function runs and its value is returned (logged with `tracing`).
+/// The flow is [`Cache::get_or_compute_with`], which hand-written code calls too: a hit is one
+/// read; concurrent misses share one computation; a computation that calls the same key of the
+/// same cache inside itself (another function with the same template, a recursion) computes
+/// directly instead of waiting for itself. Writing `#[cached]` twice on one function is a
+/// compile error. Failures never fail the call: a cache that is down, slow, full or holds an
+/// undecodable entry means the function runs and its value is returned (logged with
+/// `tracing`).
 pub use forze_macros::cached;
 
 /// Drops cache entries after an async function succeeds (`Ok` for `Result`s, any value
 /// otherwise): `key = "..."` and/or `tags = [...]`, templates as for [`macro@cached`]; `via`
-/// and `crate` as there. See [`macro@cached`] for an example. Failures to invalidate are
-/// logged at `error` and do not change the function's result.
+/// and `crate` as there. See [`macro@cached`] for an example. The flow is
+/// [`Cache::invalidate_entries`]. Failures to invalidate are logged at `error` and do not
+/// change the function's result; without a runtime the function runs and a `warn` is logged
+/// once.
 pub use forze_macros::cache_invalidate;
 
 /// Runs an async function at most once per idempotency key, replaying its result to duplicates.
@@ -149,8 +159,9 @@ pub use forze_macros::cache_invalidate;
 /// ```
 ///
 /// - `store = "name"` (required): the wired idempotency store.
-/// - `key = param` (required): the parameter holding the key (`keys::KeyPart`); if its type is
-///   an `Option`, `None` runs the call without idempotency.
+/// - `key = param` (required): the parameter holding the key (`keys::KeyPart`), used as its
+///   text: `Idempotency::begin(operation, key, ..)` with the same string meets the same record.
+///   If its type is an `Option`, `None` runs the call without idempotency.
 /// - `operation = "name"`: default: the function's path. Records live at
 ///   `{namespace}/{operation}/{key}`.
 /// - The payload fingerprint is SHA-256 of the other parameters (minus `skip(a, b)`) as a
@@ -164,7 +175,11 @@ pub use forze_macros::cache_invalidate;
 /// The function returns `Result<T, E>` with `T: Serialize + DeserializeOwned` and
 /// `E: From<IdempotencyError>`. `Ok` is recorded and replayed; `Err` releases the claim so that
 /// a retry runs again; a mismatch, a call in progress, a store that is down (idempotency fails
-/// closed) or a missing runtime are `Err(E::from(IdempotencyError::…))` and the body does not run.
+/// closed) or a missing runtime (no `via`, no [`Forze::scope`], no [`Forze::install`]:
+/// `IdempotencyError::Unavailable(Error::NoRuntime { .. })`) are `Err(E::from(..))` and the
+/// body does not run. The flow is [`Idempotency::run`]; a body that runs its own key again
+/// inside itself gets `IdempotencyError::Reentrant` there, and `#[idempotent]` written twice is
+/// a compile error.
 pub use forze_macros::idempotent;
 
 /// Rate limits an async function: one atomic check (one round trip), the body only when admitted.
@@ -201,6 +216,10 @@ pub use forze_macros::idempotent;
 /// The function returns `Result<T, E>` with `E: From<RateLimited>`. A refusal carries limit,
 /// remaining, retry-after and reset-after. When the limiter's backend is unreachable, the
 /// limiter's [`LimiterFailure`] policy decides (allow, or refuse with `unavailable: true`).
+/// Without a runtime (no `via`, no [`Forze::scope`], no [`Forze::install`]) or with an unknown
+/// limiter the call is refused — a limit never silently vanishes — with
+/// [`RateLimited::reason`] saying how to provide one, and a `warn` once per function. The flow
+/// is [`Limiter::admit`].
 pub use forze_macros::rate_limited;
 
 /// Derives [`document::DocumentSpec`] for a struct with named fields.

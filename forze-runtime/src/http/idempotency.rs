@@ -195,9 +195,7 @@ where
             let key = match &layer.scope {
                 // Hashed: a credential used as the scope never reaches the store in clear.
                 Some(scope) => {
-                    let who = scope.key(&parts).unwrap_or_default();
-                    let digest = crate::codec::hex(&Sha256::digest(who.as_bytes()));
-                    format!("{}|{key}", &digest[..32])
+                    crate::keys::scoped_key(&scope.key(&parts).unwrap_or_default(), &key)
                 }
                 None => key,
             };

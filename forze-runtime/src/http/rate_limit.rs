@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 
 use crate::error::{Error, RouteKind};
+use crate::keys::client_key;
 use crate::ports::{Decision, Quota};
 use crate::Limiter;
 
@@ -54,11 +55,11 @@ fn peer(parts: &http::request::Parts) -> Option<IpAddr> {
 impl KeyBy {
     pub(crate) fn key(&self, parts: &http::request::Parts) -> Option<String> {
         match self {
-            KeyBy::PeerIp => peer(parts).map(|ip| format!("ip:{ip}")),
+            KeyBy::PeerIp => peer(parts).map(|ip| client_key("ip", &ip.to_string())),
             KeyBy::ForwardedFor { trusted } => {
                 let peer = peer(parts)?;
                 if !trusted.contains(&peer) {
-                    return Some(format!("ip:{peer}"));
+                    return Some(client_key("ip", &peer.to_string()));
                 }
                 let chain: Vec<IpAddr> = parts
                     .headers
@@ -74,13 +75,13 @@ impl KeyBy {
                     .find(|ip| !trusted.contains(ip))
                     .copied()
                     .unwrap_or(peer);
-                Some(format!("ip:{client}"))
+                Some(client_key("ip", &client.to_string()))
             }
             KeyBy::Header(name) => parts
                 .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| format!("h:{v}")),
+                .map(|v| client_key("h", v)),
             KeyBy::Custom(f) => f(parts),
         }
     }

@@ -53,7 +53,7 @@ mod tests;
 
 pub(crate) use space::space_body_key;
 pub use space::{window_key, DocumentKeyPatterns, KeySpace};
-pub use writer::{document_key, KeyPart, KeyWriter};
+pub use writer::{client_key, document_key, scoped_key, KeyPart, KeyWriter};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -123,6 +123,35 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b'%' | b'-' | b'.' | b':')
 }
 
+/// The logical key of a client seen by an HTTP layer: `{label}:{value}` (`ip:10.0.0.1`,
+/// `h:{header value}`).
+///
+/// ```
+/// assert_eq!(forze_runtime::keys::client_key("ip", "10.0.0.1"), "ip:10.0.0.1");
+/// ```
+pub fn client_key(label: &str, value: &str) -> String {
+    KeyWriter::new().lit(label).lit(":").part(value).finish()
+}
+
+/// A client-given key scoped to the caller `scope` (a credential, a user id):
+/// `{first 32 hex digits of SHA-256(scope)}|{key}`. The scope is hashed, so a credential never
+/// reaches the store in clear; the digest has a fixed length and no `|`, so two (scope, key)
+/// pairs never meet.
+///
+/// ```
+/// let k = forze_runtime::keys::scoped_key("Bearer abc", "pay-1");
+/// assert!(k.ends_with("|pay-1") && k.len() == 32 + 1 + 5);
+/// ```
+pub fn scoped_key(scope: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = crate::codec::hex(&Sha256::digest(scope.as_bytes()));
+    let mut out = String::with_capacity(33 + key.len());
+    out.push_str(&digest[..32]);
+    out.push('|');
+    out.push_str(key);
+    out
+}
+
 /// The logical key of document `id` of the type named `name`: `{name}:{id}`.
 ///
 /// ```
