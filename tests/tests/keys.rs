@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use forze_runtime::keys::{window_key, KeySpace, KeyWriter};
 use forze_runtime::{
-    cache_invalidate, cached, codec, idempotent, Begin, CacheRoute, ForzeBuilder, IdempotencyError,
-    IdempotencyRoute,
+    cache_invalidate, cached, codec, idempotent, rate_limited, Begin, CacheRoute, ForzeBuilder,
+    IdempotencyError, IdempotencyRoute, LimiterRoute, RateLimited,
 };
+use forze_runtime::ports::{Algorithm, Quota};
 use forze_tests::Harness;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -26,6 +27,7 @@ fn cases() -> u32 {
 fn routes(b: ForzeBuilder) -> ForzeBuilder {
     b.cache("kv", CacheRoute::new("p:kv"))
         .idempotency("idem", IdempotencyRoute::new("p:idem"))
+        .limiter("rl", LimiterRoute::new("p:rl"))
 }
 
 fn runner(cases: u32) -> TestRunner {
@@ -88,6 +90,12 @@ async fn forget_member(org: &str, user: &str) -> Result<(), ()> {
 async fn pay(key: String, amount: u64) -> Result<u64, IdempotencyError> {
     let _ = &key;
     Ok(amount * 10)
+}
+
+#[rate_limited(limiter = "rl", key = "u:{id}", limit = 1, per = "1h")]
+async fn once_an_hour(id: &str) -> Result<(), RateLimited> {
+    let _ = id;
+    Ok(())
 }
 
 /// The logical key `#[cached(key = "org:{org}:user:{user}")]` builds, built by hand.
@@ -160,7 +168,7 @@ fn cached_property(env: Harness, rt: &tokio::runtime::Runtime) {
             Ok(())
         })
         .unwrap();
-    runner(cases() / 4)
+    runner(cases())
         .run(&(hostile(), hostile()), |(org, user)| {
             rt.block_on(templates_with_two_values_meet(&env, org, user));
             Ok(())
@@ -242,6 +250,52 @@ fn idempotent_and_begin_meet_on_redis() {
     let rt = runtime();
     let env = rt.block_on(Harness::redis(routes));
     idempotent_property(env, &rt);
+}
+
+// --- #[rate_limited] and the typed checks -------------------------------------------------
+
+async fn rate_limited_and_checks_meet(env: &Harness, v: String) {
+    let limiter = env.forze.limiter("rl").unwrap();
+    let quota = Quota::new(1, std::time::Duration::from_secs(3600), Algorithm::FixedWindow);
+    env.forze
+        .scope(async {
+            // The macro's call takes the only unit of the bucket the typed check names...
+            once_an_hour(&v).await.unwrap();
+            let after = limiter.check_quota(&format!("u:{v}"), &quota, 1).await.unwrap();
+            assert!(!after.allowed, "{v:?}: the typed check found another bucket");
+        })
+        .await;
+    // ...and the other way round.
+    let w = format!("{v}'");
+    assert!(limiter.check_quota(&format!("u:{w}"), &quota, 1).await.unwrap().allowed);
+    let refused = env.forze.scope(once_an_hour(&w)).await.unwrap_err();
+    assert!(refused.reason.is_none(), "{refused}");
+}
+
+fn rate_limited_property(env: Harness, rt: &tokio::runtime::Runtime) {
+    // Buckets outlive a case (an hour): each case's key ends in a number of its own.
+    let case = AtomicUsize::new(0);
+    runner(cases())
+        .run(&hostile(), |v| {
+            let v = format!("{v}#{}", case.fetch_add(1, Ordering::Relaxed));
+            rt.block_on(rate_limited_and_checks_meet(&env, v));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn rate_limited_and_checks_meet_in_memory() {
+    let rt = runtime();
+    let env = rt.block_on(Harness::memory(routes));
+    rate_limited_property(env, &rt);
+}
+
+#[test]
+fn rate_limited_and_checks_meet_on_redis() {
+    let rt = runtime();
+    let env = rt.block_on(Harness::redis(routes));
+    rate_limited_property(env, &rt);
 }
 
 // --- injectivity ---------------------------------------------------------------------------
