@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::adapters::redis::BreakerState;
 use crate::wiring::Backend;
 
 /// A health report, e.g. for a `/health/redis` endpoint.
@@ -30,6 +31,9 @@ pub struct Health {
     pub config: String,
     /// Why the backend is not reachable.
     pub error: Option<String>,
+    /// The circuit breaker: `"closed"` (calls go to the backend), `"open"` (calls fail fast
+    /// until a probe, or this health check, finds the backend again), or `"none"` (memory).
+    pub breaker: &'static str,
 }
 
 pub(crate) async fn check(backend: &Backend) -> Health {
@@ -42,6 +46,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             state: "embedded",
             config: format!("{:?}", m.config()),
             error: None,
+            breaker: "none",
         },
         Backend::Redis(r) => {
             let ping = r.ping().await;
@@ -53,6 +58,10 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                 state: if ping.is_ok() { "connected" } else { "down" },
                 config: format!("{:?}", r.config()),
                 error: ping.err().map(|e| e.to_string()),
+                breaker: match r.breaker_state() {
+                    BreakerState::Closed => "closed",
+                    BreakerState::Open => "open",
+                },
             }
         }
     }

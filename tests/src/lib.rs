@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod contract;
 pub mod monitor;
+pub mod proxy;
 pub mod server;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use forze_runtime::{
     LockRoute, RedisConfig,
 };
 
+pub use proxy::Proxy;
 pub use server::RedisServer;
 
 /// The lease of the `*-short` routes: claims and locks that a test lets expire.

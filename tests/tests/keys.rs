@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use forze_runtime::keys::{window_key, KeySpace, KeyWriter};
+use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::{
     cache_invalidate, cached, codec, idempotent, rate_limited, Begin, CacheRoute, ForzeBuilder,
     IdempotencyError, IdempotencyRoute, LimiterRoute, RateLimited,
 };
-use forze_runtime::ports::{Algorithm, Quota};
 use forze_tests::Harness;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -256,18 +256,34 @@ fn idempotent_and_begin_meet_on_redis() {
 
 async fn rate_limited_and_checks_meet(env: &Harness, v: String) {
     let limiter = env.forze.limiter("rl").unwrap();
-    let quota = Quota::new(1, std::time::Duration::from_secs(3600), Algorithm::FixedWindow);
+    let quota = Quota::new(
+        1,
+        std::time::Duration::from_secs(3600),
+        Algorithm::FixedWindow,
+    );
     env.forze
         .scope(async {
             // The macro's call takes the only unit of the bucket the typed check names...
             once_an_hour(&v).await.unwrap();
-            let after = limiter.check_quota(&format!("u:{v}"), &quota, 1).await.unwrap();
-            assert!(!after.allowed, "{v:?}: the typed check found another bucket");
+            let after = limiter
+                .check_quota(&format!("u:{v}"), &quota, 1)
+                .await
+                .unwrap();
+            assert!(
+                !after.allowed,
+                "{v:?}: the typed check found another bucket"
+            );
         })
         .await;
     // ...and the other way round.
     let w = format!("{v}'");
-    assert!(limiter.check_quota(&format!("u:{w}"), &quota, 1).await.unwrap().allowed);
+    assert!(
+        limiter
+            .check_quota(&format!("u:{w}"), &quota, 1)
+            .await
+            .unwrap()
+            .allowed
+    );
     let refused = env.forze.scope(once_an_hour(&w)).await.unwrap_err();
     assert!(refused.reason.is_none(), "{refused}");
 }

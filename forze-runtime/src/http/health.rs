@@ -8,7 +8,7 @@ use crate::Forze;
 ///
 /// The body: `{"backend": "redis", "status": "up" | "down", "state": "connected" | "down" |
 /// "embedded", "latency_ms": 0.21, "connections": 10, "config": "RedisConfig { url: \"redis://:***@…\", … }",
-/// "error": null}` — secrets redacted.
+/// "error": null, "breaker": "closed" | "open" | "none"}` — secrets redacted.
 pub async fn health_response(forze: &Forze) -> Response {
     let h = forze.health().await;
     let body = serde_json::json!({
@@ -19,6 +19,7 @@ pub async fn health_response(forze: &Forze) -> Response {
         "connections": h.connections,
         "config": h.config,
         "error": h.error,
+        "breaker": h.breaker,
     });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = if h.reachable {

@@ -5,7 +5,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{command, ms, RedisBackend};
-use crate::error::BackendError;
 use crate::ports::{CachePort, PortResult, VersionedKeys};
 
 #[async_trait]
@@ -52,10 +51,7 @@ impl CachePort for RedisBackend {
                 .arg(ms(ttl))
                 .ignore();
         }
-        let mut conn = self.conn();
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(BackendError::from)
+        self.pipeline::<()>(&pipe).await
     }
 
     async fn set_tagged(

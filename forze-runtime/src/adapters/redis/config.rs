@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::BreakerConfig;
+
 /// How to reach Redis / Valkey.
 ///
 /// ```
@@ -24,6 +26,9 @@ pub struct RedisConfig {
     pub socket_timeout: Duration,
     /// Longest wait to establish one connection (default 5 s).
     pub connect_timeout: Duration,
+    /// The circuit breaker (on by default): calls fail fast while the server is known to be
+    /// down.
+    pub breaker: BreakerConfig,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -33,6 +38,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("max_size", &self.max_size)
             .field("socket_timeout", &self.socket_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("breaker", &self.breaker)
             .finish()
     }
 }
@@ -48,7 +54,14 @@ impl RedisConfig {
             max_size: 10,
             socket_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            breaker: BreakerConfig::default(),
         }
+    }
+
+    /// Sets the circuit breaker ([`BreakerConfig::disabled`] turns it off).
+    pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = breaker;
+        self
     }
 
     /// The defaults for the URL in `REDIS_URL`, or `None` when it is unset or empty.
@@ -114,6 +127,11 @@ impl RedisConfig {
                     "redis url scheme {other:?} is not one of redis, rediss, redis+unix"
                 )),
             },
+        }
+        if self.breaker.enabled
+            && (self.breaker.failures == 0 || self.breaker.probe_interval.is_zero())
+        {
+            out.push("redis breaker: failures and probe_interval must be above zero".to_owned());
         }
         if self.max_size == 0 || self.max_size > 1024 {
             out.push(format!(

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
 use super::scripts::Scripts;
 use crate::error::{BackendError, BackendErrorKind, Error};
@@ -14,6 +15,7 @@ pub(super) struct Inner {
     pub(super) conns: Vec<ConnectionManager>,
     pub(super) scripts: Scripts,
     pub(super) config: RedisConfig,
+    pub(super) breaker: Breaker,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -76,6 +78,7 @@ impl RedisBackend {
             inner: Arc::new(Inner {
                 conns,
                 scripts: Scripts::new(),
+                breaker: Breaker::new(config.breaker),
                 config,
             }),
         };
@@ -101,20 +104,42 @@ impl RedisBackend {
         self.inner.conns.len()
     }
 
-    /// Sends `PING` and returns the round-trip time.
+    /// Sends `PING` on every connection at once and returns the slowest round trip: up only
+    /// when every connection answers (so a health check does not flap while some of them are
+    /// still reconnecting). The answer also tells the breaker that the server is back.
     pub async fn ping(&self) -> PortResult<Duration> {
-        let mut conn = self.conn();
-        let start = Instant::now();
-        let pong: String = self
-            .bounded(redis::cmd("PING").query_async(&mut conn))
-            .await?;
-        if pong != "PONG" {
-            return Err(BackendError::new(
-                BackendErrorKind::Protocol,
-                format!("PING answered {pong:?}"),
-            ));
-        }
-        Ok(start.elapsed())
+        let pings = self.inner.conns.iter().map(|conn| {
+            let mut conn = conn.clone();
+            async move {
+                let start = Instant::now();
+                let ping = redis::cmd("PING");
+                // A connection found broken starts reconnecting at once: one more try (within
+                // the same deadline) sees the new one, so health does not report a server that
+                // is back as down.
+                let pong: String = self
+                    .bounded(async {
+                        match ping.query_async::<String>(&mut conn).await {
+                            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                                ping.query_async(&mut conn).await
+                            }
+                            other => other,
+                        }
+                    })
+                    .await?;
+                if pong != "PONG" {
+                    return Err(BackendError::new(
+                        BackendErrorKind::Protocol,
+                        format!("PING answered {pong:?}"),
+                    ));
+                }
+                Ok(start.elapsed())
+            }
+        });
+        let result = futures_util::future::try_join_all(pings)
+            .await
+            .map(|rtts| rtts.into_iter().max().unwrap_or_default());
+        self.inner.breaker.record(&result);
+        result
     }
 
     pub(super) fn conn(&self) -> ConnectionManager {
@@ -131,6 +156,8 @@ impl RedisBackend {
         conns[i % conns.len()].clone()
     }
 
+    /// `fut` within `socket_timeout`, whatever it waits for (an answer, a connection being
+    /// re-established, the manager's retries), without the breaker: for start-up and health.
     pub(super) async fn bounded<T>(
         &self,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
@@ -144,27 +171,55 @@ impl RedisBackend {
         }
     }
 
-    // Commands are bounded by the connection manager's response timeout (`socket_timeout`);
-    // no second timer per call. They go through the manager's own method rather than
-    // `Cmd::query_async`, which boxes the manager's future once more per command.
+    /// Every port call goes through here: the breaker first (fail fast while the backend is
+    /// known to be down), then [`RedisBackend::bounded`] — one deadline for the whole call.
+    pub(super) async fn guarded<T>(
+        &self,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> PortResult<T> {
+        self.inner.breaker.admit()?;
+        let result = self.bounded(fut).await;
+        self.inner.breaker.record(&result);
+        result
+    }
+
+    /// The breaker's state (for `health()`).
+    pub(crate) fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// One command, through the breaker and within the deadline. It goes through the manager's
+    /// own method rather than `Cmd::query_async`, which boxes the manager's future once more.
     pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
         let mut conn = self.conn();
-        let value = conn
-            .send_packed_command(cmd)
-            .await
-            .and_then(|v| v.extract_error())
-            .map_err(BackendError::from)?;
+        let value = self
+            .guarded(async move {
+                conn.send_packed_command(cmd)
+                    .await
+                    .and_then(|v| v.extract_error())
+            })
+            .await?;
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
+    /// One script (`EVALSHA`, reloaded after `NOSCRIPT`), through the breaker and within the
+    /// deadline.
     pub(super) async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
         let mut conn = self.conn();
-        invocation
-            .invoke_async(&mut conn)
+        self.guarded(async move { invocation.invoke_async(&mut conn).await })
             .await
-            .map_err(BackendError::from)
+    }
+
+    /// One pipeline, through the breaker and within the deadline.
+    pub(super) async fn pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> PortResult<T> {
+        let mut conn = self.conn();
+        self.guarded(async move { pipe.query_async(&mut conn).await })
+            .await
     }
 }

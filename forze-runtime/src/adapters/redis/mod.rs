@@ -11,6 +11,7 @@
 //! document's pointer, body and current copy; a tagged entry and its tag sets) are not placed in
 //! one hash slot, so this backend is for single-node / replicated deployments (see README).
 
+mod breaker;
 mod cache;
 mod config;
 mod connection;
@@ -22,6 +23,8 @@ mod scripts;
 
 use std::time::Duration;
 
+pub use breaker::BreakerConfig;
+pub(crate) use breaker::BreakerState;
 pub use config::{RedisConfig, REDIS_URL_ENV};
 pub use connection::RedisBackend;
 

@@ -1,0 +1,198 @@
+//! Faults against real redis-servers that the tests start: a server that goes silent (a proxy
+//! with a dead backend), a server killed with SIGKILL and restarted, under 64 concurrent tasks.
+//! Asserted: fail-open calls never fail, every call returns within `socket_timeout` + 100 ms,
+//! calls fail fast while the breaker is open, and the backend is used again within about a
+//! second of its return.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use forze_runtime::{cached, CacheRoute, CounterRoute, Forze, RedisConfig};
+use forze_tests::{eventually, Proxy, RedisServer};
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+const SLACK: Duration = Duration::from_millis(100);
+
+fn config(url: String) -> RedisConfig {
+    RedisConfig::new(url)
+        .max_size(2)
+        .socket_timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+}
+
+async fn runtime(url: String) -> Forze {
+    Forze::builder()
+        .redis(config(url))
+        .cache("c", CacheRoute::new("f:c"))
+        .counter("n", CounterRoute::new("f:n"))
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .expect("runtime")
+}
+
+/// Runs `calls` cache reads on each of 64 tasks; returns every call's duration and how many
+/// failed (a fail-open read never should).
+async fn load(forze: &Forze, calls: usize) -> (Vec<Duration>, usize) {
+    let tasks: Vec<_> = (0..64)
+        .map(|t| {
+            let cache = forze.cache("c").unwrap();
+            tokio::spawn(async move {
+                let mut times = Vec::with_capacity(calls);
+                let mut failed = 0;
+                for i in 0..calls {
+                    let start = Instant::now();
+                    if cache
+                        .get::<u64>(&format!("k{}", (t + i) % 8))
+                        .await
+                        .is_err()
+                    {
+                        failed += 1;
+                    }
+                    times.push(start.elapsed());
+                }
+                (times, failed)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        let (times, f) = t.await.unwrap();
+        all.extend(times);
+        failed += f;
+    }
+    (all, failed)
+}
+
+fn assert_within_deadline(times: &[Duration], what: &str) {
+    let worst = times.iter().max().copied().unwrap_or_default();
+    assert!(
+        worst <= TIMEOUT + SLACK,
+        "{what}: a call took {worst:?}, above socket_timeout {TIMEOUT:?} + {SLACK:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_never_holds_a_call_past_its_deadline() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let forze = runtime(proxy.url()).await;
+    let cache = forze.cache("c").unwrap();
+    cache.set("k0", &7u64).await.unwrap();
+
+    proxy.go_silent();
+    let (times, failed) = load(&forze, 20).await;
+    assert_eq!(failed, 0, "fail-open reads must not fail");
+    assert_within_deadline(&times, "silent server");
+    // Once the breaker is open, a fail-open call costs no timeout: most calls are fast.
+    let fast = times
+        .iter()
+        .filter(|t| **t < Duration::from_millis(10))
+        .count();
+    assert!(
+        fast * 2 > times.len(),
+        "only {fast} of {} calls failed fast",
+        times.len()
+    );
+    assert_eq!(forze.health().await.breaker, "open");
+    // A fail-closed port returns its error within the deadline too.
+    let start = Instant::now();
+    assert!(forze.counter("n").unwrap().incr().await.is_err());
+    assert!(start.elapsed() <= TIMEOUT + SLACK, "{:?}", start.elapsed());
+
+    proxy.restore();
+    let back = Instant::now();
+    eventually(Duration::from_secs(3), "the cache serves again", || async {
+        (cache.get::<u64>("k0").await.unwrap() == Some(7)).then_some(())
+    })
+    .await;
+    let recovery = back.elapsed();
+    assert!(
+        recovery <= Duration::from_secs(1),
+        "recovered after {recovery:?}"
+    );
+    let health = forze.health().await;
+    assert!(health.reachable, "{health:?}");
+    assert_eq!(health.breaker, "closed");
+}
+
+static BODIES: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = "c", key = "v:{n}")]
+async fn value(n: u64) -> u64 {
+    BODIES.fetch_add(1, Ordering::Relaxed);
+    n * 2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_and_restart_under_load_fails_no_cached_call() {
+    let mut server = RedisServer::start();
+    let forze = runtime(server.url()).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..64u64)
+        .map(|t| {
+            let (forze, stop) = (forze.clone(), stop.clone());
+            tokio::spawn(async move {
+                let rt = forze.clone();
+                rt.scope(async move {
+                    let mut worst = Duration::ZERO;
+                    let mut calls = 0u64;
+                    while !stop.load(Ordering::Relaxed) && calls < 200_000 {
+                        let n = (t + calls) % 16;
+                        let start = Instant::now();
+                        assert_eq!(
+                            value(n).await,
+                            n * 2,
+                            "a cached call returned a wrong value"
+                        );
+                        worst = worst.max(start.elapsed());
+                        calls += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    (worst, calls)
+                })
+                .await
+            })
+        })
+        .collect();
+    // Under load: kill -9, and wait until calls run through to the body (the cache is gone).
+    let before = BODIES.load(Ordering::Relaxed);
+    server.stop();
+    eventually(
+        Duration::from_secs(5),
+        "calls go through while Redis is down",
+        || async { (BODIES.load(Ordering::Relaxed) > before + 100).then_some(()) },
+    )
+    .await;
+    server.restart();
+    let back = Instant::now();
+    let cache = forze.cache("c").unwrap();
+    eventually(
+        Duration::from_secs(3),
+        "the cache is used again",
+        || async {
+            cache
+                .get::<u64>("v:3")
+                .await
+                .ok()
+                .flatten()
+                .map(|v| assert_eq!(v, 6))
+        },
+    )
+    .await;
+    let recovery = back.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        let (worst, calls) = t.await.expect("no cached call failed or panicked");
+        assert!(worst <= TIMEOUT + SLACK, "a call took {worst:?}");
+        total += calls;
+    }
+    assert!(total > 0);
+    assert!(
+        recovery <= Duration::from_secs(1),
+        "recovered after {recovery:?}"
+    );
+}
