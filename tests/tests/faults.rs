@@ -196,3 +196,134 @@ async fn kill_and_restart_under_load_fails_no_cached_call() {
         "recovered after {recovery:?}"
     );
 }
+
+// --- state that is no valid state of its algorithm heals ------------------------------------
+
+mod corrupt_limiter_state {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use forze_runtime::keys::{window_key, KeySpace};
+    use forze_runtime::ports::{Algorithm, Quota};
+    use forze_runtime::{Forze, LimiterRoute};
+    use forze_tests::{redis_config, RedisServer};
+    use redis::AsyncCommands;
+
+    const PERIOD: Duration = Duration::from_secs(3600);
+
+    async fn setup() -> (RedisServer, Forze, redis::aio::MultiplexedConnection) {
+        let server = RedisServer::start();
+        let forze = Forze::builder()
+            .redis(redis_config(&server))
+            .limiter("rl", LimiterRoute::new("h:rl"))
+            .allow_unwired_annotations()
+            .build()
+            .await
+            .unwrap();
+        let raw = server.client().await;
+        (server, forze, raw)
+    }
+
+    fn state(key: &str) -> String {
+        KeySpace::new("h:rl", None).rate_limit(key)
+    }
+
+    /// Admits exactly `limit` calls of cost 1 on `key`, then denies: the state works again.
+    async fn admits_exactly(forze: &Forze, key: &str, quota: &Quota) {
+        let limiter = forze.limiter("rl").unwrap();
+        for i in 0..quota.limit {
+            let d = limiter.check_quota(key, quota, 1).await.unwrap();
+            assert!(d.allowed, "{key}: call {i} denied after a corrupt state");
+        }
+        let d = limiter.check_quota(key, quota, 1).await.unwrap();
+        assert!(!d.allowed && d.retry_after.is_some(), "{key}: {d:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gcra_state_heals() {
+        let (_server, forze, mut raw) = setup().await;
+        let quota = Quota::new(3, PERIOD, Algorithm::Gcra);
+        for (i, bad) in [
+            "1e300",
+            "inf",
+            "-inf",
+            "nan",
+            "-5",
+            "garbage",
+            "99999999999999999999",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key = format!("g{i}");
+            let _: () = raw.set(state(&key), bad).await.unwrap();
+            admits_exactly(&forze, &key, &quota).await;
+            let now: f64 = raw.get(state(&key)).await.unwrap();
+            assert!(now.is_finite() && now > 0.0, "{bad:?} replaced by {now}");
+        }
+        // Another type at the key.
+        let _: () = raw.hset(state("gh"), "f", "v").await.unwrap();
+        admits_exactly(&forze, "gh", &quota).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fixed_window_counters_heal() {
+        let (_server, forze, mut raw) = setup().await;
+        let quota = Quota::new(3, PERIOD, Algorithm::FixedWindow);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let window = (now.as_micros() / PERIOD.as_micros()) as u64;
+        for (i, bad) in ["-1000000", "garbage", "1.5"].into_iter().enumerate() {
+            let key = format!("w{i}");
+            // The current window and the next (should the test cross a boundary).
+            for w in [window, window + 1] {
+                let _: () = raw.set(window_key(&state(&key), w), bad).await.unwrap();
+            }
+            admits_exactly(&forze, &key, &quota).await;
+            // Weighted calls heal too.
+            let key = format!("ww{i}");
+            for w in [window, window + 1] {
+                let _: () = raw.set(window_key(&state(&key), w), bad).await.unwrap();
+            }
+            let limiter = forze.limiter("rl").unwrap();
+            assert!(
+                limiter.check_quota(&key, &quota, 3).await.unwrap().allowed,
+                "{bad:?}"
+            );
+            assert!(
+                !limiter.check_quota(&key, &quota, 1).await.unwrap().allowed,
+                "{bad:?}"
+            );
+        }
+        for w in [window, window + 1] {
+            let _: () = raw
+                .hset(window_key(&state("wh"), w), "f", "v")
+                .await
+                .unwrap();
+        }
+        admits_exactly(&forze, "wh", &quota).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sliding_window_logs_heal() {
+        let (_server, forze, mut raw) = setup().await;
+        let quota = Quota::new(3, PERIOD, Algorithm::SlidingWindow);
+        // A member without its cost, and an admission a day in the future.
+        let future = (SystemTime::now() + Duration::from_secs(86_400))
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as f64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as f64;
+        let _: () = raw.zadd(state("s1"), "no-cost", now).await.unwrap();
+        let _: () = raw.zadd(state("s1"), "x:1", future).await.unwrap();
+        admits_exactly(&forze, "s1", &quota).await;
+        let members: Vec<String> = raw.zrange(state("s1"), 0, -1).await.unwrap();
+        assert!(
+            !members.iter().any(|m| m == "no-cost" || m == "x:1"),
+            "{members:?}"
+        );
+        let _: () = raw.set(state("s2"), "a string").await.unwrap();
+        admits_exactly(&forze, "s2", &quota).await;
+    }
+}

@@ -292,6 +292,7 @@ async fn fixed_window_counters_expire_after_their_window() {
     assert!(!l.check_quota("w", &q, 2).await.unwrap().allowed);
     let _: () = c.del(&keys[0]).await.unwrap();
     let _: () = c.hset(&keys[0], "f", "v").await.unwrap();
-    assert!(l.check_quota("w", &q, 1).await.is_err());
-    assert!(l.check_quota("w", &q, 2).await.is_err());
+    // A counter of another type is no valid count: it is replaced (see tests/faults.rs).
+    assert_eq!(l.check_quota("w", &q, 1).await.unwrap().remaining, 4);
+    assert_eq!(l.check_quota("w", &q, 2).await.unwrap().remaining, 2);
 }

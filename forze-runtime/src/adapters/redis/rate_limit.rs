@@ -22,12 +22,13 @@ impl RateLimitPort for RedisBackend {
             inv.arg(crate::codec::random_token());
         }
         let reply: Vec<i64> = self.run(&inv).await?;
-        let [allowed, remaining, reset_after, retry_after] = reply[..] else {
+        let [allowed, remaining, reset_after, retry_after, healed] = reply[..] else {
             return Err(BackendError::new(
                 BackendErrorKind::Protocol,
                 "unexpected reply from the rate limit script",
             ));
         };
+        healed_warning(key, healed);
         Ok(Decision {
             allowed: allowed == 1,
             limit: quota.limit,
@@ -64,47 +65,56 @@ impl RedisBackend {
         // Counters outlive their window a little, for callers whose clocks run behind.
         let expiry_ms = (end_us + period_us.min(1_000_000)).div_ceil(1000);
         let counter = crate::keys::window_key(key, window);
-        let (allowed, used) = if cost == 1 {
+        if cost == 1 {
             // Counts even when denied: a denied call of cost 1 found the window full, and a full
             // window stays full (nothing is ever taken off), so the extra count changes no answer.
-            let used: i64 = self
-                .query(command("INCRBY", 2, counter.len() + 1).arg(&counter).arg(1))
-                .await?;
-            let used = used.max(0) as u64;
-            if used == 1 {
-                self.expire_window(&counter, expiry_ms).await;
+            let incr = self
+                .query::<i64>(command("INCRBY", 2, counter.len() + 1).arg(&counter).arg(1))
+                .await;
+            match incr {
+                Ok(used) if used >= 1 => {
+                    let used = used as u64;
+                    if used == 1 {
+                        self.expire_window(&counter, expiry_ms).await;
+                    }
+                    return Ok(window_decision(quota, used <= quota.limit, used, left));
+                }
+                // No valid count there (negative, not an integer, another type): the script
+                // below replaces it.
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        BackendErrorKind::Protocol | BackendErrorKind::Overflow
+                    ) => {}
+                Err(e) => return Err(e),
             }
-            (used <= quota.limit, used)
-        } else {
-            let reply: Vec<i64> = self
-                .run(
-                    self.inner
-                        .scripts
-                        .fixed_window_weighted
-                        .key(&counter)
-                        .arg(quota.limit)
-                        .arg(cost)
-                        .arg(expiry_ms),
-                )
-                .await?;
-            let [allowed, used] = reply[..] else {
-                return Err(BackendError::new(
-                    BackendErrorKind::Protocol,
-                    "unexpected reply from the weighted fixed-window script",
-                ));
-            };
-            (allowed == 1, used.max(0) as u64)
+        }
+        let reply: Vec<i64> = self
+            .run(
+                self.inner
+                    .scripts
+                    .fixed_window_weighted
+                    .key(&counter)
+                    .arg(quota.limit)
+                    .arg(cost)
+                    .arg(expiry_ms),
+            )
+            .await?;
+        let [allowed, used, healed] = reply[..] else {
+            return Err(BackendError::new(
+                BackendErrorKind::Protocol,
+                "unexpected reply from the weighted fixed-window script",
+            ));
         };
-        Ok(Decision {
-            allowed,
-            limit: quota.limit,
-            remaining: quota.limit.saturating_sub(used),
-            reset_after: left,
-            retry_after: (!allowed).then_some(left),
-            degraded: false,
-        })
+        healed_warning(&counter, healed);
+        Ok(window_decision(
+            quota,
+            allowed == 1,
+            used.max(0) as u64,
+            left,
+        ))
     }
-
     /// Gives a new window counter its expiry. A failure leaves a counter that is never read
     /// again (the next window has its own): it is logged, not returned.
     async fn expire_window(&self, counter: &str, expiry_ms: u64) {
@@ -114,5 +124,27 @@ impl RedisBackend {
         {
             tracing::warn!(key = %counter, error = %e, "rate limit window counter left without expiry");
         }
+    }
+}
+
+/// A fixed-window decision: `used` units of the window taken after this call.
+fn window_decision(quota: &Quota, allowed: bool, used: u64, left: std::time::Duration) -> Decision {
+    Decision {
+        allowed,
+        limit: quota.limit,
+        remaining: quota.limit.saturating_sub(used),
+        reset_after: left,
+        retry_after: (!allowed).then_some(left),
+        degraded: false,
+    }
+}
+
+/// A script found state that was no valid state of its algorithm and replaced it.
+fn healed_warning(key: &str, healed: i64) {
+    if healed == 1 {
+        tracing::warn!(
+            key,
+            "rate limit state was not valid (corrupt, another type or out of range); replaced"
+        );
     }
 }
