@@ -303,26 +303,25 @@ mod corrupt_limiter_state {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sliding_window_logs_heal() {
+    async fn sliding_window_buckets_heal() {
         let (_server, forze, mut raw) = setup().await;
         let quota = Quota::new(3, PERIOD, Algorithm::SlidingWindow);
-        // A member without its cost, and an admission a day in the future.
-        let future = (SystemTime::now() + Duration::from_secs(86_400))
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as f64;
+        let width = PERIOD.as_micros() as u64 / forze_runtime::ports::SLIDING_WINDOW_BUCKETS;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
-            .as_micros() as f64;
-        let _: () = raw.zadd(state("s1"), "no-cost", now).await.unwrap();
-        let _: () = raw.zadd(state("s1"), "x:1", future).await.unwrap();
+            .as_micros() as u64;
+        let cur = now / width;
+        // Not numbers, a negative count, a bucket a thousand widths in the future.
+        let bad: [(String, String); 3] = [
+            ("x".into(), "y".into()),
+            (cur.to_string(), "-7".into()),
+            ((cur + 1000).to_string(), "5".into()),
+        ];
+        let _: () = raw.hset_multiple(state("s1"), &bad).await.unwrap();
         admits_exactly(&forze, "s1", &quota).await;
-        let members: Vec<String> = raw.zrange(state("s1"), 0, -1).await.unwrap();
-        assert!(
-            !members.iter().any(|m| m == "no-cost" || m == "x:1"),
-            "{members:?}"
-        );
+        let fields: Vec<String> = raw.hkeys(state("s1")).await.unwrap();
+        assert_eq!(fields, [cur.to_string()], "only the valid bucket is left");
         let _: () = raw.set(state("s2"), "a string").await.unwrap();
         admits_exactly(&forze, "s2", &quota).await;
     }

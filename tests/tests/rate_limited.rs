@@ -296,3 +296,29 @@ async fn fixed_window_counters_expire_after_their_window() {
     assert_eq!(l.check_quota("w", &q, 1).await.unwrap().remaining, 4);
     assert_eq!(l.check_quota("w", &q, 2).await.unwrap().remaining, 2);
 }
+
+/// The sliding window keeps at most one bucket per 60th of its period, whatever the quota
+/// and the traffic: a check's work on Redis is bounded (the old sliding log grew with every
+/// admitted call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sliding_window_state_is_bounded_whatever_the_quota() {
+    use redis::AsyncCommands;
+    let env = redis().await;
+    let l = env.forze.limiter("api").unwrap();
+    let q = Quota::new(100_000, Duration::from_secs(60), Algorithm::SlidingWindow);
+    let mut last = None;
+    for _ in 0..3_000 {
+        last = Some(l.check_quota("busy", &q, 1).await.unwrap());
+    }
+    let last = last.unwrap();
+    assert!(last.allowed);
+    assert_eq!(
+        last.remaining,
+        100_000 - 3_000,
+        "every admitted unit is counted"
+    );
+    let mut c = env.server.as_ref().unwrap().client().await;
+    let key = forze_runtime::keys::KeySpace::new("t:rl", None).rate_limit("busy");
+    let buckets: usize = c.hlen(&key).await.unwrap();
+    assert!((1..=61).contains(&buckets), "{buckets} buckets");
+}

@@ -21,5 +21,11 @@ pub use rate_limit::{Algorithm, Decision, Quota, RateLimitPort};
 /// [`CachePort::set_version`]).
 pub const POINTER_TTL_FACTOR: u32 = 2;
 
+/// A sliding window is kept in this many buckets per period: every bucket that overlaps the
+/// last period counts in full, so no interval of one period holds more than the limit, a
+/// denial comes at most `period / SLIDING_WINDOW_BUCKETS` early, and a check's cost is bounded
+/// by the bucket count whatever the quota.
+pub const SLIDING_WINDOW_BUCKETS: u64 = 60;
+
 /// What every port method returns.
 pub type PortResult<T> = Result<T, crate::BackendError>;

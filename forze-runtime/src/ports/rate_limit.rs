@@ -12,8 +12,9 @@ pub enum Algorithm {
     /// the caller's clock; a call of cost 1 is one `INCRBY` (no script), a weighted call a small
     /// script that adds its cost only if it fits.
     FixedWindow,
-    /// At most `limit` in *any* interval of length `period` (an exact sliding log; memory grows
-    /// with the number of admitted calls in a period).
+    /// At most `limit` in *any* interval of length `period`, counted in
+    /// [`super::SLIDING_WINDOW_BUCKETS`] buckets per period (bounded state and cost whatever the
+    /// quota; a denial may come up to one bucket, `period / 60`, early).
     SlidingWindow,
     /// GCRA (a token bucket of capacity `limit` refilled at `limit/period`): smooth, O(1) state.
     Gcra,

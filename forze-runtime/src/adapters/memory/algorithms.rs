@@ -48,50 +48,58 @@ pub(crate) fn fixed_window(
     (d, end)
 }
 
-/// Exact sliding log: admitted `(timestamp, cost)` in ascending time.
+/// Sliding window in buckets: `(bucket index, units admitted in it)`, oldest first. Every
+/// bucket that overlaps the last period counts in full (see the Redis script).
 pub(crate) fn sliding_window(
-    log: &mut VecDeque<(u64, u64)>,
+    buckets: &mut VecDeque<(u64, u64)>,
     now_us: u64,
     quota: &Quota,
     cost: u64,
 ) -> (Decision, u64) {
     let period = quota.period.as_micros() as u64;
-    while log.front().is_some_and(|(t, _)| t + period <= now_us) {
-        log.pop_front();
+    let width = period.div_ceil(crate::ports::SLIDING_WINDOW_BUCKETS).max(1);
+    let cur = now_us / width;
+    let first = now_us.saturating_sub(period) / width;
+    while buckets.front().is_some_and(|(b, _)| *b < first) {
+        buckets.pop_front();
     }
-    let used: u64 = log.iter().map(|(_, c)| c).sum();
+    let used: u64 = buckets.iter().map(|(_, n)| n).sum();
+    let leaves = |b: u64| (b + 1) * width + period - now_us;
     if used + cost > quota.limit {
-        // The earliest moment enough old entries have left the window.
+        // The earliest moment enough old buckets have left the window.
         let mut freed = 0;
         let mut retry = period;
-        for (t, c) in log.iter() {
-            freed += c;
+        for (b, n) in buckets.iter() {
+            freed += n;
             if used.saturating_sub(freed) + cost <= quota.limit {
-                retry = t + period - now_us;
+                retry = leaves(*b);
                 break;
             }
         }
-        let newest = log.back().map_or(now_us, |(t, _)| *t);
+        let newest = buckets.back().map_or(cur, |(b, _)| *b);
         let d = Decision {
             allowed: false,
             limit: quota.limit,
             remaining: quota.limit.saturating_sub(used),
-            reset_after: us(newest + period - now_us),
+            reset_after: us(leaves(newest)),
             retry_after: Some(us(retry)),
             degraded: false,
         };
-        return (d, newest + period);
+        return (d, now_us + leaves(newest));
     }
-    log.push_back((now_us, cost));
+    match buckets.back_mut() {
+        Some((b, n)) if *b == cur => *n += cost,
+        _ => buckets.push_back((cur, cost)),
+    }
     let d = Decision {
         allowed: true,
         limit: quota.limit,
         remaining: quota.limit.saturating_sub(used + cost),
-        reset_after: us(period),
+        reset_after: us(leaves(cur)),
         retry_after: None,
         degraded: false,
     };
-    (d, now_us + period)
+    (d, now_us + leaves(cur))
 }
 
 /// GCRA: the theoretical arrival time (µs, as f64 to match the Lua script's arithmetic).
@@ -154,15 +162,30 @@ mod tests {
 
     #[test]
     fn sliding_window_counts_any_interval() {
-        let quota = q(2, 10, Algorithm::SlidingWindow);
+        // 60 buckets of 1 s.
+        let quota = q(2, 60, Algorithm::SlidingWindow);
         let mut log = VecDeque::new();
         assert!(sliding_window(&mut log, 9 * S, &quota, 1).0.allowed);
         assert!(sliding_window(&mut log, 11 * S, &quota, 1).0.allowed);
-        // A fixed window would admit this one (new window at 20s); the log does not.
-        let (d, _) = sliding_window(&mut log, 18 * S, &quota, 1);
+        // A fixed window would admit this one (new window at 60 s); the buckets do not.
+        let (d, _) = sliding_window(&mut log, 68 * S, &quota, 1);
         assert!(!d.allowed);
-        assert_eq!(d.retry_after, Some(Duration::from_secs(1)));
-        assert!(sliding_window(&mut log, 19 * S, &quota, 1).0.allowed);
+        // The bucket [9 s, 10 s) has left the window once 70 s have come: at most one bucket
+        // later than an exact log (69 s) would say.
+        assert_eq!(d.retry_after, Some(Duration::from_secs(2)));
+        assert!(
+            !sliding_window(&mut log, 69 * S + S / 2, &quota, 1)
+                .0
+                .allowed
+        );
+        assert!(sliding_window(&mut log, 70 * S, &quota, 1).0.allowed);
+        // State stays bounded by the bucket count, whatever the traffic.
+        let big = q(1_000_000, 60, Algorithm::SlidingWindow);
+        let mut log = VecDeque::new();
+        for ms in 0..600_000u64 {
+            let _ = sliding_window(&mut log, ms * 1000, &big, 1);
+        }
+        assert!(log.len() <= 61, "{}", log.len());
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl RateLimitPort for RedisBackend {
         };
         inv.arg(quota.limit).arg(period_us).arg(cost);
         if quota.algorithm == Algorithm::SlidingWindow {
-            inv.arg(crate::codec::random_token());
+            inv.arg(crate::ports::SLIDING_WINDOW_BUCKETS);
         }
         let reply: Vec<i64> = self.run(&inv).await?;
         let [allowed, remaining, reset_after, retry_after, healed] = reply[..] else {
