@@ -34,6 +34,11 @@ pub struct Health {
     /// The circuit breaker: `"closed"` (calls go to the backend), `"open"` (calls fail fast
     /// until a probe, or this health check, finds the backend again), or `"none"` (memory).
     pub breaker: &'static str,
+    /// What the server keeps across a restart: `"aof"`, `"rdb"` (snapshots), `"none"` (a
+    /// restart forgets everything — idempotency records included, so exactly-once does not
+    /// hold across it), `"unknown"`; `"memory"` for the in-memory backend (it lives as long as
+    /// the process).
+    pub persistence: &'static str,
 }
 
 pub(crate) async fn check(backend: &Backend) -> Health {
@@ -47,9 +52,15 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             config: format!("{:?}", m.config()),
             error: None,
             breaker: "none",
+            persistence: "memory",
         },
         Backend::Redis(r) => {
             let ping = r.ping().await;
+            let persistence = if ping.is_ok() {
+                r.persistence().await
+            } else {
+                "unknown"
+            };
             Health {
                 backend: "redis",
                 reachable: ping.is_ok(),
@@ -62,6 +73,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                     BreakerState::Closed => "closed",
                     BreakerState::Open => "open",
                 },
+                persistence,
             }
         }
     }

@@ -326,3 +326,17 @@ mod corrupt_limiter_state {
         admits_exactly(&forze, "s2", &quota).await;
     }
 }
+
+/// Exactly-once needs a Redis that keeps its data: health says what the server keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_what_the_server_keeps() {
+    let volatile = RedisServer::start();
+    let forze = runtime(volatile.url()).await;
+    assert_eq!(forze.health().await.persistence, "none");
+    let durable = RedisServer::start_with(&["--appendonly", "yes"]);
+    let forze = runtime(durable.url()).await;
+    assert_eq!(forze.health().await.persistence, "aof");
+    let snapshots = RedisServer::start_with(&["--save", "3600 1"]);
+    let forze = runtime(snapshots.url()).await;
+    assert_eq!(forze.health().await.persistence, "rdb");
+}

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use forze_runtime::{idempotent, Forze, ForzeBuilder, IdempotencyError, IdempotencyRoute};
+use forze_runtime::{idempotent, Begin, Forze, ForzeBuilder, IdempotencyError, IdempotencyRoute};
 use forze_tests::{eventually, redis_config};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -104,7 +104,7 @@ async fn patient_payment(
     Ok(n)
 }
 
-/// A store with a short lease: a claim held too long is taken over.
+/// A store with a short lease (80 ms), renewed while the body runs.
 #[idempotent(store = "short", operation = "fenced", key = idem_key, skip(runs, gate))]
 async fn fenced(
     runs: &AtomicUsize,
@@ -259,10 +259,12 @@ async fn no_key_means_no_idempotency(env: &Env) {
     assert_eq!(runs.load(Ordering::SeqCst), 3);
 }
 
-async fn a_taken_over_claim_cannot_commit(env: &Env) {
+/// The first call's body runs for many leases (80 ms each): its claim is renewed, so no
+/// duplicate ever starts a second run, and once it commits, duplicates replay its result.
+async fn a_body_longer_than_the_lease_runs_once(env: &Env) {
     let runs = env.runs.clone();
     let gate = Arc::new(Notify::new());
-    let stale = {
+    let first = {
         let (f, runs, gate) = (env.forze.clone(), runs.clone(), gate.clone());
         tokio::spawn(async move {
             let rt = f.clone();
@@ -274,31 +276,68 @@ async fn a_taken_over_claim_cannot_commit(env: &Env) {
         (runs.load(Ordering::SeqCst) == 1).then_some(())
     })
     .await;
-    // Once the first claim's lease (80ms) runs out, a duplicate takes the key over and runs.
-    let second = eventually(
-        Duration::from_secs(10),
-        "the claim is taken over",
-        || async {
-            match env.forze.scope(fenced(&runs, None, "k".into())).await {
-                Ok(n) => Some(n),
-                Err(AppError::Idem(IdempotencyError::InProgress { .. })) => None,
-                Err(e) => panic!("unexpected {e:?}"),
-            }
-        },
-    )
-    .await;
-    assert_eq!(second, 2);
+    let lease = Duration::from_millis(80);
+    let start = std::time::Instant::now();
+    let mut duplicates = 0;
+    while start.elapsed() < lease * 10 || duplicates < 10 {
+        match env.forze.scope(fenced(&runs, None, "k".into())).await {
+            Err(AppError::Idem(IdempotencyError::InProgress { .. })) => duplicates += 1,
+            other => panic!("a duplicate must wait for the running first call, got {other:?}"),
+        }
+        tokio::time::sleep(lease / 4).await;
+    }
     gate.notify_one();
-    // The stale call returns its own result but could not record it.
-    assert_eq!(stale.await.unwrap().unwrap(), 1);
-    assert_eq!(
-        env.forze
-            .scope(fenced(&runs, None, "k".into()))
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    let replay = env.forze.scope(fenced(&runs, None, "k".into())).await;
+    assert_eq!(replay.unwrap(), 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the body ran once");
+}
+
+/// A claim whose owner stopped (died, or its begin's answer was lost) is free again after one
+/// lease; its owner cannot commit over the new owner's, but may commit a claim that lapsed with
+/// nobody else holding the key (it holds the only result).
+async fn an_abandoned_claim_frees_itself_within_a_lease(env: &Env) {
+    let store = env.forze.idempotency("short").unwrap();
+    let fp = forze_runtime::codec::fingerprint(&1).unwrap();
+    let Begin::Proceed(abandoned) = store.begin("op", "dead", &fp).await.unwrap() else {
+        panic!("first begin must proceed");
+    };
+    let started = std::time::Instant::now();
+    let taken = eventually(Duration::from_secs(2), "the key is free again", || async {
+        match store
+            .run("op", "dead", &fp, || async {
+                Ok::<_, IdempotencyError>(5u32)
+            })
             .await
-            .unwrap(),
-        2
+        {
+            Ok(v) => Some(v),
+            Err(IdempotencyError::InProgress { .. }) => None,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    })
+    .await;
+    assert_eq!(taken, 5);
+    assert!(
+        started.elapsed() < Duration::from_millis(80) * 5,
+        "{:?}",
+        started.elapsed()
     );
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        abandoned.commit(&9u32).await,
+        Err(forze_runtime::Error::NotOwner { .. })
+    ));
+    // A claim that lapsed while nobody took the key: its owner's commit is recorded.
+    let Begin::Proceed(late) = store.begin("op", "late", &fp).await.unwrap() else {
+        panic!("first begin must proceed");
+    };
+    // Waiting for the lease (80 ms) to run out is the behaviour under test, not a
+    // synchronisation between tasks.
+    tokio::time::sleep(Duration::from_millis(80) * 3).await;
+    late.commit(&7u32).await.unwrap();
+    match store.begin("op", "late", &fp).await.unwrap() {
+        Begin::Replay(snapshot) => assert_eq!(snapshot.decode::<u32>().unwrap(), 7),
+        other => panic!("the late commit must be recorded, got {other:?}"),
+    }
 }
 
 forze_tests::on_both_backends!(
@@ -308,7 +347,8 @@ forze_tests::on_both_backends!(
     a_duplicate_of_a_running_call_is_in_progress,
     concurrent_identical_calls_run_once,
     no_key_means_no_idempotency,
-    a_taken_over_claim_cannot_commit,
+    a_body_longer_than_the_lease_runs_once,
+    an_abandoned_claim_frees_itself_within_a_lease,
 );
 
 #[tokio::test]

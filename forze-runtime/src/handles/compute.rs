@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::singleflight::{self, Role};
-use super::{reentrant, Cache, LockGuard, Locks};
+use super::{lease, reentrant, Cache, LockGuard, Locks};
 
 /// Encodes the stored part of a value (`None`: nothing to store).
 type EncodeFn<R> = fn(&R) -> Option<Result<Vec<u8>, String>>;
@@ -243,7 +243,12 @@ impl Cache {
                 Filled::Unguarded => {}
             }
         }
-        let result = reentrant::holding(full, compute()).await;
+        let work = reentrant::holding(full, compute());
+        let result = match &guard {
+            // The fill lock follows the work: renewed while the value is computed.
+            Some(g) => lease::renewing(key, g.lease(), || g.extend(g.lease()), work).await,
+            None => work.await,
+        };
         let encoded = (codec.encode)(&result).and_then(|b| match b {
             Ok(b) => Some(b),
             Err(e) => {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{reentrant, RouteCore};
+use super::{lease, reentrant, RouteCore};
 use crate::error::{Error, RouteKind};
 use crate::outcomes::IdempotencyError;
 use crate::ports::{BeginOutcome, IdempotencyPort};
@@ -77,6 +77,7 @@ pub struct Claim {
     name: String,
     key: String,
     token: String,
+    fingerprint: String,
 }
 
 /// A committed result.
@@ -162,6 +163,7 @@ impl Idempotency {
                 name: key.to_owned(),
                 key: full,
                 token,
+                fingerprint: fingerprint.to_owned(),
             }),
             BeginOutcome::Replay(bytes) => Begin::Replay(Snapshot {
                 route: self.core.name.clone(),
@@ -194,7 +196,24 @@ impl Claim {
     /// Records already-encoded bytes as the result.
     pub async fn commit_bytes(self, bytes: &[u8]) -> Result<(), Error> {
         let i = &self.idem;
-        match i.port.commit(&self.key, &self.token, bytes, i.ttl).await {
+        match i
+            .port
+            .commit(&self.key, &self.token, &self.fingerprint, bytes, i.ttl)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(i.core.not_owner(&self.name)),
+            Err(e) => Err(i.core.backend_err(&self.name, e)),
+        }
+    }
+
+    /// Renews the claim's lease (the route's `lease`) while the work runs:
+    /// [`Idempotency::run`] does it every third of a lease, so that a body longer than the lease
+    /// never lets a duplicate start a second run, while a claim whose owner died is free again
+    /// within one lease. [`Error::NotOwner`] when the claim lapsed and was taken over.
+    pub async fn extend(&self) -> Result<(), Error> {
+        let i = &self.idem;
+        match i.port.extend(&self.key, &self.token, i.lease).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(i.core.not_owner(&self.name)),
             Err(e) => Err(i.core.backend_err(&self.name, e)),
@@ -357,7 +376,8 @@ impl Idempotency {
                 Err(e) => return refused(IdempotencyError::Unavailable(e)),
             }
         };
-        let result = reentrant::holding(&full, body()).await;
+        let work = reentrant::holding(&full, body());
+        let result = lease::renewing(key, self.lease, || claim.extend(), work).await;
         match record(&result) {
             Some(Ok(bytes)) => {
                 if let Err(e) = claim.commit_bytes(&bytes).await {

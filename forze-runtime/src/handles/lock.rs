@@ -116,6 +116,11 @@ impl LockGuard {
         &self.token
     }
 
+    /// The lock route's lease.
+    pub fn lease(&self) -> Duration {
+        self.locks.lease
+    }
+
     /// Renews the lease; [`Error::NotOwner`] if the lock was lost.
     pub async fn extend(&self, lease: Duration) -> Result<(), Error> {
         let l = &self.locks;

@@ -8,6 +8,7 @@ mod cache;
 mod compute;
 mod counter;
 mod idempotency;
+mod lease;
 mod limiter;
 mod lock;
 mod reentrant;

@@ -8,7 +8,8 @@ use crate::Forze;
 ///
 /// The body: `{"backend": "redis", "status": "up" | "down", "state": "connected" | "down" |
 /// "embedded", "latency_ms": 0.21, "connections": 10, "config": "RedisConfig { url: \"redis://:***@…\", … }",
-/// "error": null, "breaker": "closed" | "open" | "none"}` — secrets redacted.
+/// "error": null, "breaker": "closed" | "open" | "none", "persistence": "aof" | "rdb" | "none" | "unknown" |
+/// "memory"}` — secrets redacted.
 pub async fn health_response(forze: &Forze) -> Response {
     let h = forze.health().await;
     let body = serde_json::json!({
@@ -20,6 +21,7 @@ pub async fn health_response(forze: &Forze) -> Response {
         "config": h.config,
         "error": h.error,
         "breaker": h.breaker,
+        "persistence": h.persistence,
     });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = if h.reachable {

@@ -42,15 +42,21 @@ pub trait IdempotencyPort: Send + Sync + 'static {
         token: &str,
         lease: Duration,
     ) -> PortResult<BeginOutcome>;
-    /// Turns the claim held by `token` into a snapshot kept for `ttl`. Returns `false`, writing
-    /// nothing, when `token` no longer holds the claim.
+    /// Turns the claim held by `token` into a snapshot kept for `ttl`; also when the claim
+    /// lapsed and nobody else holds the key (then the record is written anew, with
+    /// `fingerprint`): the owner holds the only result. Returns `false`, writing nothing, when
+    /// another token holds the key or it is committed already.
     async fn commit(
         &self,
         key: &str,
         token: &str,
+        fingerprint: &str,
         snapshot: &[u8],
         ttl: Duration,
     ) -> PortResult<bool>;
+    /// Renews the lease of the uncommitted claim held by `token` (its owner calls it while the
+    /// work runs); `false` when the claim is no longer its own.
+    async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool>;
     /// Drops the claim held by `token` so the key can be retried. Returns `false` when `token`
     /// does not hold an uncommitted claim (then nothing changes).
     async fn release(&self, key: &str, token: &str) -> PortResult<bool>;

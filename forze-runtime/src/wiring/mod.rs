@@ -171,6 +171,15 @@ impl ForzeBuilder {
             BackendConfig::Memory(cfg) => Backend::Memory(MemoryBackend::new(cfg.clone())),
             BackendConfig::Redis(cfg) => Backend::Redis(RedisBackend::connect(cfg.clone()).await?),
         };
+        if let Backend::Redis(r) = &backend {
+            if !this.idempotency.is_empty() && r.persistence().await == "none" {
+                tracing::warn!(
+                    server = %r.config().redacted_url(),
+                    "idempotency routes on a Redis that keeps nothing (no AOF, no snapshots): a \
+                     restart forgets every record, and calls acknowledged before it run again"
+                );
+            }
+        }
         macro_rules! ports {
             ($trait:path) => {
                 match &backend {

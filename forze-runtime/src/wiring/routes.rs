@@ -131,8 +131,10 @@ pub struct IdempotencyRoute {
     pub namespace: String,
     /// How long a committed result is replayed (default 24 h).
     pub ttl: Duration,
-    /// How long a claim holds the key before another caller may take it over (default 30 s).
-    /// Longer than the work takes; a crashed caller blocks the key this long.
+    /// How long a claim holds the key unless its owner renews it (default 5 s).
+    /// [`crate::Idempotency::run`] renews it every third of a lease while the work runs, so the
+    /// work may take longer; a claim whose owner died (or whose begin timed out) is free again
+    /// after one lease.
     pub lease: Duration,
     /// Put the current tenant into every key.
     pub tenant_aware: bool,
@@ -144,7 +146,7 @@ impl IdempotencyRoute {
         Self {
             namespace: namespace.into(),
             ttl: Duration::from_secs(24 * 3600),
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(5),
             tenant_aware: false,
         }
     }

@@ -53,13 +53,27 @@ impl IdempotencyPort for MemoryBackend {
         &self,
         key: &str,
         token: &str,
+        fingerprint: &str,
         snapshot: &[u8],
         ttl: Duration,
     ) -> PortResult<bool> {
         let now = Instant::now();
         let mut state = self.state();
         let Some(slot) = state.live(key, now) else {
-            return Ok(false);
+            // The claim lapsed and nobody took the key: the owner holds the only result.
+            state.put(
+                key,
+                Slot {
+                    value: Value::Idem {
+                        fingerprint: fingerprint.to_owned(),
+                        token: token.to_owned(),
+                        snapshot: Some(snapshot.to_vec()),
+                    },
+                    expires_at: Some(now + ttl),
+                },
+                now,
+            )?;
+            return Ok(true);
         };
         match &mut slot.value {
             Value::Idem {
@@ -89,6 +103,26 @@ impl IdempotencyPort for MemoryBackend {
                 ..
             } if held == token => {
                 state.slots.remove(key);
+                Ok(true)
+            }
+            Value::Idem { .. } => Ok(false),
+            _ => Err(wrong_type(key)),
+        }
+    }
+
+    async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let Some(slot) = state.live(key, now) else {
+            return Ok(false);
+        };
+        match &slot.value {
+            Value::Idem {
+                token: held,
+                snapshot: None,
+                ..
+            } if held == token => {
+                slot.expires_at = Some(now + lease);
                 Ok(true)
             }
             Value::Idem { .. } => Ok(false),

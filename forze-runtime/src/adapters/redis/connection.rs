@@ -183,6 +183,34 @@ impl RedisBackend {
         result
     }
 
+    /// What the server keeps across a restart: `"aof"` (append-only file), `"rdb"` (snapshots
+    /// only: writes since the last one are lost on a crash), `"none"` (nothing: a restart
+    /// forgets every key) or `"unknown"` (the server does not say, e.g. `CONFIG` is disabled).
+    pub async fn persistence(&self) -> &'static str {
+        let mut conn = self.conn();
+        let info: Result<String, _> = self
+            .bounded(redis::cmd("INFO").arg("persistence").query_async(&mut conn))
+            .await;
+        match info {
+            Ok(info) if info.lines().any(|l| l.trim() == "aof_enabled:1") => return "aof",
+            Ok(_) => {}
+            Err(_) => return "unknown",
+        }
+        let save: Result<Vec<String>, _> = self
+            .bounded(
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("save")
+                    .query_async(&mut conn),
+            )
+            .await;
+        match save {
+            Ok(kv) if kv.len() == 2 && kv[1].trim().is_empty() => "none",
+            Ok(kv) if kv.len() == 2 => "rdb",
+            _ => "unknown",
+        }
+    }
+
     /// The breaker's state (for `health()`).
     pub(crate) fn breaker_state(&self) -> BreakerState {
         self.inner.breaker.state()

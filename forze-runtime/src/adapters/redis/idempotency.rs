@@ -45,6 +45,7 @@ impl IdempotencyPort for RedisBackend {
         &self,
         key: &str,
         token: &str,
+        fingerprint: &str,
         snapshot: &[u8],
         ttl: Duration,
     ) -> PortResult<bool> {
@@ -56,7 +57,22 @@ impl IdempotencyPort for RedisBackend {
                     .key(key)
                     .arg(token)
                     .arg(snapshot)
-                    .arg(ms(ttl)),
+                    .arg(ms(ttl))
+                    .arg(fingerprint),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool> {
+        let done: i64 = self
+            .run(
+                self.inner
+                    .scripts
+                    .idem_extend
+                    .key(key)
+                    .arg(token)
+                    .arg(ms(lease)),
             )
             .await?;
         Ok(done == 1)

@@ -7,6 +7,7 @@ pub(super) struct Scripts {
     pub(super) idem_begin: Script,
     pub(super) idem_commit: Script,
     pub(super) idem_release: Script,
+    pub(super) idem_extend: Script,
     pub(super) set_tagged: Script,
     pub(super) invalidate_tags: Script,
     pub(super) lock_extend: Script,
@@ -23,6 +24,7 @@ impl Scripts {
             idem_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
             idem_commit: Script::new(include_str!("scripts/idempotency_commit.lua")),
             idem_release: Script::new(include_str!("scripts/idempotency_release.lua")),
+            idem_extend: Script::new(include_str!("scripts/idempotency_extend.lua")),
             set_tagged: Script::new(include_str!("scripts/cache_set_tagged.lua")),
             invalidate_tags: Script::new(include_str!("scripts/cache_invalidate_tags.lua")),
             lock_extend: Script::new(include_str!("scripts/lock_extend.lua")),
@@ -35,7 +37,7 @@ impl Scripts {
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 11] {
+    pub(super) fn all(&self) -> [&Script; 12] {
         [
             &self.set_tagged,
             &self.invalidate_tags,
@@ -43,6 +45,7 @@ impl Scripts {
             &self.idem_begin,
             &self.idem_commit,
             &self.idem_release,
+            &self.idem_extend,
             &self.lock_extend,
             &self.lock_release,
             &self.fixed_window_weighted,
