@@ -17,7 +17,7 @@ pub enum BeginOutcome {
     Mismatch,
 }
 
-/// Claim / commit / release of idempotency records, each one atomic round trip.
+/// Claim / extend / commit / release of idempotency records, each one atomic round trip.
 ///
 /// A record is first a *claim* (fingerprint + owner token, expiring after the lease), then, when
 /// its owner commits, a *snapshot* kept for the record's TTL.
@@ -26,9 +26,10 @@ pub enum BeginOutcome {
 /// # async fn demo(port: &dyn forze_runtime::ports::IdempotencyPort) -> Result<(), forze_runtime::BackendError> {
 /// use std::time::Duration;
 /// use forze_runtime::ports::BeginOutcome;
-/// let lease = Duration::from_secs(30);
+/// let lease = Duration::from_secs(5);
 /// assert_eq!(port.begin("ns/pay/k1", "fp", "t1", lease).await?, BeginOutcome::Proceed);
-/// assert!(port.commit("ns/pay/k1", "t1", b"{}", Duration::from_secs(3600)).await?);
+/// assert!(port.extend("ns/pay/k1", "t1", lease).await?);
+/// assert!(port.commit("ns/pay/k1", "t1", "fp", b"{}", Duration::from_secs(3600)).await?);
 /// assert_eq!(port.begin("ns/pay/k1", "fp", "t2", lease).await?, BeginOutcome::Replay(b"{}".to_vec()));
 /// # Ok(()) }
 /// ```
