@@ -309,8 +309,10 @@ pub enum ApiError {
     Limited(RateLimited),
     /// 409 / 503.
     Idempotency(IdempotencyError),
-    /// 500 / 503.
+    /// 500.
     Internal(String),
+    /// 503: a dependency is down and nothing was done (retry later).
+    Unavailable(String),
 }
 
 impl From<RateLimited> for ApiError {
@@ -329,6 +331,7 @@ impl From<DocumentError> for ApiError {
     fn from(e: DocumentError) -> Self {
         match e {
             DocumentError::NotFound { .. } => ApiError::NotFound,
+            e @ DocumentError::CacheUnavailable { .. } => ApiError::Unavailable(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -375,6 +378,17 @@ impl IntoResponse for ApiError {
                     Json(serde_json::json!({"error": code, "message": e.to_string()})),
                 )
                     .into_response()
+            }
+            ApiError::Unavailable(m) => {
+                tracing::warn!(error = %m, "request refused: a dependency is down");
+                let mut resp = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(serde_json::json!({"error": "unavailable", "message": m})),
+                )
+                    .into_response();
+                resp.headers_mut()
+                    .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                resp
             }
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");

@@ -303,6 +303,7 @@ forze_tests::on_both_backends!(
     deletes_stay_deleted,
     store_failures_are_errors_and_cache_nothing,
     generic_documents_work,
+    a_create_is_never_hidden_by_an_older_lifetimes_deletion,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,9 +381,129 @@ async fn a_cache_outage_falls_back_to_the_store() {
     env.server.as_mut().unwrap().stop();
     assert_eq!(repo.get(&9).await.unwrap().unwrap().name, "x");
     assert_eq!(store.reads(), 1);
-    let y = repo.update(&9, project(9, "y")).await.unwrap();
-    assert_eq!(repo.get(&9).await.unwrap(), Some(y));
+    // A write that cannot fence the cache is refused before the store is touched...
+    match repo.update(&9, project(9, "y")).await {
+        Err(DocumentError::CacheUnavailable { .. }) => {}
+        other => panic!("expected the write to be refused, got {other:?}"),
+    }
+    assert_eq!(store.inner.get(&9).await.unwrap().unwrap().name, "x");
+    // ...unless the repository tolerates an outage (bounded staleness, opted in).
+    let tolerant = repo.clone().tolerate_cache_outage(true);
+    let y = tolerant.update(&9, project(9, "y")).await.unwrap();
+    assert_eq!(tolerant.get(&9).await.unwrap(), Some(y));
     let _ = Duration::ZERO;
+}
+
+/// A store that kills the test's redis-server (which keeps its data: AOF, fsync always) in the
+/// middle of a write: after the fence, before the new version reaches the cache.
+#[derive(Clone)]
+struct KillsRedis {
+    inner: MemoryDocumentStore<Project>,
+    server: Arc<std::sync::Mutex<forze_tests::RedisServer>>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl DocumentStore<Project> for KillsRedis {
+    async fn get(&self, id: &u64) -> Result<Option<Project>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn create(&self, cmd: Project) -> Result<Project, StoreError> {
+        self.inner.create(cmd).await
+    }
+    async fn update(&self, id: &u64, cmd: Project) -> Result<Option<Project>, StoreError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.server.lock().unwrap().stop();
+        }
+        self.inner.update(id, cmd).await
+    }
+    async fn delete(&self, id: &u64) -> Result<Option<u64>, StoreError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.server.lock().unwrap().stop();
+        }
+        self.inner.delete(id).await
+    }
+}
+
+/// The outage that used to leave a stale document: a read warms rev 1; Redis dies during the
+/// update to rev 2 (the store is written, the cache is not); Redis comes back with its data.
+/// Every read then gets rev 2 — the fence set before the store write keeps readers on the
+/// store until a newer version replaces it. The same for a delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_during_an_outage_is_never_read_stale_after_it() {
+    let server =
+        forze_tests::RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let config = forze_tests::redis_config(&server);
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let forze = routes(Forze::builder().redis(config))
+        .build()
+        .await
+        .unwrap();
+    let store = KillsRedis {
+        inner: MemoryDocumentStore::new(),
+        server: server.clone(),
+        armed: Default::default(),
+    };
+    let repo = forze.documents(store.clone()).unwrap();
+    repo.create(project(1, "v1")).await.unwrap();
+    repo.create(project(2, "v1")).await.unwrap();
+    for id in [1, 2] {
+        assert_eq!(repo.get(&id).await.unwrap().unwrap().rev, 1);
+    }
+
+    store.armed.store(true, Ordering::SeqCst);
+    let v2 = repo.update(&1, project(1, "v2")).await.unwrap();
+    assert_eq!(v2.rev, 2);
+    server.lock().unwrap().restart();
+    let read = forze_tests::eventually(Duration::from_secs(5), "redis is back", || async {
+        forze.health().await.reachable.then_some(())
+    });
+    read.await;
+    for _ in 0..3 {
+        assert_eq!(
+            repo.get(&1).await.unwrap(),
+            Some(v2.clone()),
+            "stale after the outage"
+        );
+    }
+
+    store.armed.store(true, Ordering::SeqCst);
+    assert!(repo.delete(&2).await.unwrap());
+    server.lock().unwrap().restart();
+    forze_tests::eventually(Duration::from_secs(5), "redis is back", || async {
+        forze.health().await.reachable.then_some(())
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            repo.get(&2).await.unwrap(),
+            None,
+            "a deleted document came back"
+        );
+    }
+}
+
+/// A store whose versions restart (a reset test database, a restored backup, a second
+/// in-memory store on a shared Redis): a create of an id whose older lifetime was deleted (and
+/// cached as deleted at a higher version) is read as created, not as deleted.
+async fn a_create_is_never_hidden_by_an_older_lifetimes_deletion(env: &Env) {
+    let old = env
+        .forze
+        .documents(MemoryDocumentStore::<Project>::new())
+        .unwrap();
+    old.create(project(5, "first life")).await.unwrap();
+    old.update(&5, project(5, "first life, rev 2"))
+        .await
+        .unwrap();
+    assert!(old.delete(&5).await.unwrap());
+    assert_eq!(old.get(&5).await.unwrap(), None);
+    let reset = env
+        .forze
+        .documents(MemoryDocumentStore::<Project>::new())
+        .unwrap();
+    let created = reset.create(project(5, "second life")).await.unwrap();
+    assert_eq!(created.rev, 1);
+    assert_eq!(reset.get(&5).await.unwrap(), Some(created));
 }
 
 #[tokio::test]

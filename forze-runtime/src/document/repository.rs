@@ -3,6 +3,8 @@ use std::marker::PhantomData;
 use super::{cache_key, DocumentSpec, DocumentStore, StoreError};
 use crate::error::Error;
 use crate::handles::Cache;
+use crate::handles::Fence;
+use crate::ports::VersionWrite;
 use crate::wiring::Forze;
 
 /// The body stored for a deleted document: not JSON, so no document can look like it.
@@ -29,6 +31,19 @@ pub enum DocumentError {
         /// The store's error.
         #[source]
         source: StoreError,
+    },
+    /// The cache could not be fenced before a write, so the write was refused and the store
+    /// was not touched: writing anyway could leave readers an older version once the cache is
+    /// back. Retry, or opt in to bounded staleness with [`Documents::tolerate_cache_outage`].
+    #[error(
+        "{name} not written: its cache cannot be fenced ({source}); the store was not touched"
+    )]
+    CacheUnavailable {
+        /// The document type's name.
+        name: &'static str,
+        /// The cache's error.
+        #[source]
+        source: Error,
     },
 }
 
@@ -59,6 +74,7 @@ pub enum DocumentError {
 pub struct Documents<D: DocumentSpec, S> {
     store: S,
     cache: Option<Cache>,
+    tolerate_outage: bool,
     _d: PhantomData<fn() -> D>,
 }
 
@@ -67,6 +83,7 @@ impl<D: DocumentSpec, S: Clone> Clone for Documents<D, S> {
         Self {
             store: self.store.clone(),
             cache: self.cache.clone(),
+            tolerate_outage: self.tolerate_outage,
             _d: PhantomData,
         }
     }
@@ -92,6 +109,7 @@ impl Forze {
         Ok(Documents {
             store,
             cache,
+            tolerate_outage: false,
             _d: PhantomData,
         })
     }
@@ -110,25 +128,73 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         }
     }
 
-    /// Caches `bytes` as `version` of document `id`. The cache fails open to the store: its
-    /// errors are logged, never returned; a newer version already cached wins.
-    async fn remember(&self, id: &D::Id, version: u64, bytes: &[u8]) {
+    /// This repository, letting writes go on when the cache cannot be fenced (Redis down):
+    /// availability over freshness. After such an outage, readers may be served the version
+    /// cached before it until the entry's TTL runs out (the store stays right). By default
+    /// such a write is refused with [`DocumentError::CacheUnavailable`].
+    pub fn tolerate_cache_outage(mut self, yes: bool) -> Self {
+        self.tolerate_outage = yes;
+        self
+    }
+
+    /// Fences the cache entry of `id` before a write of the store. `Ok(None)`: no cache, or
+    /// (tolerated) a cache that could not be fenced.
+    async fn fence(&self, id: &D::Id) -> Result<Option<Fence>, DocumentError> {
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        let key = cache_key::<D>(id);
+        match cache.fence(&key).await {
+            Ok(fence) => Ok(Some(fence)),
+            Err(e) if self.tolerate_outage => {
+                tracing::warn!(document = D::NAME, key, error = %e, "cache not fenced; writing anyway (tolerate_cache_outage): readers may see the previous version until its TTL");
+                Ok(None)
+            }
+            Err(source) => Err(DocumentError::CacheUnavailable {
+                name: D::NAME,
+                source,
+            }),
+        }
+    }
+
+    /// Caches `bytes` as `version` of document `id`, as `write` may. The cache fails open to
+    /// the store: its errors are logged, never returned (a fence left behind keeps readers on
+    /// the store until it expires).
+    async fn remember(&self, id: &D::Id, version: u64, bytes: &[u8], write: VersionWrite<'_>) {
         let Some(cache) = &self.cache else { return };
         let key = cache_key::<D>(id);
-        if let Err(e) = cache.set_version_raw(&key, version, bytes).await {
+        if let Err(e) = cache.set_version_raw(&key, version, bytes, write).await {
             tracing::warn!(document = D::NAME, key, error = %e, "document not cached; the store stays the source");
         }
     }
 
-    async fn remember_doc(&self, doc: &D) {
+    async fn remember_doc(&self, doc: &D, write: VersionWrite<'_>) {
         if self.cache.is_none() {
             return;
         }
         match crate::codec::encode(doc) {
-            Ok(bytes) => self.remember(doc.id(), doc.version(), &bytes).await,
+            Ok(bytes) => self.remember(doc.id(), doc.version(), &bytes, write).await,
             Err(e) => {
                 tracing::warn!(document = D::NAME, error = %e, "document does not encode; not cached")
             }
+        }
+    }
+
+    /// How a writer that fenced with `fence` writes its version.
+    fn fenced(fence: &Option<Fence>, deleted: bool) -> VersionWrite<'_> {
+        match fence {
+            Some(f) => VersionWrite::Fenced {
+                token: &f.token,
+                deleted,
+            },
+            None => VersionWrite::Rewarm,
+        }
+    }
+
+    /// After a write that found no document: the cache is as it was before the fence.
+    async fn unfence(&self, id: &D::Id, fence: &Option<Fence>) {
+        if let (Some(cache), Some(fence)) = (&self.cache, fence) {
+            cache.unfence(&cache_key::<D>(id), fence).await;
         }
     }
 
@@ -156,7 +222,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         }
         let found = self.store.get(id).await.map_err(Self::store_err)?;
         if let Some(doc) = &found {
-            self.remember_doc(doc).await;
+            self.remember_doc(doc, VersionWrite::Rewarm).await;
         }
         Ok(found)
     }
@@ -166,36 +232,42 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         Ok(self.get(id).await?.map(Into::into))
     }
 
-    /// Creates a document in the store and caches it.
+    /// Creates a document in the store and caches it. A deletion cached for an older lifetime
+    /// of the same id (a store whose versions restart) does not hide it.
     pub async fn create(&self, cmd: D::Create) -> Result<D, DocumentError> {
         let doc = self.store.create(cmd).await.map_err(Self::store_err)?;
-        self.remember_doc(&doc).await;
+        self.remember_doc(&doc, VersionWrite::Create).await;
         Ok(doc)
     }
 
-    /// Updates document `id` in the store and caches the new version (readers never see the
-    /// old one again: the pointer only moves forward).
+    /// Updates document `id` in the store and caches the new version. The cache entry is
+    /// fenced first (readers go to the store meanwhile), so readers never see an older version
+    /// again, also when the cache fails between the fence and the new version; when it cannot
+    /// be fenced, the write is refused ([`DocumentError::CacheUnavailable`]).
     pub async fn update(&self, id: &D::Id, cmd: D::Update) -> Result<D, DocumentError> {
-        let doc = self
-            .store
-            .update(id, cmd)
-            .await
-            .map_err(Self::store_err)?
-            .ok_or_else(|| DocumentError::NotFound {
+        let fence = self.fence(id).await?;
+        // A store error keeps the fence (the write may have happened): readers use the store.
+        let Some(doc) = self.store.update(id, cmd).await.map_err(Self::store_err)? else {
+            self.unfence(id, &fence).await;
+            return Err(DocumentError::NotFound {
                 name: D::NAME,
                 id: format!("{id:?}"),
-            })?;
-        self.remember_doc(&doc).await;
+            });
+        };
+        self.remember_doc(&doc, Self::fenced(&fence, false)).await;
         Ok(doc)
     }
 
-    /// Deletes document `id`; returns whether it existed. The cache records the deletion as a
-    /// newer version, so a slow reader cannot bring the document back.
+    /// Deletes document `id`; returns whether it existed. Fenced like an update; the cache
+    /// records the deletion as a newer version, so a slow reader cannot bring the document back.
     pub async fn delete(&self, id: &D::Id) -> Result<bool, DocumentError> {
+        let fence = self.fence(id).await?;
         let Some(version) = self.store.delete(id).await.map_err(Self::store_err)? else {
+            self.unfence(id, &fence).await;
             return Ok(false);
         };
-        self.remember(id, version + 1, TOMBSTONE).await;
+        self.remember(id, version + 1, TOMBSTONE, Self::fenced(&fence, true))
+            .await;
         Ok(true)
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::RouteCore;
 use crate::codec::decode_current;
 use crate::error::Error;
-use crate::ports::{CachePort, VersionedKeys};
+use crate::ports::{CachePort, VersionWrite, VersionedKeys};
 use crate::wiring::FailurePolicy;
 
 /// A typed handle to a wired cache route.
@@ -70,6 +70,12 @@ impl CurrentRaw {
     pub(crate) fn body(&self) -> &[u8] {
         &self.value[self.body_at..]
     }
+}
+
+/// A fence set on a versioned entry: its token, and what it replaced.
+pub(crate) struct Fence {
+    pub(crate) token: String,
+    previous: crate::ports::FencedEntry,
 }
 
 /// Versions must survive the trip through Lua's doubles on Redis.
@@ -260,15 +266,17 @@ impl Cache {
         value: &T,
     ) -> Result<bool, Error> {
         let bytes = self.core.encode(key, value)?;
-        self.set_version_raw(key, version, &bytes).await
+        self.set_version_raw(key, version, &bytes, VersionWrite::Rewarm)
+            .await
     }
 
-    /// [`Cache::set_version`] with already-encoded bytes.
+    /// [`Cache::set_version`] with already-encoded bytes, by `write`.
     pub(crate) async fn set_version_raw(
         &self,
         key: &str,
         version: u64,
         bytes: &[u8],
+        write: VersionWrite<'_>,
     ) -> Result<bool, Error> {
         if version > MAX_VERSION {
             return Err(self
@@ -291,11 +299,62 @@ impl Cache {
         };
         match self
             .port
-            .set_version(keys, version, &copy, body_at, self.ttl)
+            .set_version(keys, version, &copy, body_at, self.ttl, write)
             .await
         {
             Ok(moved) => Ok(moved),
             Err(e) => self.fail_open(key, "set_version", self.core.backend_err(key, e), false),
+        }
+    }
+
+    fn versioned_keys(&self, key: &str) -> Result<[String; 3], Error> {
+        let space = self.core.space()?;
+        Ok([
+            space.cache_pointer(key),
+            space.cache_body_prefix(key),
+            space.cache_current(key),
+        ])
+    }
+
+    /// Fences the versioned entry `key` before its store is written (see [`CachePort::fence`]).
+    /// Errors are always returned: a write that cannot fence the cache must not go on
+    /// unnoticed.
+    pub(crate) async fn fence(&self, key: &str) -> Result<Fence, Error> {
+        let [pointer, body_prefix, current] = self.versioned_keys(key)?;
+        let keys = VersionedKeys {
+            pointer: &pointer,
+            body_prefix: &body_prefix,
+            current: &current,
+        };
+        let token = crate::codec::random_token();
+        let previous = self
+            .port
+            .fence(keys, &token, self.ttl)
+            .await
+            .map_err(|e| self.core.backend_err(key, e))?;
+        Ok(Fence { token, previous })
+    }
+
+    /// Lifts `fence` from `key` after a write that changed nothing, putting back what it
+    /// replaced; failures are logged (the fence then expires on its own, and until then readers
+    /// read the store).
+    pub(crate) async fn unfence(&self, key: &str, fence: &Fence) {
+        let lifted = match self.versioned_keys(key) {
+            Ok([pointer, body_prefix, current]) => {
+                let keys = VersionedKeys {
+                    pointer: &pointer,
+                    body_prefix: &body_prefix,
+                    current: &current,
+                };
+                self.port
+                    .unfence(keys, &fence.token, &fence.previous, self.ttl)
+                    .await
+                    .map_err(|e| self.core.backend_err(key, e))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = lifted {
+            tracing::warn!(cache = %self.core.name, key, error = %e, "fence not lifted; readers use the store until it expires");
         }
     }
 

@@ -15,6 +15,7 @@ mod reentrant;
 mod route;
 pub(crate) mod singleflight;
 
+pub(crate) use cache::Fence;
 pub use cache::{Cache, Versioned};
 pub use compute::{Fill, FillLock, ValueCodec};
 pub use counter::Counter;

@@ -107,21 +107,65 @@ impl CachePort for MemoryBackend {
         current: &[u8],
         body_at: usize,
         ttl: Duration,
+        write: VersionWrite<'_>,
     ) -> PortResult<bool> {
         let body = current.get(body_at..).unwrap_or_default();
         let _writer = unpoison(self.inner.versions.lock());
-        let pointed = self.cache_get(keys.pointer).and_then(|v| parse_version(&v));
-        if pointed.is_some_and(|c| c > version) {
+        let pointed = self.cache_get(keys.pointer);
+        if !write.may_replace(pointed.as_deref(), version) {
             return Ok(false);
         }
         self.cache_put(&keys.body(version), body, ttl);
         self.cache_put(keys.current, current, ttl);
         let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
-        self.cache_put(keys.pointer, version.to_string().as_bytes(), pointer_ttl);
+        self.cache_put(keys.pointer, write.pointer(version).as_bytes(), pointer_ttl);
         Ok(true)
     }
-}
 
-fn parse_version(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
+    async fn fence(
+        &self,
+        keys: VersionedKeys<'_>,
+        token: &str,
+        ttl: Duration,
+    ) -> PortResult<FencedEntry> {
+        let _writer = unpoison(self.inner.versions.lock());
+        let previous = FencedEntry {
+            pointer: self.cache_get(keys.pointer),
+            current: self.cache_get(keys.current),
+        };
+        let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
+        self.cache_put(
+            keys.pointer,
+            format!("fence:{token}").as_bytes(),
+            pointer_ttl,
+        );
+        self.inner.cache.remove(keys.current);
+        Ok(previous)
+    }
+
+    async fn unfence(
+        &self,
+        keys: VersionedKeys<'_>,
+        token: &str,
+        previous: &FencedEntry,
+        ttl: Duration,
+    ) -> PortResult<bool> {
+        let _writer = unpoison(self.inner.versions.lock());
+        if self.cache_get(keys.pointer).as_deref() != Some(format!("fence:{token}").as_bytes()) {
+            return Ok(false);
+        }
+        match &previous.pointer {
+            Some(p) => {
+                let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
+                self.cache_put(keys.pointer, p, pointer_ttl);
+            }
+            None => {
+                self.inner.cache.remove(keys.pointer);
+            }
+        }
+        if let Some(c) = &previous.current {
+            self.cache_put(keys.current, c, ttl);
+        }
+        Ok(true)
+    }
 }

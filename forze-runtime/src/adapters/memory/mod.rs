@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{BackendError, BackendErrorKind};
 use crate::ports::{
-    Algorithm, BeginOutcome, CachePort, CounterPort, Decision, IdempotencyPort, LockPort,
-    PortResult, Quota, RateLimitPort, VersionedKeys,
+    Algorithm, BeginOutcome, CachePort, CounterPort, Decision, FencedEntry, IdempotencyPort,
+    LockPort, PortResult, Quota, RateLimitPort, VersionWrite, VersionedKeys,
 };
 
 /// Bounds of the in-memory backend.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{command, ms, RedisBackend};
-use crate::ports::{CachePort, PortResult, VersionedKeys};
+use crate::ports::{CachePort, FencedEntry, PortResult, VersionWrite, VersionedKeys};
 
 #[async_trait]
 impl CachePort for RedisBackend {
@@ -90,7 +90,13 @@ impl CachePort for RedisBackend {
         current: &[u8],
         body_at: usize,
         ttl: Duration,
+        write: VersionWrite<'_>,
     ) -> PortResult<bool> {
+        let (who, token) = match write {
+            VersionWrite::Rewarm => ("r", ""),
+            VersionWrite::Fenced { token, .. } => ("f", token),
+            VersionWrite::Create => ("c", ""),
+        };
         let moved: i64 = self
             .run(
                 self.inner
@@ -103,9 +109,58 @@ impl CachePort for RedisBackend {
                     .arg(current)
                     .arg(ms(ttl))
                     .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR)))
-                    .arg(body_at),
+                    .arg(body_at)
+                    .arg(who)
+                    .arg(token)
+                    .arg(write.pointer(version)),
             )
             .await?;
         Ok(moved == 1)
+    }
+
+    async fn fence(
+        &self,
+        keys: VersionedKeys<'_>,
+        token: &str,
+        ttl: Duration,
+    ) -> PortResult<FencedEntry> {
+        let pointer_ttl = ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR));
+        let (pointer, current): (Option<Vec<u8>>, Option<Vec<u8>>) = self
+            .run(
+                self.inner
+                    .scripts
+                    .fence
+                    .key(keys.pointer)
+                    .key(keys.current)
+                    .arg(token)
+                    .arg(pointer_ttl),
+            )
+            .await?;
+        Ok(FencedEntry { pointer, current })
+    }
+
+    async fn unfence(
+        &self,
+        keys: VersionedKeys<'_>,
+        token: &str,
+        previous: &FencedEntry,
+        ttl: Duration,
+    ) -> PortResult<bool> {
+        let pointer_ttl = ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR));
+        let done: i64 = self
+            .run(
+                self.inner
+                    .scripts
+                    .unfence
+                    .key(keys.pointer)
+                    .key(keys.current)
+                    .arg(token)
+                    .arg(previous.pointer.as_deref().unwrap_or_default())
+                    .arg(previous.current.as_deref().unwrap_or_default())
+                    .arg(pointer_ttl)
+                    .arg(ms(ttl)),
+            )
+            .await?;
+        Ok(done == 1)
     }
 }

@@ -4,6 +4,8 @@ use redis::Script;
 
 pub(super) struct Scripts {
     pub(super) set_version: Script,
+    pub(super) fence: Script,
+    pub(super) unfence: Script,
     pub(super) idem_begin: Script,
     pub(super) idem_commit: Script,
     pub(super) idem_release: Script,
@@ -21,6 +23,8 @@ impl Scripts {
     pub(super) fn new() -> Self {
         Self {
             set_version: Script::new(include_str!("scripts/cache_set_version.lua")),
+            fence: Script::new(include_str!("scripts/cache_fence.lua")),
+            unfence: Script::new(include_str!("scripts/cache_unfence.lua")),
             idem_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
             idem_commit: Script::new(include_str!("scripts/idempotency_commit.lua")),
             idem_release: Script::new(include_str!("scripts/idempotency_release.lua")),
@@ -37,11 +41,13 @@ impl Scripts {
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 12] {
+    pub(super) fn all(&self) -> [&Script; 14] {
         [
             &self.set_tagged,
             &self.invalidate_tags,
             &self.set_version,
+            &self.fence,
+            &self.unfence,
             &self.idem_begin,
             &self.idem_commit,
             &self.idem_release,
