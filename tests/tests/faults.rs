@@ -340,3 +340,168 @@ async fn health_reports_what_the_server_keeps() {
     let forze = runtime(snapshots.url()).await;
     assert_eq!(forze.health().await.persistence, "rdb");
 }
+
+/// `DEBUG SLEEP` (the server blocks for 1 s) and `CLIENT PAUSE` (commands wait 1 s): every
+/// call returns within its deadline, fail-open calls never fail, and a limiter that denies
+/// while unavailable never admits more than its quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_or_paused_server_never_holds_a_call_past_its_deadline() {
+    use forze_runtime::ports::{Algorithm, Quota};
+    use forze_runtime::{LimiterFailure, LimiterRoute};
+    let server = RedisServer::start_with(&["--enable-debug-command", "local"]);
+    let forze = Forze::builder()
+        .redis(config(server.url()))
+        .cache("c", CacheRoute::new("f:c"))
+        .limiter(
+            "strict",
+            LimiterRoute::new("f:rl")
+                .quota(Quota::new(
+                    50,
+                    Duration::from_secs(3600),
+                    Algorithm::FixedWindow,
+                ))
+                .on_unavailable(LimiterFailure::Deny),
+        )
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    let admitted = Arc::new(AtomicUsize::new(0));
+    for block in [
+        vec!["DEBUG", "SLEEP", "1"],
+        vec!["CLIENT", "PAUSE", "1000", "ALL"],
+    ] {
+        let mut raw = server.client().await;
+        let blocker = tokio::spawn(async move {
+            let mut cmd = redis::cmd(block[0]);
+            for a in &block[1..] {
+                cmd.arg(*a);
+            }
+            // The test client's own response timeout may end this wait; the server blocks
+            // either way.
+            let _: Result<redis::Value, _> = cmd.query_async(&mut raw).await;
+        });
+        let tasks: Vec<_> = (0..64)
+            .map(|t| {
+                let (forze, admitted) = (forze.clone(), admitted.clone());
+                tokio::spawn(async move {
+                    let (cache, limiter) =
+                        (forze.cache("c").unwrap(), forze.limiter("strict").unwrap());
+                    let mut worst = Duration::ZERO;
+                    for i in 0..10 {
+                        let start = Instant::now();
+                        assert!(
+                            cache.get::<u64>(&format!("k{t}")).await.is_ok(),
+                            "fail-open read failed"
+                        );
+                        if limiter.check(&format!("u{}", i % 2)).await.unwrap().allowed {
+                            admitted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        worst = worst.max(start.elapsed());
+                    }
+                    worst
+                })
+            })
+            .collect();
+        for t in tasks {
+            let worst = t.await.unwrap();
+            assert!(worst <= 2 * (TIMEOUT + SLACK), "a call pair took {worst:?}");
+        }
+        blocker.await.unwrap();
+    }
+    // Two keys, 50 each per hour: never more than 100 admitted, whatever the faults.
+    assert!(admitted.load(Ordering::SeqCst) <= 100, "{admitted:?}");
+}
+
+/// Exactly once while Redis keeps its data (AOF, fsync always): 64 tasks run idempotent calls,
+/// Redis is killed with SIGKILL and restarted from its AOF; afterwards every key whose call
+/// was acknowledged replays its result, and no acknowledged body ran twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_idempotent_calls_never_run_twice_across_a_kill() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use forze_runtime::{IdempotencyError, IdempotencyRoute};
+
+    let mut server = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let forze = Forze::builder()
+        .redis(config(server.url()))
+        .idempotency(
+            "idem",
+            IdempotencyRoute::new("f:idem").lease(Duration::from_secs(2)),
+        )
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Default::default();
+    let acked: Arc<Mutex<Vec<String>>> = Default::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fp = forze_runtime::codec::fingerprint(&"payload").unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|t| {
+            let (forze, runs, acked, stop, fp) = (
+                forze.clone(),
+                runs.clone(),
+                acked.clone(),
+                stop.clone(),
+                fp.clone(),
+            );
+            tokio::spawn(async move {
+                let idem = forze.idempotency("idem").unwrap();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) && i < 10_000 {
+                    let key = format!("t{t}-{i}");
+                    let body = || async {
+                        *runs.lock().unwrap().entry(key.clone()).or_default() += 1;
+                        Ok::<_, IdempotencyError>(key.clone())
+                    };
+                    if idem.run("op", &key, &fp, body).await.is_ok() {
+                        acked.lock().unwrap().push(key);
+                    }
+                    i += 1;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    forze_tests::eventually(
+        Duration::from_secs(10),
+        "calls are acknowledged",
+        || async { (acked.lock().unwrap().len() > 200).then_some(()) },
+    )
+    .await;
+    server.stop();
+    forze_tests::eventually(
+        Duration::from_secs(5),
+        "calls fail while Redis is down",
+        || async { (forze.health().await.breaker == "open").then_some(()) },
+    )
+    .await;
+    server.restart();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every acknowledged key replays its own result without running again.
+    let idem = forze.idempotency("idem").unwrap();
+    let acked = acked.lock().unwrap().clone();
+    for key in &acked {
+        let again: Result<String, IdempotencyError> = idem
+            .run("op", key, &fp, || async { Ok("ran again".to_owned()) })
+            .await;
+        match again {
+            Ok(v) => assert_eq!(&v, key, "{key} ran again"),
+            Err(e) => panic!("{key}: {e}"),
+        }
+    }
+    let runs = runs.lock().unwrap();
+    for key in &acked {
+        assert_eq!(
+            runs.get(key),
+            Some(&1),
+            "{key} ran {:?} times",
+            runs.get(key)
+        );
+    }
+}

@@ -195,6 +195,10 @@ impl Claim {
 
     /// Records already-encoded bytes as the result.
     pub async fn commit_bytes(self, bytes: &[u8]) -> Result<(), Error> {
+        self.try_commit(bytes).await
+    }
+
+    async fn try_commit(&self, bytes: &[u8]) -> Result<(), Error> {
         let i = &self.idem;
         match i
             .port
@@ -380,8 +384,24 @@ impl Idempotency {
         let result = lease::renewing(key, self.lease, || claim.extend(), work).await;
         match record(&result) {
             Some(Ok(bytes)) => {
-                if let Err(e) = claim.commit_bytes(&bytes).await {
-                    tracing::error!(store = %self.core.name, operation, key, error = %e, "result not recorded; a retry will run again");
+                // The body's effect happened: a commit that meets an outage is retried for up
+                // to one lease (a claim that lapsed meanwhile with nobody else on the key is
+                // still recorded), so that a duplicate after the outage replays instead of
+                // running again.
+                let started = Instant::now();
+                let mut pause = Duration::from_millis(5);
+                loop {
+                    match claim.try_commit(&bytes).await {
+                        Ok(()) => break,
+                        Err(e) if e.is_unavailable() && started.elapsed() < self.lease => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_millis(200));
+                        }
+                        Err(e) => {
+                            tracing::error!(store = %self.core.name, operation, key, error = %e, "result not recorded; a retry will run again");
+                            break;
+                        }
+                    }
                 }
             }
             Some(Err(e)) => {

@@ -1,7 +1,10 @@
 -- Claims an idempotency key, or reports what holds it.
 -- KEYS[1] record (hash: f = fingerprint, t = owner token, s = snapshot once committed)
 -- ARGV[1] fingerprint; ARGV[2] token; ARGV[3] lease in ms
-local r = redis.call('HMGET', KEYS[1], 'f', 't', 's')
+-- A value that is no record (another type, a hash without a fingerprint) holds no result: it
+-- is treated as absent and replaced.
+local r = redis.pcall('HMGET', KEYS[1], 'f', 't', 's')
+if r.err then r = {} end
 if not r[1] then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'f', ARGV[1], 't', ARGV[2])
