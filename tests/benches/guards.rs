@@ -13,11 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::document::{Documents, MemoryDocumentStore};
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::Limiter;
 use forze_runtime::{
     idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
     LimiterRoute, RateLimited, RedisConfig,
 };
-use forze_tests::bench::{command_calls, median, ratio_spread};
+use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
 use forze_tests::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -83,6 +85,8 @@ enum Op {
     IdemNew,
     IdemReplay,
     DocGet,
+    /// A typed check of one unit against a quota of `limit` per minute.
+    Check(Algorithm, u64),
 }
 
 const REPLAY_KEYS: u64 = 1000;
@@ -94,6 +98,8 @@ fn counted(op: Op) -> &'static [&'static str] {
         Op::DocGet | Op::RawGet => &["get"],
         Op::Limited => &["incrby"],
         Op::LimitedGcra | Op::IdemNew | Op::IdemReplay => &["evalsha"],
+        Op::Check(Algorithm::FixedWindow, _) => &["incrby", "evalsha"],
+        Op::Check(_, _) => &["evalsha"],
     }
 }
 const DOCS: u64 = 100;
@@ -104,6 +110,7 @@ struct World {
     conn: MultiplexedConnection,
     fresh: Arc<AtomicU64>,
     repo: Repo,
+    limiter: Limiter,
 }
 
 async fn step(w: &mut World, op: Op, i: u64, t: u64) {
@@ -133,6 +140,11 @@ async fn step(w: &mut World, op: Op, i: u64, t: u64) {
         }
         Op::DocGet => {
             std::hint::black_box(w.repo.get(&(i % DOCS)).await.unwrap().unwrap());
+        }
+        Op::Check(algorithm, limit) => {
+            let quota = Quota::new(limit, Duration::from_secs(60), algorithm);
+            let key = format!("check:{}", t % 4);
+            std::hint::black_box(w.limiter.check_quota(&key, &quota, 1).await.unwrap());
         }
     }
 }
@@ -199,6 +211,7 @@ async fn main() {
         conn: conn.clone(),
         fresh: Arc::new(AtomicU64::new(1_000_000)),
         repo,
+        limiter: forze.limiter("api").unwrap(),
     };
     let only = std::env::var("FORZE_BENCH_ONLY").ok();
     let dur = Duration::from_millis(800);
@@ -244,5 +257,63 @@ async fn main() {
             );
         }
     }
+    limiter_rows(&world, &mut conn, only.as_deref(), dur).await;
     drop(server);
+}
+
+/// Each algorithm at 100 and at 100 000 per minute, on 4 hot keys, 64 tasks: throughput beside a
+/// raw `GET`, and what a check costs the server (`usec` per operation from `INFO commandstats`,
+/// beside a plain `GET`'s).
+async fn limiter_rows(
+    world: &World,
+    conn: &mut MultiplexedConnection,
+    only: Option<&str>,
+    dur: Duration,
+) {
+    if only.is_some_and(|o| !"limiter".starts_with(o) && !o.starts_with("limiter")) {
+        return;
+    }
+    println!();
+    println!("| limiter check (64 tasks, 4 keys) | raw GET ops/s | forze ops/s | ratio, median (min–max) | server µs/check | server µs/GET |");
+    println!("|---|---|---|---|---|---|");
+    for (name, algorithm) in [
+        ("fixed window", Algorithm::FixedWindow),
+        ("sliding window", Algorithm::SlidingWindow),
+        ("gcra", Algorithm::Gcra),
+    ] {
+        for limit in [100u64, 100_000] {
+            let op = Op::Check(algorithm, limit);
+            let (mut raw, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut usec, mut ops, mut get_usec, mut gets) = (0, 0, 0, 0);
+            for round in 0..5 {
+                let mut ours_first = round % 2 == 0;
+                let (mut r, mut o) = (0.0, 0.0);
+                for _ in 0..2 {
+                    if ours_first {
+                        let u0 = command_usec(conn, counted(op)).await;
+                        let (rate, n) = run(world, op, 64, dur).await;
+                        let u1 = command_usec(conn, counted(op)).await;
+                        (o, usec, ops) = (rate, usec + u1 - u0, ops + n);
+                    } else {
+                        let u0 = command_usec(conn, &["get"]).await;
+                        let (rate, n) = run(world, Op::RawGet, 64, dur).await;
+                        let u1 = command_usec(conn, &["get"]).await;
+                        (r, get_usec, gets) = (rate, get_usec + u1 - u0, gets + n);
+                    }
+                    ours_first = !ours_first;
+                }
+                raw.push(r);
+                ours.push(o);
+                ratios.push(o / r);
+            }
+            println!(
+                "| {name}, {limit}/min | {:.0} | {:.0} | {} | {:.2} | {:.2} |",
+                median(raw),
+                median(ours),
+                ratio_spread(ratios),
+                usec as f64 / ops as f64,
+                get_usec as f64 / gets as f64
+            );
+        }
+    }
 }

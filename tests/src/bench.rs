@@ -41,3 +41,29 @@ pub async fn command_calls(conn: &mut MultiplexedConnection, names: &[&str]) -> 
         })
         .sum()
 }
+
+/// The server's time so far (µs, `INFO commandstats` `usec`) in the commands `names`: the
+/// difference over a run, divided by its operations, is the server's cost per operation.
+pub async fn command_usec(conn: &mut MultiplexedConnection, names: &[&str]) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter(|l| {
+            names.iter().any(|n| {
+                l.strip_prefix("cmdstat_")
+                    .is_some_and(|r| r.starts_with(&format!("{n}:")))
+            })
+        })
+        .filter_map(|l| {
+            l.split("usec=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
