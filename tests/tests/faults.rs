@@ -312,18 +312,23 @@ mod corrupt_limiter_state {
             .unwrap()
             .as_micros() as u64;
         let cur = now / width;
-        // Not numbers, a negative count, a bucket a thousand widths in the future.
-        let bad: [(String, String); 3] = [
-            ("x".into(), "y".into()),
-            (cur.to_string(), "-7".into()),
-            ((cur + 1000).to_string(), "5".into()),
+        let (c, future) = (cur.to_string(), (cur + 1000).to_string());
+        // Not numbers, a negative count, buckets in the future, an oldest after the newest.
+        let bad: [[(&str, &str); 3]; 4] = [
+            [("n", "x"), ("o", &c), ("l", &c)],
+            [("n", "-7"), ("o", &c), ("l", &c)],
+            [("n", "2"), ("o", &c), ("l", &future)],
+            [("n", "2"), ("o", &future), ("l", &c)],
         ];
-        let _: () = raw.hset_multiple(state("s1"), &bad).await.unwrap();
-        admits_exactly(&forze, "s1", &quota).await;
-        let fields: Vec<String> = raw.hkeys(state("s1")).await.unwrap();
-        assert_eq!(fields, [cur.to_string()], "only the valid bucket is left");
-        let _: () = raw.set(state("s2"), "a string").await.unwrap();
-        admits_exactly(&forze, "s2", &quota).await;
+        for (i, fields) in bad.iter().enumerate() {
+            let key = format!("s{i}");
+            let _: () = raw.hset_multiple(state(&key), fields).await.unwrap();
+            admits_exactly(&forze, &key, &quota).await;
+            let n: String = raw.hget(state(&key), "n").await.unwrap();
+            assert_eq!(n, "3", "case {i}: the state counts what it admitted");
+        }
+        let _: () = raw.set(state("str"), "a string").await.unwrap();
+        admits_exactly(&forze, "str", &quota).await;
     }
 }
 

@@ -1,44 +1,70 @@
 -- Sliding window in buckets; mirrors adapters/memory/algorithms.rs::sliding_window.
--- KEYS[1] state (hash: field = bucket index, value = units admitted in that bucket)
+-- KEYS[1] state (hash: 'n' units in the window, 'o' the oldest bucket that may hold units, 'l'
+-- the newest bucket with units, and one field per bucket index with its units)
 -- ARGV[1] limit; ARGV[2] period in us; ARGV[3] cost; ARGV[4] buckets per period
 -- Returns {allowed (0/1), remaining, reset_after_us, retry_after_us or -1, healed (0/1)}
 -- The window is cut into buckets of period/buckets; every bucket that overlaps the last period
 -- is counted in full, so no interval of one period ever holds more than the limit, and a
--- denial comes at most one bucket early. The work is bounded by the bucket count, whatever the
--- quota. What is no valid bucket (not numbers, a negative count, a bucket in the future, a key
--- of another type) is treated as absent and removed: healed = 1.
+-- denial comes at most one bucket early. A check reads three fields (and the oldest bucket on
+-- a denial); buckets that leave the window are dropped once each, so the work is bounded by
+-- the bucket count whatever the quota. A state that is no valid state (not numbers, a negative
+-- count, buckets in the future, a key of another type) is treated as absent: healed = 1.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local width = math.max(1, math.ceil(period / tonumber(ARGV[4])))
 local cur = math.floor(now / width)
 local first = math.floor(math.max(now - period, 0) / width)
+local function f(b) return string.format('%.0f', b) end
+local function range(a, b)
+  local out = {}
+  for i = a, b do out[#out + 1] = f(i) end
+  return out
+end
 local healed = 0
-local raw = redis.pcall('HGETALL', KEYS[1])
-if raw.err then redis.call('DEL', KEYS[1]); raw = {}; healed = 1 end
-local kept, used = {}, 0
-for i = 1, #raw, 2 do
-  local b, n = tonumber(raw[i]), tonumber(raw[i + 1])
-  if not b or not n or n < 0 or n ~= math.floor(n) or b > cur then
-    redis.call('HDEL', KEYS[1], raw[i]); healed = 1
-  elseif b < first then
-    redis.call('HDEL', KEYS[1], raw[i])
+local st = redis.pcall('HMGET', KEYS[1], 'n', 'o', 'l')
+if st.err then redis.call('DEL', KEYS[1]); st = {}; healed = 1 end
+local n, o, l = tonumber(st[1]), tonumber(st[2]), tonumber(st[3])
+local present = st[1] or st[2] or st[3]
+if present and (not (n and o and l) or n < 0 or n ~= math.floor(n) or o > l or l > cur
+    or l - o > tonumber(ARGV[4]) + 1) then
+  redis.call('DEL', KEYS[1]); present = false; healed = 1
+end
+if not present or l < first then
+  if present then redis.call('DEL', KEYS[1]) end
+  n, o, l = 0, cur, cur
+elseif o < first then
+  -- Drop the buckets that left the window, then find the oldest one left with units.
+  local gone = range(o, first - 1)
+  local counts = redis.call('HMGET', KEYS[1], unpack(gone))
+  for i = 1, #counts do n = n - (tonumber(counts[i]) or 0) end
+  redis.call('HDEL', KEYS[1], unpack(gone))
+  if n < 0 then n = 0 end
+  o = l
+  local left = redis.call('HMGET', KEYS[1], unpack(range(first, l)))
+  for i = 1, #left do
+    if (tonumber(left[i]) or 0) > 0 then o = first + i - 1; break end
+  end
+end
+if n + cost > limit then
+  -- The earliest moment enough old buckets have left the window.
+  local needed, retry = n + cost - limit, period
+  local oldest = tonumber(redis.call('HGET', KEYS[1], f(o))) or 0
+  if oldest >= needed then
+    retry = (o + 1) * width + period - now
   else
-    kept[#kept + 1] = {b, n}; used = used + n
+    local counts = redis.call('HMGET', KEYS[1], unpack(range(o, l)))
+    local freed = 0
+    for i = 1, #counts do
+      freed = freed + (tonumber(counts[i]) or 0)
+      if freed >= needed then retry = (o + i) * width + period - now; break end
+    end
   end
+  if n > 0 then redis.call('HSET', KEYS[1], 'n', f(n), 'o', f(o), 'l', f(l)) end
+  return {0, math.max(limit - n, 0), (l + 1) * width + period - now, retry, healed}
 end
-table.sort(kept, function(x, y) return x[1] < y[1] end)
-if used + cost > limit then
-  local freed, retry = 0, period
-  for _, e in ipairs(kept) do
-    freed = freed + e[2]
-    if used - freed + cost <= limit then retry = (e[1] + 1) * width + period - now; break end
-  end
-  local newest = cur
-  if #kept > 0 then newest = kept[#kept][1] end
-  return {0, math.max(limit - used, 0), (newest + 1) * width + period - now, retry, healed}
-end
-redis.call('HINCRBY', KEYS[1], string.format('%.0f', cur), cost)
+redis.call('HINCRBY', KEYS[1], f(cur), cost)
+redis.call('HSET', KEYS[1], 'n', f(n + cost), 'o', f(o), 'l', f(cur))
 local reset = (cur + 1) * width + period - now
-redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.ceil(reset / 1000)))
-return {1, limit - used - cost, reset, -1, healed}
+redis.call('PEXPIRE', KEYS[1], f(math.ceil(reset / 1000)))
+return {1, limit - n - cost, reset, -1, healed}
