@@ -1,13 +1,13 @@
 -- Sliding window in buckets; mirrors adapters/memory/algorithms.rs::sliding_window.
--- KEYS[1] state (hash: 'n' units in the window, 'o' the oldest bucket that may hold units, 'l'
--- the newest bucket with units, and one field per bucket index with its units)
+-- KEYS[1] state (hash: 'm' = '{units in the window}:{oldest bucket with units}:{newest bucket
+-- with units}', and one field per bucket index with its units)
 -- ARGV[1] limit; ARGV[2] period in us; ARGV[3] cost; ARGV[4] buckets per period
 -- Returns {allowed (0/1), remaining, reset_after_us, retry_after_us or -1, healed (0/1)}
 -- The window is cut into buckets of period/buckets; every bucket that overlaps the last period
 -- is counted in full, so no interval of one period ever holds more than the limit, and a
--- denial comes at most one bucket early. A check reads three fields (and the oldest bucket on
--- a denial); buckets that leave the window are dropped once each, so the work is bounded by
--- the bucket count whatever the quota. A state that is no valid state (not numbers, a negative
+-- denial comes at most one bucket early. A check reads one field (and the oldest bucket on a
+-- denial) and writes two; buckets that leave the window are dropped once each, so the work is
+-- bounded by the bucket count whatever the quota. A state that is no valid state (not numbers, a negative
 -- count, buckets in the future, a key of another type) is treated as absent: healed = 1.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -22,10 +22,15 @@ local function range(a, b)
   return out
 end
 local healed = 0
-local st = redis.pcall('HMGET', KEYS[1], 'n', 'o', 'l')
-if st.err then redis.call('DEL', KEYS[1]); st = {}; healed = 1 end
-local n, o, l = tonumber(st[1]), tonumber(st[2]), tonumber(st[3])
-local present = st[1] or st[2] or st[3]
+local m = redis.pcall('HGET', KEYS[1], 'm')
+if type(m) == 'table' then redis.call('DEL', KEYS[1]); m = false; healed = 1 end
+local n, o, l
+if m then
+  local a, b, c = string.match(m, '^(-?[%d.e+]+):(-?[%d.e+]+):(-?[%d.e+]+)$')
+  n, o, l = tonumber(a), tonumber(b), tonumber(c)
+end
+local present = m
+local dirty = false
 if present and (not (n and o and l) or n < 0 or n ~= math.floor(n) or o > l or l > cur
     or l - o > tonumber(ARGV[4]) + 1) then
   redis.call('DEL', KEYS[1]); present = false; healed = 1
@@ -40,6 +45,7 @@ elseif o < first then
   for i = 1, #counts do n = n - (tonumber(counts[i]) or 0) end
   redis.call('HDEL', KEYS[1], unpack(gone))
   if n < 0 then n = 0 end
+  dirty = true
   o = l
   local left = redis.call('HMGET', KEYS[1], unpack(range(first, l)))
   for i = 1, #left do
@@ -60,11 +66,14 @@ if n + cost > limit then
       if freed >= needed then retry = (o + i) * width + period - now; break end
     end
   end
-  if n > 0 then redis.call('HSET', KEYS[1], 'n', f(n), 'o', f(o), 'l', f(l)) end
+  if dirty then redis.call('HSET', KEYS[1], 'm', f(n) .. ':' .. f(o) .. ':' .. f(l)) end
   return {0, math.max(limit - n, 0), (l + 1) * width + period - now, retry, healed}
 end
 redis.call('HINCRBY', KEYS[1], f(cur), cost)
-redis.call('HSET', KEYS[1], 'n', f(n + cost), 'o', f(o), 'l', f(cur))
+redis.call('HSET', KEYS[1], 'm', f(n + cost) .. ':' .. f(o) .. ':' .. f(cur))
 local reset = (cur + 1) * width + period - now
-redis.call('PEXPIRE', KEYS[1], f(math.ceil(reset / 1000)))
+-- The state lives until its newest bucket leaves: set once per bucket (or for a new state).
+if n == 0 or l ~= cur then
+  redis.call('PEXPIREAT', KEYS[1], f(math.ceil(((cur + 1) * width + period) / 1000)))
+end
 return {1, limit - n - cost, reset, -1, healed}
