@@ -19,32 +19,17 @@ pub fn ratio_spread(v: Vec<f64>) -> String {
 /// The calls so far of the commands `names` (lower-case, e.g. `["get", "set"]`). Commands run
 /// inside scripts count under their own names, so count only what clients send.
 pub async fn command_calls(conn: &mut MultiplexedConnection, names: &[&str]) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .expect("INFO commandstats");
-    info.lines()
-        .filter(|l| {
-            names.iter().any(|n| {
-                l.strip_prefix("cmdstat_")
-                    .is_some_and(|r| r.starts_with(&format!("{n}:")))
-            })
-        })
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
+    command_stat(conn, names, "calls=").await
 }
 
 /// The server's time so far (µs, `INFO commandstats` `usec`) in the commands `names`: the
 /// difference over a run, divided by its operations, is the server's cost per operation.
 pub async fn command_usec(conn: &mut MultiplexedConnection, names: &[&str]) -> u64 {
+    command_stat(conn, names, "usec=").await
+}
+
+/// The sum of one `INFO commandstats` field (`calls=`, `usec=`) over the commands `names`.
+async fn command_stat(conn: &mut MultiplexedConnection, names: &[&str], field: &str) -> u64 {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(conn)
@@ -58,7 +43,7 @@ pub async fn command_usec(conn: &mut MultiplexedConnection, names: &[&str]) -> u
             })
         })
         .filter_map(|l| {
-            l.split("usec=")
+            l.split(field)
                 .nth(1)?
                 .split(',')
                 .next()?
