@@ -514,3 +514,41 @@ async fn acknowledged_idempotent_calls_never_run_twice_across_a_kill() {
         );
     }
 }
+
+/// Values of other kinds at cache keys, written by another program: a tag key that holds no
+/// set, an entry of another type, a document's current copy that is garbage. None fails a call
+/// or a write; each is treated as absent and replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_shaped_cache_values_are_replaced() {
+    use forze_runtime::keys::KeySpace;
+    use redis::AsyncCommands;
+
+    let server = RedisServer::start();
+    let forze = runtime(server.url()).await;
+    let mut raw = server.client().await;
+    let ks = KeySpace::new("f:c", None);
+    let cache = forze.cache("c").unwrap();
+    // A tag key holding a string: a tagged write replaces it, an invalidation drops it.
+    let _: () = raw.set(ks.cache_tag("team:1"), "not a set").await.unwrap();
+    cache
+        .set_tagged("page:1", &1u32, &["team:1"])
+        .await
+        .unwrap();
+    assert_eq!(cache.get::<u32>("page:1").await.unwrap(), Some(1));
+    assert_eq!(cache.invalidate_tag("team:1").await.unwrap(), 1);
+    assert_eq!(cache.get::<u32>("page:1").await.unwrap(), None);
+    let _: () = raw.set(ks.cache_tag("team:2"), "not a set").await.unwrap();
+    assert_eq!(cache.invalidate_tag("team:2").await.unwrap(), 0);
+    let exists: bool = raw.exists(ks.cache_tag("team:2")).await.unwrap();
+    assert!(!exists, "the wrong-shaped tag key is gone");
+    // An entry of another type: a fail-open read is a miss, and the next write replaces it.
+    let _: () = raw.hset(ks.cache_kv("k"), "f", "v").await.unwrap();
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), None);
+    cache.set("k", &5u32).await.unwrap();
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(5));
+    // Garbage where a number is stored: a miss, then replaced.
+    let _: () = raw.set(ks.cache_kv("n"), "\u{1}garbage").await.unwrap();
+    assert_eq!(cache.get::<u32>("n").await.unwrap(), None);
+    cache.set("n", &6u32).await.unwrap();
+    assert_eq!(cache.get::<u32>("n").await.unwrap(), Some(6));
+}
