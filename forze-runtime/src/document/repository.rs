@@ -160,7 +160,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
     /// Caches `bytes` as `version` of document `id`, as `write` may. The cache fails open to
     /// the store: its errors are logged, never returned (a fence left behind keeps readers on
     /// the store until it expires).
-    async fn remember(&self, id: &D::Id, version: u64, bytes: &[u8], write: VersionWrite<'_>) {
+    async fn remember(&self, id: &D::Id, version: u64, bytes: &[u8], write: VersionWrite) {
         let Some(cache) = &self.cache else { return };
         let key = cache_key::<D>(id);
         if let Err(e) = cache.set_version_raw(&key, version, bytes, write).await {
@@ -168,7 +168,7 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
         }
     }
 
-    async fn remember_doc(&self, doc: &D, write: VersionWrite<'_>) {
+    async fn remember_doc(&self, doc: &D, write: VersionWrite) {
         if self.cache.is_none() {
             return;
         }
@@ -181,12 +181,9 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
     }
 
     /// How a writer that fenced with `fence` writes its version.
-    fn fenced(fence: &Option<Fence>, deleted: bool) -> VersionWrite<'_> {
+    fn fenced(fence: &Option<Fence>, deleted: bool) -> VersionWrite {
         match fence {
-            Some(f) => VersionWrite::Fenced {
-                token: &f.token,
-                deleted,
-            },
+            Some(_) => VersionWrite::Fenced { deleted },
             None => VersionWrite::Rewarm,
         }
     }

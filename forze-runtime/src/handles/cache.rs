@@ -72,9 +72,8 @@ impl CurrentRaw {
     }
 }
 
-/// A fence set on a versioned entry: its token, and what it replaced.
+/// A fence set on a versioned entry: what it replaced.
 pub(crate) struct Fence {
-    pub(crate) token: String,
     previous: crate::ports::FencedEntry,
 }
 
@@ -276,7 +275,7 @@ impl Cache {
         key: &str,
         version: u64,
         bytes: &[u8],
-        write: VersionWrite<'_>,
+        write: VersionWrite,
     ) -> Result<bool, Error> {
         if version > MAX_VERSION {
             return Err(self
@@ -326,17 +325,16 @@ impl Cache {
             body_prefix: &body_prefix,
             current: &current,
         };
-        let token = crate::codec::random_token();
         let previous = self
             .port
-            .fence(keys, &token, self.ttl)
+            .fence(keys, self.ttl)
             .await
             .map_err(|e| self.core.backend_err(key, e))?;
-        Ok(Fence { token, previous })
+        Ok(Fence { previous })
     }
 
-    /// Lifts `fence` from `key` after a write that changed nothing, putting back what it
-    /// replaced; failures are logged (the fence then expires on its own, and until then readers
+    /// Leaves `fence` on `key` after a write that changed nothing (the last writer out puts
+    /// back what it replaced); failures are logged (the fence then expires on its own, and until then readers
     /// read the store).
     pub(crate) async fn unfence(&self, key: &str, fence: &Fence) {
         let lifted = match self.versioned_keys(key) {
@@ -347,7 +345,7 @@ impl Cache {
                     current: &current,
                 };
                 self.port
-                    .unfence(keys, &fence.token, &fence.previous, self.ttl)
+                    .unfence(keys, &fence.previous, self.ttl)
                     .await
                     .map_err(|e| self.core.backend_err(key, e))
             }

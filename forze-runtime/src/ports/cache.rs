@@ -50,8 +50,9 @@ pub trait CachePort: Send + Sync + 'static {
     /// [`crate::codec::encode_current`] writes it; the body is its tail from `body_at`, so the
     /// body crosses the wire once.
     ///
-    /// `write` says who writes: a reader re-warming what it read, a writer whose fence
-    /// ([`CachePort::fence`]) holds the entry, or the creator of a new document.
+    /// `write` says who writes ([`VersionWrite::decide`] is the rule): a reader re-warming what
+    /// it read, a writer that fenced the entry ([`CachePort::fence`]), or the creator of a new
+    /// document.
     async fn set_version(
         &self,
         keys: VersionedKeys<'_>,
@@ -59,25 +60,20 @@ pub trait CachePort: Send + Sync + 'static {
         current: &[u8],
         body_at: usize,
         ttl: Duration,
-        write: VersionWrite<'_>,
+        write: VersionWrite,
     ) -> PortResult<bool>;
-    /// Fences a versioned entry before its store is written: the pointer becomes
-    /// `fence:{token}` (for the pointer's TTL, twice `ttl`) and the current copy is dropped, so
-    /// readers miss (and read the store) and no re-warm is taken until the fencing writer's
-    /// [`VersionWrite::Fenced`] write replaces the fence. Returns what the fence replaced, for
+    /// Fences a versioned entry before its store is written: the pointer becomes a fence that
+    /// counts the writers in flight (for the pointer's TTL, twice `ttl`) and the current copy is
+    /// dropped, so readers miss (and read the store) and no re-warm is taken until the last
+    /// writer in flight installs the newest version written. Returns what it replaced, for
     /// [`CachePort::unfence`]. Atomic, one round trip.
-    async fn fence(
-        &self,
-        keys: VersionedKeys<'_>,
-        token: &str,
-        ttl: Duration,
-    ) -> PortResult<FencedEntry>;
-    /// Puts back what [`CachePort::fence`] replaced, if the fence `token` is still there (a
-    /// write that changed nothing: the document did not exist). Atomic, one round trip.
+    async fn fence(&self, keys: VersionedKeys<'_>, ttl: Duration) -> PortResult<FencedEntry>;
+    /// Leaves a fence after a write that changed nothing (the document did not exist): one
+    /// writer fewer; when it was the last and nobody wrote, what [`CachePort::fence`] replaced
+    /// is put back. Atomic, one round trip.
     async fn unfence(
         &self,
         keys: VersionedKeys<'_>,
-        token: &str,
         previous: &FencedEntry,
         ttl: Duration,
     ) -> PortResult<bool>;
@@ -92,25 +88,29 @@ pub struct FencedEntry {
     pub current: Option<Vec<u8>>,
 }
 
-/// Who writes a version of a versioned entry, and so what it may replace (the pointer holds
-/// `{version}`, `t{version}` for a deletion, or `fence:{token}`).
+/// Who writes a version of a versioned entry, and so what it may replace. The pointer holds
+/// `{version}`, `t{version}` for a deletion, or, while writes are in flight,
+/// `fence:{writers}:{newest version written}:{1 if that one is a deletion}`.
 ///
 /// ```
-/// use forze_runtime::ports::VersionWrite;
-/// assert_eq!(VersionWrite::Fenced { token: "t1", deleted: false }.pointer(7), "7");
-/// assert_eq!(VersionWrite::Fenced { token: "t1", deleted: true }.pointer(7), "t7");
+/// use forze_runtime::ports::{VersionDecision, VersionWrite};
+/// let w = VersionWrite::Fenced { deleted: false };
+/// // The last writer in flight installs its version when it is the newest written...
+/// assert_eq!(w.decide(Some(b"fence:1:0:0"), 7), VersionDecision::Install);
+/// // ...one of several only records it, and the fence stays until the last one.
+/// assert_eq!(w.decide(Some(b"fence:2:0:0"), 7), VersionDecision::Keep("fence:1:7:0".into()));
+/// // A reader never re-warms over a fence or a newer version.
+/// assert_eq!(VersionWrite::Rewarm.decide(Some(b"fence:1:0:0"), 9), VersionDecision::Refuse);
+/// assert_eq!(VersionWrite::Rewarm.decide(Some(b"8"), 7), VersionDecision::Refuse);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VersionWrite<'a> {
+pub enum VersionWrite {
     /// A reader caching what it read from the store: never over a fence, never over a newer
     /// version.
     Rewarm,
-    /// The writer holding the fence `token`: replaces its own fence whatever the version was
-    /// before (a store whose versions restart, a deletion); never another writer's fence, never
-    /// a newer version once its fence is gone. `deleted`: the version records a deletion.
+    /// A writer that fenced the entry ([`CachePort::fence`]) before writing its store.
+    /// `deleted`: the version records a deletion.
     Fenced {
-        /// The writer's fence token.
-        token: &'a str,
         /// Whether this version is a deletion.
         deleted: bool,
     },
@@ -119,21 +119,72 @@ pub enum VersionWrite<'a> {
     Create,
 }
 
-impl VersionWrite<'_> {
-    /// The pointer's value once `version` is written.
+/// What a [`VersionWrite`] does to a versioned entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionDecision {
+    /// Store the body, the current copy and the pointer: this version is current.
+    Install,
+    /// Store the body; the pointer becomes this value; the current copy is not written (readers
+    /// read the store until a version is installed).
+    Keep(String),
+    /// Write nothing.
+    Refuse,
+}
+
+/// `{version}` or `t{version}`.
+fn pointer_value(version: u64, deleted: bool) -> String {
+    if deleted {
+        format!("t{version}")
+    } else {
+        version.to_string()
+    }
+}
+
+/// `(writers, newest version written, deleted)` of a fence's value.
+pub(crate) fn parse_fence(value: &[u8]) -> Option<(u64, u64, bool)> {
+    let text = std::str::from_utf8(value.strip_prefix(b"fence:")?).ok()?;
+    let mut parts = text.split(':');
+    let writers = parts.next()?.parse().ok()?;
+    let newest = parts.next()?.parse().ok()?;
+    let deleted = parts.next()? == "1";
+    Some((writers, newest, deleted))
+}
+
+/// A fence's value.
+pub(crate) fn fence_value(writers: u64, newest: u64, deleted: bool) -> String {
+    format!("fence:{writers}:{newest}:{}", u8::from(deleted))
+}
+
+impl VersionWrite {
+    /// The pointer's value once `version` is installed.
     pub fn pointer(&self, version: u64) -> String {
-        match self {
-            VersionWrite::Fenced { deleted: true, .. } => format!("t{version}"),
-            _ => version.to_string(),
-        }
+        pointer_value(
+            version,
+            matches!(self, VersionWrite::Fenced { deleted: true }),
+        )
     }
 
-    /// Whether this write may replace the pointer `current` (`None`: no pointer) with
-    /// `version`. The one rule, which the Redis script states again in Lua.
-    pub fn may_replace(&self, current: Option<&[u8]>, version: u64) -> bool {
-        let Some(current) = current else { return true };
-        if let Some(fence) = current.strip_prefix(b"fence:") {
-            return matches!(self, VersionWrite::Fenced { token, .. } if token.as_bytes() == fence);
+    /// What this write of `version` does when the pointer holds `current` (`None`: nothing).
+    /// The one rule; the Redis script states it again in Lua.
+    pub fn decide(&self, current: Option<&[u8]>, version: u64) -> VersionDecision {
+        let Some(current) = current else {
+            return VersionDecision::Install;
+        };
+        if current.starts_with(b"fence:") {
+            let VersionWrite::Fenced { deleted } = *self else {
+                return VersionDecision::Refuse;
+            };
+            let (writers, newest, newest_deleted) = parse_fence(current).unwrap_or((1, 0, false));
+            let (newest, newest_deleted) = if version >= newest {
+                (version, deleted)
+            } else {
+                (newest, newest_deleted)
+            };
+            return match writers.saturating_sub(1) {
+                0 if newest == version => VersionDecision::Install,
+                0 => VersionDecision::Keep(pointer_value(newest, newest_deleted)),
+                left => VersionDecision::Keep(fence_value(left, newest, newest_deleted)),
+            };
         }
         let (deleted, digits) = match current.strip_prefix(b"t") {
             Some(rest) => (true, rest),
@@ -143,11 +194,12 @@ impl VersionWrite<'_> {
             .ok()
             .and_then(|d| d.parse::<u64>().ok())
         else {
-            return true; // not a pointer: replaced
+            return VersionDecision::Install; // not a pointer: replaced
         };
         match self {
-            VersionWrite::Create if deleted => true,
-            _ => n <= version,
+            VersionWrite::Create if deleted => VersionDecision::Install,
+            _ if n <= version => VersionDecision::Install,
+            _ => VersionDecision::Refuse,
         }
     }
 }

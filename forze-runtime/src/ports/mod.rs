@@ -11,7 +11,7 @@ mod idempotency;
 mod lock;
 mod rate_limit;
 
-pub use cache::{CachePort, FencedEntry, VersionWrite, VersionedKeys};
+pub use cache::{CachePort, FencedEntry, VersionDecision, VersionWrite, VersionedKeys};
 pub use counter::CounterPort;
 pub use idempotency::{BeginOutcome, IdempotencyPort};
 pub use lock::LockPort;

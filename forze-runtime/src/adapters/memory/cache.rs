@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::*;
+use crate::ports::cache::{fence_value, parse_fence};
+use crate::ports::VersionDecision;
 
 #[async_trait]
 impl CachePort for MemoryBackend {
@@ -107,38 +109,41 @@ impl CachePort for MemoryBackend {
         current: &[u8],
         body_at: usize,
         ttl: Duration,
-        write: VersionWrite<'_>,
+        write: VersionWrite,
     ) -> PortResult<bool> {
         let body = current.get(body_at..).unwrap_or_default();
         let _writer = unpoison(self.inner.versions.lock());
-        let pointed = self.cache_get(keys.pointer);
-        if !write.may_replace(pointed.as_deref(), version) {
-            return Ok(false);
-        }
-        self.cache_put(&keys.body(version), body, ttl);
-        self.cache_put(keys.current, current, ttl);
         let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
-        self.cache_put(keys.pointer, write.pointer(version).as_bytes(), pointer_ttl);
-        Ok(true)
+        match write.decide(self.cache_get(keys.pointer).as_deref(), version) {
+            VersionDecision::Refuse => Ok(false),
+            VersionDecision::Keep(pointer) => {
+                self.cache_put(&keys.body(version), body, ttl);
+                self.cache_put(keys.pointer, pointer.as_bytes(), pointer_ttl);
+                Ok(false)
+            }
+            VersionDecision::Install => {
+                self.cache_put(&keys.body(version), body, ttl);
+                self.cache_put(keys.current, current, ttl);
+                self.cache_put(keys.pointer, write.pointer(version).as_bytes(), pointer_ttl);
+                Ok(true)
+            }
+        }
     }
 
-    async fn fence(
-        &self,
-        keys: VersionedKeys<'_>,
-        token: &str,
-        ttl: Duration,
-    ) -> PortResult<FencedEntry> {
+    async fn fence(&self, keys: VersionedKeys<'_>, ttl: Duration) -> PortResult<FencedEntry> {
         let _writer = unpoison(self.inner.versions.lock());
         let previous = FencedEntry {
             pointer: self.cache_get(keys.pointer),
             current: self.cache_get(keys.current),
         };
+        let (writers, newest, deleted) = previous
+            .pointer
+            .as_deref()
+            .and_then(parse_fence)
+            .unwrap_or((0, 0, false));
         let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
-        self.cache_put(
-            keys.pointer,
-            format!("fence:{token}").as_bytes(),
-            pointer_ttl,
-        );
+        let fence = fence_value(writers + 1, newest, deleted);
+        self.cache_put(keys.pointer, fence.as_bytes(), pointer_ttl);
         self.inner.cache.remove(keys.current);
         Ok(previous)
     }
@@ -146,25 +151,42 @@ impl CachePort for MemoryBackend {
     async fn unfence(
         &self,
         keys: VersionedKeys<'_>,
-        token: &str,
         previous: &FencedEntry,
         ttl: Duration,
     ) -> PortResult<bool> {
         let _writer = unpoison(self.inner.versions.lock());
-        if self.cache_get(keys.pointer).as_deref() != Some(format!("fence:{token}").as_bytes()) {
+        let Some((writers, newest, deleted)) = self
+            .cache_get(keys.pointer)
+            .as_deref()
+            .and_then(parse_fence)
+        else {
             return Ok(false);
-        }
-        match &previous.pointer {
-            Some(p) => {
-                let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
-                self.cache_put(keys.pointer, p, pointer_ttl);
+        };
+        let pointer_ttl = ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR);
+        match (writers.saturating_sub(1), newest) {
+            (0, 0) => {
+                match &previous.pointer {
+                    Some(p) => self.cache_put(keys.pointer, p, pointer_ttl),
+                    None => {
+                        self.inner.cache.remove(keys.pointer);
+                    }
+                }
+                if let Some(c) = &previous.current {
+                    self.cache_put(keys.current, c, ttl);
+                }
             }
-            None => {
-                self.inner.cache.remove(keys.pointer);
+            (0, newest) => {
+                let pointer = if deleted {
+                    format!("t{newest}")
+                } else {
+                    newest.to_string()
+                };
+                self.cache_put(keys.pointer, pointer.as_bytes(), pointer_ttl);
             }
-        }
-        if let Some(c) = &previous.current {
-            self.cache_put(keys.current, c, ttl);
+            (left, newest) => {
+                let fence = fence_value(left, newest, deleted);
+                self.cache_put(keys.pointer, fence.as_bytes(), pointer_ttl);
+            }
         }
         Ok(true)
     }

@@ -90,12 +90,12 @@ impl CachePort for RedisBackend {
         current: &[u8],
         body_at: usize,
         ttl: Duration,
-        write: VersionWrite<'_>,
+        write: VersionWrite,
     ) -> PortResult<bool> {
-        let (who, token) = match write {
-            VersionWrite::Rewarm => ("r", ""),
-            VersionWrite::Fenced { token, .. } => ("f", token),
-            VersionWrite::Create => ("c", ""),
+        let (who, deleted) = match write {
+            VersionWrite::Rewarm => ("r", "0"),
+            VersionWrite::Fenced { deleted } => ("f", if deleted { "1" } else { "0" }),
+            VersionWrite::Create => ("c", "0"),
         };
         let moved: i64 = self
             .run(
@@ -111,19 +111,13 @@ impl CachePort for RedisBackend {
                     .arg(ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR)))
                     .arg(body_at)
                     .arg(who)
-                    .arg(token)
-                    .arg(write.pointer(version)),
+                    .arg(deleted),
             )
             .await?;
         Ok(moved == 1)
     }
 
-    async fn fence(
-        &self,
-        keys: VersionedKeys<'_>,
-        token: &str,
-        ttl: Duration,
-    ) -> PortResult<FencedEntry> {
+    async fn fence(&self, keys: VersionedKeys<'_>, ttl: Duration) -> PortResult<FencedEntry> {
         let pointer_ttl = ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR));
         let (pointer, current): (Option<Vec<u8>>, Option<Vec<u8>>) = self
             .run(
@@ -132,7 +126,6 @@ impl CachePort for RedisBackend {
                     .fence
                     .key(keys.pointer)
                     .key(keys.current)
-                    .arg(token)
                     .arg(pointer_ttl),
             )
             .await?;
@@ -142,7 +135,6 @@ impl CachePort for RedisBackend {
     async fn unfence(
         &self,
         keys: VersionedKeys<'_>,
-        token: &str,
         previous: &FencedEntry,
         ttl: Duration,
     ) -> PortResult<bool> {
@@ -154,7 +146,6 @@ impl CachePort for RedisBackend {
                     .unfence
                     .key(keys.pointer)
                     .key(keys.current)
-                    .arg(token)
                     .arg(previous.pointer.as_deref().unwrap_or_default())
                     .arg(previous.current.as_deref().unwrap_or_default())
                     .arg(pointer_ttl)
