@@ -211,7 +211,16 @@ impl Cache {
             return compute().await;
         }
         // A hit is one read and nothing else.
-        if let Some(bytes) = self.read_bytes(key, &full).await {
+        let read = self.port.get(&full).await;
+        // A backend that just failed to answer is not asked again by this call: no fill lock,
+        // no write (one deadline per call, not two); concurrent misses still share one
+        // computation.
+        let backend_down = matches!(&read, Err(e) if e.is_unavailable());
+        let found = read.unwrap_or_else(|e| {
+            tracing::warn!(cache = %self.core.name, key, error = %e, "cache read failed; calling through");
+            None
+        });
+        if let Some(bytes) = found {
             if let Some(r) = self.decode_with(codec, key, &bytes) {
                 return r;
             }
@@ -231,7 +240,8 @@ impl Cache {
         let full = leader.key();
         // Across processes: one filler at a time per key; the others wait for its value.
         let mut guard = None;
-        if let Some(locks) = fill.lock.and_then(FillLock::fill_locks) {
+        let lock = fill.lock.filter(|_| !backend_down);
+        if let Some(locks) = lock.and_then(FillLock::fill_locks) {
             match self.fill_across_processes(&locks, key, full).await {
                 Filled::Bytes(bytes) => {
                     if let Some(r) = self.decode_with(codec, key, &bytes) {
@@ -256,7 +266,7 @@ impl Cache {
                 None
             }
         });
-        if let Some(bytes) = &encoded {
+        if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
             self.write_bytes(key, full, bytes, fill.ttl, fill.tags)
                 .await;
         }
