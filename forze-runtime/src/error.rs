@@ -124,7 +124,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// A handle was asked for a route name that is not wired.
-    #[error("no {kind} named {name:?} is wired (wired: {known:?})")]
+    #[error("no {kind} named {name:?} is wired (wired: {known:?}){}", did_you_mean(name, known.iter().map(String::as_str)))]
     UnknownRoute {
         /// The kind of route asked for.
         kind: RouteKind,
@@ -134,10 +134,12 @@ pub enum Error {
         known: Vec<String>,
     },
     /// Names used by the code (e.g. by annotations) but absent from the wiring.
-    #[error("routes used but not wired: {}", missing.iter().map(|(k, n)| format!("{k} {n:?}")).collect::<Vec<_>>().join(", "))]
+    #[error("routes used but not wired: {}", missing.iter().map(|(k, n)| format!("{k} {n:?}{}", did_you_mean(n, wired.iter().filter(|(wk, _)| wk == k).map(|(_, w)| w.as_str())))).collect::<Vec<_>>().join(", "))]
     MissingRoutes {
         /// Each missing route's kind and name.
         missing: Vec<(RouteKind, String)>,
+        /// The routes that are wired (the message suggests the nearest for a misspelt name).
+        wired: Vec<(RouteKind, String)>,
     },
     /// The backend could not be reached at start-up.
     #[error("cannot connect to {target}: {source}")]
@@ -252,4 +254,16 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// `" (did you mean \"x\"?)"` when one of `candidates` is a likely misspelling of `name`.
+fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let allowed = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= allowed && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
 }

@@ -434,7 +434,7 @@ async fn start_up_lists_every_cache_the_annotations_use_but_the_wiring_lacks() {
         .await
         .unwrap_err();
     match err {
-        Error::MissingRoutes { missing } => assert_eq!(
+        Error::MissingRoutes { missing, .. } => assert_eq!(
             missing,
             vec![
                 (RouteKind::Cache, "small".to_owned()),

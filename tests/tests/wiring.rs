@@ -80,14 +80,16 @@ async fn required_names_that_are_not_wired_are_all_listed() {
         .require(RouteKind::Cache, "users")
         .require(RouteKind::Cache, "teams")
         .require(RouteKind::Limiter, "api")
+        .require(RouteKind::Cache, "userz")
         .build()
         .await
         .unwrap_err();
     match &err {
-        Error::MissingRoutes { missing } => assert_eq!(
+        Error::MissingRoutes { missing, .. } => assert_eq!(
             missing,
             &vec![
                 (RouteKind::Cache, "teams".to_owned()),
+                (RouteKind::Cache, "userz".to_owned()),
                 (RouteKind::Limiter, "api".to_owned())
             ]
         ),
@@ -95,7 +97,8 @@ async fn required_names_that_are_not_wired_are_all_listed() {
     }
     assert_eq!(
         err.to_string(),
-        "routes used but not wired: cache \"teams\", limiter \"api\""
+        "routes used but not wired: cache \"teams\", cache \"userz\" (did you mean \"users\"?), \
+         limiter \"api\""
     );
 }
 
@@ -110,8 +113,14 @@ async fn unknown_names_list_what_is_wired() {
     let err = f.cache("user").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no cache named \"user\" is wired (wired: [\"teams\", \"users\"])"
+        "no cache named \"user\" is wired (wired: [\"teams\", \"users\"]) (did you mean \"users\"?)"
     );
+    // Nothing close: no suggestion.
+    assert!(!f
+        .cache("orders")
+        .unwrap_err()
+        .to_string()
+        .contains("did you mean"));
     assert!(f.counter("users").is_err());
     assert_eq!(f.backend_name(), "memory");
 }

@@ -106,13 +106,19 @@ impl<'a> Annotated<'a> {
     }
 
     /// The function with its attributes, visibility and signature kept, and `body` as its body.
+    /// Inner attributes of the original body (`#![allow(..)]`) stay inner attributes of the
+    /// new one (hoisted, as tokio and tracing do).
     pub fn with_body(&self, body: TokenStream) -> TokenStream {
         let syn::ItemFn {
             attrs, vis, sig, ..
         } = self.func;
+        let (inner, outer): (Vec<_>, Vec<_>) = attrs
+            .iter()
+            .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
         quote! {
-            #(#attrs)*
+            #(#outer)*
             #vis #sig {
+                #(#inner)*
                 #body
             }
         }

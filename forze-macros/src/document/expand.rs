@@ -59,6 +59,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         <#ver_ty as #krate::__private::VersionField>::from_u64(version)
     );
     quote! {
+        #[automatically_derived]
         impl #impl_generics #krate::__private::DocumentSpec for #ident #ty_generics #where_clause {
             #id_decl
             type Create = #create;

@@ -143,6 +143,33 @@ impl ForzeBuilder {
         out
     }
 
+    /// Every wired route, by kind and name.
+    pub(super) fn wired(&self) -> Vec<(RouteKind, String)> {
+        let mut out: Vec<(RouteKind, String)> = Vec::new();
+        out.extend(
+            self.caches
+                .iter()
+                .map(|(n, _)| (RouteKind::Cache, n.clone())),
+        );
+        out.extend(
+            self.counters
+                .iter()
+                .map(|(n, _)| (RouteKind::Counter, n.clone())),
+        );
+        out.extend(
+            self.idempotency
+                .iter()
+                .map(|(n, _)| (RouteKind::Idempotency, n.clone())),
+        );
+        out.extend(
+            self.limiters
+                .iter()
+                .map(|(n, _)| (RouteKind::Limiter, n.clone())),
+        );
+        out.extend(self.locks.iter().map(|(n, _)| (RouteKind::Lock, n.clone())));
+        out
+    }
+
     pub(super) fn missing(&self) -> Vec<(RouteKind, String)> {
         self.required
             .iter()

@@ -164,7 +164,10 @@ impl ForzeBuilder {
         }
         let missing = this.missing();
         if !missing.is_empty() {
-            return Err(Error::MissingRoutes { missing });
+            return Err(Error::MissingRoutes {
+                missing,
+                wired: this.wired(),
+            });
         }
         let this = this;
         let backend = match &this.backend {
