@@ -99,12 +99,13 @@ where
             }))
         }
     };
-    let store = match (site.ttl, site.wait) {
-        (None, None) => store,
-        (ttl, wait) => {
-            let store = ttl.map_or(store.clone(), |t| store.with_ttl(t));
-            wait.map_or(store.clone(), |w| store.with_wait(w))
-        }
+    let store = match site.ttl {
+        Some(ttl) => store.with_ttl(ttl),
+        None => store,
+    };
+    let store = match site.wait {
+        Some(wait) => store.with_wait(wait),
+        None => store,
     };
     store
         .run_as(codec, site.operation, &key, &fp, || body)

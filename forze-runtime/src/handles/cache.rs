@@ -282,12 +282,7 @@ impl Cache {
                 .core
                 .invalid(format!("version {version} is above 2^53")));
         }
-        let space = self.core.space()?;
-        let (pointer, body_prefix, current) = (
-            space.cache_pointer(key),
-            space.cache_body_prefix(key),
-            space.cache_current(key),
-        );
+        let [pointer, body_prefix, current] = self.versioned_keys(key)?;
         self.check_size(key, bytes)?;
         let copy = crate::codec::encode_current(version, bytes);
         let body_at = copy.len() - bytes.len();

@@ -10,55 +10,18 @@ use crate::keys::{namespaces_overlap, validate_namespace};
 impl ForzeBuilder {
     pub(super) fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |kind: RouteKind, names: Vec<(&String, &str)>| {
-            let mut seen = BTreeSet::new();
-            for (name, ns) in names {
-                if name.trim().is_empty() {
-                    out.push(format!("a {kind} has an empty name"));
-                }
-                if !seen.insert(name) {
-                    out.push(format!("{kind} {name:?} is wired twice"));
-                }
-                if let Err(e) = validate_namespace(ns) {
-                    out.push(format!("{kind} {name:?}: {e}"));
-                }
+        let mut seen = BTreeSet::new();
+        for (kind, name, ns) in self.routes() {
+            if name.trim().is_empty() {
+                out.push(format!("a {kind} has an empty name"));
             }
-        };
-        check(
-            RouteKind::Cache,
-            self.caches
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Counter,
-            self.counters
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Idempotency,
-            self.idempotency
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Limiter,
-            self.limiters
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
-        check(
-            RouteKind::Lock,
-            self.locks
-                .iter()
-                .map(|(n, r)| (n, r.namespace.as_str()))
-                .collect(),
-        );
+            if !seen.insert((kind, name)) {
+                out.push(format!("{kind} {name:?} is wired twice"));
+            }
+            if let Err(e) = validate_namespace(ns) {
+                out.push(format!("{kind} {name:?}: {e}"));
+            }
+        }
         out.extend(self.overlapping_namespaces());
         for (name, r) in &self.caches {
             if r.ttl.is_zero() {
@@ -100,34 +63,29 @@ impl ForzeBuilder {
         out
     }
 
+    /// Every wired route: its kind, name and namespace, kind by kind.
+    fn routes(&self) -> Vec<(RouteKind, &str, &str)> {
+        fn of<R>(
+            kind: RouteKind,
+            routes: &[(String, R)],
+            ns: fn(&R) -> &str,
+        ) -> impl Iterator<Item = (RouteKind, &str, &str)> {
+            routes.iter().map(move |(n, r)| (kind, n.as_str(), ns(r)))
+        }
+        of(RouteKind::Cache, &self.caches, |r| &r.namespace)
+            .chain(of(RouteKind::Counter, &self.counters, |r| &r.namespace))
+            .chain(of(RouteKind::Idempotency, &self.idempotency, |r| {
+                &r.namespace
+            }))
+            .chain(of(RouteKind::Limiter, &self.limiters, |r| &r.namespace))
+            .chain(of(RouteKind::Lock, &self.locks, |r| &r.namespace))
+            .collect()
+    }
+
     /// Every pair of routes (of any kind) whose namespaces are equal or nest: they would share
     /// keys, or a prefix that selects keys (tracking, ACL patterns).
     fn overlapping_namespaces(&self) -> Vec<String> {
-        let all: Vec<(RouteKind, &str, &str)> = self
-            .caches
-            .iter()
-            .map(|(n, r)| (RouteKind::Cache, n.as_str(), r.namespace.as_str()))
-            .chain(
-                self.counters
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Counter, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.idempotency
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Idempotency, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.limiters
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Limiter, n.as_str(), r.namespace.as_str())),
-            )
-            .chain(
-                self.locks
-                    .iter()
-                    .map(|(n, r)| (RouteKind::Lock, n.as_str(), r.namespace.as_str())),
-            )
-            .collect();
+        let all = self.routes();
         let mut out = Vec::new();
         for (i, (ka, na, sa)) in all.iter().enumerate() {
             for (kb, nb, sb) in &all[i + 1..] {
@@ -145,29 +103,10 @@ impl ForzeBuilder {
 
     /// Every wired route, by kind and name.
     pub(super) fn wired(&self) -> Vec<(RouteKind, String)> {
-        let mut out: Vec<(RouteKind, String)> = Vec::new();
-        out.extend(
-            self.caches
-                .iter()
-                .map(|(n, _)| (RouteKind::Cache, n.clone())),
-        );
-        out.extend(
-            self.counters
-                .iter()
-                .map(|(n, _)| (RouteKind::Counter, n.clone())),
-        );
-        out.extend(
-            self.idempotency
-                .iter()
-                .map(|(n, _)| (RouteKind::Idempotency, n.clone())),
-        );
-        out.extend(
-            self.limiters
-                .iter()
-                .map(|(n, _)| (RouteKind::Limiter, n.clone())),
-        );
-        out.extend(self.locks.iter().map(|(n, _)| (RouteKind::Lock, n.clone())));
-        out
+        self.routes()
+            .into_iter()
+            .map(|(kind, name, _)| (kind, name.to_owned()))
+            .collect()
     }
 
     pub(super) fn missing(&self) -> Vec<(RouteKind, String)> {

@@ -93,40 +93,37 @@ impl IdempotencyPort for MemoryBackend {
     async fn release(&self, key: &str, token: &str) -> PortResult<bool> {
         let now = Instant::now();
         let mut state = self.state();
-        let Some(slot) = state.live(key, now) else {
-            return Ok(false);
-        };
-        match &slot.value {
-            Value::Idem {
-                token: held,
-                snapshot: None,
-                ..
-            } if held == token => {
-                state.slots.remove(key);
-                Ok(true)
-            }
-            Value::Idem { .. } => Ok(false),
-            _ => Err(wrong_type(key)),
+        match state.live(key, now) {
+            Some(slot) if owns_claim(&slot.value, key, token)? => {}
+            _ => return Ok(false),
         }
+        state.slots.remove(key);
+        Ok(true)
     }
 
     async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool> {
         let now = Instant::now();
         let mut state = self.state();
-        let Some(slot) = state.live(key, now) else {
-            return Ok(false);
-        };
-        match &slot.value {
-            Value::Idem {
-                token: held,
-                snapshot: None,
-                ..
-            } if held == token => {
+        match state.live(key, now) {
+            Some(slot) if owns_claim(&slot.value, key, token)? => {
                 slot.expires_at = Some(now + lease);
                 Ok(true)
             }
-            Value::Idem { .. } => Ok(false),
-            _ => Err(wrong_type(key)),
+            _ => Ok(false),
         }
+    }
+}
+
+/// Whether `value` is an uncommitted claim held by `token` (an error when it is no
+/// idempotency record).
+fn owns_claim(value: &Value, key: &str, token: &str) -> PortResult<bool> {
+    match value {
+        Value::Idem {
+            token: held,
+            snapshot: None,
+            ..
+        } => Ok(held == token),
+        Value::Idem { .. } => Ok(false),
+        _ => Err(wrong_type(key)),
     }
 }
