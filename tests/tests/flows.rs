@@ -246,3 +246,80 @@ async fn routes_of_any_kind_never_share_or_nest_namespaces() {
     // `app` nests `app:ops` (twice) and `app:seq-1`: four pairs in all, one line each.
     assert_eq!(problems.len(), 4, "{text}");
 }
+
+// --- stacking ------------------------------------------------------------------------------
+
+static STACKED: AtomicUsize = AtomicUsize::new(0);
+static NAMES: AtomicUsize = AtomicUsize::new(0);
+
+/// The limiter outside the cache: every call counts, hits too.
+#[rate_limited(limiter = "flows", key = "every:{id}", limit = 2, per = "1m")]
+#[cached(cache = "flows", key = "every:{id}")]
+async fn every_call_counts(id: u64) -> Result<u64, AppError> {
+    STACKED.fetch_add(1, Ordering::SeqCst);
+    Ok(id)
+}
+
+/// The limiter inside the cache: only misses reach it.
+#[cached(cache = "flows", key = "miss:{id}")]
+#[rate_limited(limiter = "flows", key = "miss:{id}", limit = 2, per = "1m")]
+async fn misses_count(id: u64) -> Result<u64, AppError> {
+    STACKED.fetch_add(1, Ordering::SeqCst);
+    Ok(id)
+}
+
+#[cached(cache = "flows", key = "name:{id}")]
+async fn name(id: u64) -> u64 {
+    NAMES.fetch_add(1, Ordering::SeqCst);
+    id
+}
+
+/// Idempotency outside the invalidation: the first run invalidates, a replay does not run
+/// (nor invalidate) again.
+#[idempotent(store = "flows", operation = "rename", key = key)]
+#[cache_invalidate(cache = "flows", key = "name:{id}")]
+async fn rename(key: String, id: u64) -> Result<u64, AppError> {
+    Ok(id)
+}
+
+#[tokio::test]
+async fn stacked_macros_run_outer_first() {
+    let env = Harness::memory(routes).await;
+    env.forze
+        .scope(async {
+            let before = STACKED.load(Ordering::SeqCst);
+            assert_eq!(every_call_counts(1).await.ok(), Some(1), "a miss, admitted");
+            assert_eq!(every_call_counts(1).await.ok(), Some(1), "a hit, admitted");
+            assert!(
+                matches!(every_call_counts(1).await, Err(AppError::Limited(_))),
+                "the limiter outside counts hits: the third call is refused"
+            );
+            assert_eq!(STACKED.load(Ordering::SeqCst) - before, 1, "one body run");
+            for _ in 0..5 {
+                assert_eq!(
+                    misses_count(2).await.ok(),
+                    Some(2),
+                    "hits never reach the limiter"
+                );
+            }
+            assert_eq!(STACKED.load(Ordering::SeqCst) - before, 2);
+
+            let names = NAMES.load(Ordering::SeqCst);
+            assert_eq!(name(3).await, 3);
+            assert_eq!(rename("k".into(), 3).await.ok(), Some(3));
+            assert_eq!(name(3).await, 3);
+            assert_eq!(
+                NAMES.load(Ordering::SeqCst) - names,
+                2,
+                "the first run invalidated"
+            );
+            assert_eq!(rename("k".into(), 3).await.ok(), Some(3), "a replay");
+            assert_eq!(name(3).await, 3);
+            assert_eq!(
+                NAMES.load(Ordering::SeqCst) - names,
+                2,
+                "a replay invalidates nothing"
+            );
+        })
+        .await;
+}

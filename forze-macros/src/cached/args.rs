@@ -1,9 +1,24 @@
 //! The arguments of `#[cached(...)]`, as written.
 
-use darling::ast::NestedMeta;
 use darling::util::{Flag, PathList, SpannedValue};
 use darling::FromMeta;
 use proc_macro2::TokenStream;
+
+use crate::common::args::Forms;
+
+/// The arguments and their accepted forms.
+pub const FORMS: Forms = &[
+    ("cache", "cache = \"users\""),
+    ("key", "key = \"user:{id}\""),
+    ("ttl", "ttl = \"10m\""),
+    ("skip", "skip(db)"),
+    ("via", "via = state.forze"),
+    ("returns", "returns = \"result\""),
+    ("cache_none", "cache_none"),
+    ("tags", "tags = [\"team:{team_id}\"]"),
+    ("lock", "lock = \"fills\""),
+    ("crate", "crate = forze_runtime"),
+];
 
 /// `#[cached(cache = "users", key = "user:{id}", ttl = "10m", skip(a), via = expr,
 /// returns = "result", cache_none, tags = ["team:{team_id}"], crate = path)]`
@@ -42,25 +57,9 @@ pub struct CachedArgs {
 }
 
 impl CachedArgs {
-    pub fn parse(attr: TokenStream) -> darling::Result<Self> {
-        let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, errors) = crate::common::args::split_unknown(
-            items,
-            &[
-                "cache",
-                "key",
-                "ttl",
-                "skip",
-                "via",
-                "returns",
-                "cache_none",
-                "tags",
-                "lock",
-                "crate",
-            ],
-            "cached",
-        );
-        crate::common::args::parse_known(&items, errors, Self::from_list)
+    /// The arguments as written, or `None`, and the errors found so far.
+    pub fn parse(attr: TokenStream) -> (Option<Self>, Vec<darling::Error>) {
+        crate::common::args::parse_args(attr, FORMS, "cached", Self::from_list)
     }
 }
 

@@ -21,13 +21,16 @@ pub fn template_pushes(t: &Template, w: &syn::Ident, krate: &syn::Path) -> Token
         // A value that another placeholder follows is written so it cannot run into the
         // separator after it; the last one as it is.
         let push = if Some(i) == last_field {
-            quote!(push_part)
+            quote!(key_part)
         } else {
-            quote!(push_inner)
+            quote!(key_inner)
         };
         match piece {
             Piece::Lit(l) => out.extend(quote!(#w.push_lit(#l);)),
             Piece::Field { root, path } => {
+                // A parameter used whole is pushed as its declared type: a type without a key
+                // form is reported on the parameter's type.
+                let turbofish = t.type_of(root, path).map(|ty| quote!(::<#ty>));
                 let root = if root == "self" {
                     quote!(self)
                 } else {
@@ -35,8 +38,9 @@ pub fn template_pushes(t: &Template, w: &syn::Ident, krate: &syn::Path) -> Token
                     quote!(#i)
                 };
                 let path = path.iter().map(|f| syn::Ident::new(f, t.span));
+                let call = quote_spanned!(t.span=> #krate::__private::#push);
                 out.extend(quote_spanned!(t.span=>
-                    #krate::__private::KeyWriter::#push(&mut #w, &(#root #(.#path)*));
+                    #call #turbofish(&mut #w, &(#root #(.#path)*));
                 ));
             }
         }
@@ -69,10 +73,22 @@ pub fn mode_expr(returns: Returns, ret: &syn::Type, krate: &syn::Path) -> TokenS
     }
 }
 
+/// The stored part of return type `ret` as written, when the syntax shows it and it can be named.
+fn stored_type(returns: Returns, ret: &syn::Type) -> Option<&syn::Type> {
+    use crate::common::types::{args_of, named};
+    let stored = match returns {
+        Returns::Result => args_of(ret, "Result").and_then(|a| a.first().copied()),
+        Returns::Option => args_of(ret, "Option").and_then(|a| a.first().copied()),
+        Returns::Plain => Some(ret),
+        Returns::Inferred => None,
+    };
+    stored.and_then(named)
+}
+
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
     let ann = crate::common::entry::Annotated::new(func);
-    let (site, function, block) = (&ann.site, &ann.function, ann.block());
+    let (site, function) = (&ann.site, &ann.function);
     let registration = crate::common::entry::registration(krate, "Cache", &plan.cache, function);
     let cache = &plan.cache;
     let ttl = crate::common::duration::option_tokens(plan.ttl);
@@ -86,13 +102,14 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             let w = format_ident!("__forze_w", span = Span::mixed_site());
             let pushes = params.iter().enumerate().map(|(i, (name, ty))| {
                 let push = if i + 1 == params.len() {
-                    quote!(push_part)
+                    quote!(key_part)
                 } else {
-                    quote!(push_inner)
+                    quote!(key_inner)
                 };
+                let turbofish = crate::common::types::named(ty).map(|ty| quote!(::<#ty>));
                 quote_spanned!(ty.span()=>
                     #w.push_lit(":");
-                    #krate::__private::KeyWriter::#push(&mut #w, &#name);
+                    #krate::__private::#push #turbofish(&mut #w, &#name);
                 )
             });
             quote!({
@@ -117,9 +134,20 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     // cached is reported there, once.
 
     // The return type is checked once, where the codec is made, at the return type's span.
-    let codec = quote_spanned! {ret.span()=>
-        #krate::__private::codec::<#ret, _>(#mode_value)
+    // Where the stored type is visible (`T` of `Result<T, E>`), it is named, so that a type
+    // that cannot be cached is reported on it.
+    let codec = match stored_type(plan.returns, ret) {
+        Some(v) => quote_spanned! {ret.span()=>
+            #krate::__private::stored::<#ret, _, #v>(#mode_value)
+        },
+        // The mode is picked by the type checker: every token of the call is put at the return
+        // type, so that a type that cannot be cached is reported there, not on the attribute.
+        None => crate::common::types::respanned(
+            quote!(#krate::__private::codec::<#ret, _>(#mode_value)),
+            ret.span(),
+        ),
     };
+    let body = ann.body(ret);
     ann.with_body(quote! {
         static #site: #krate::__private::Site = #krate::__private::Site::new(
             #cache,
@@ -136,7 +164,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             #key,
             ::std::vec![#(#tags),*],
             #mode,
-            async move #block,
+            #body,
         )
         .await
     })

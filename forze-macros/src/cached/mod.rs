@@ -14,6 +14,7 @@ use proc_macro2::TokenStream;
 pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     crate::common::entry::attribute(
         "cached",
+        args::FORMS,
         attr,
         item,
         args::CachedArgs::parse,

@@ -55,8 +55,28 @@ fn default_key_uses_unskipped_parameters() {
             }
         ),
     );
-    assert!(out.contains("push_inner (& mut __forze_w , & a)"), "{out}");
-    assert!(out.contains("push_part (& mut __forze_w , & b)"), "{out}");
+    assert!(
+        out.contains("key_inner :: < u32 > (& mut __forze_w , & a)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("key_part :: < String > (& mut __forze_w , & b)"),
+        "{out}"
+    );
     assert!(!out.contains("& db)"), "{out}");
     assert!(out.contains("Probe"), "{out}");
+}
+#[test]
+fn zz_print() {
+    println!(
+        "{}",
+        expand(
+            quote!(cache = "users", key = "user:{id}"),
+            quote!(
+                async fn get_user(id: u64) -> Result<u64, String> {
+                    Ok(id)
+                }
+            )
+        )
+    );
 }

@@ -40,7 +40,8 @@ pub fn checked_template(
     what: &str,
 ) -> darling::Result<Template> {
     let span = lit.span();
-    let t = template::parse(lit, span).map_err(|m| darling::Error::custom(m).with_span(&span))?;
+    let mut t =
+        template::parse(lit, span).map_err(|m| darling::Error::custom(m).with_span(&span))?;
     let mut errors = darling::Error::accumulator();
     for root in t.roots() {
         let known = info.param(root).is_some() || (root == "self" && info.has_receiver);
@@ -57,6 +58,10 @@ pub fn checked_template(
             );
         }
     }
+    t.types = t
+        .roots()
+        .filter_map(|r| info.param(r).map(|p| (r.to_owned(), p.ty.clone())))
+        .collect();
     errors.finish_with(t)
 }
 
@@ -88,6 +93,17 @@ fn returns_arg(lit: &SpannedValue<String>) -> darling::Result<Returns> {
 pub fn validate(args: CachedArgs, func: &ItemFn) -> darling::Result<Plan> {
     let mut errors = darling::Error::accumulator();
     let info = sig::analyze(func, "cached", &mut errors);
+    if let Some(syn::ReceiverKind::Reference(_, _, Some(receiver))) =
+        func.sig.receiver().map(|r| &r.kind)
+    {
+        errors.push(
+            darling::Error::custom(
+                "cannot cache a `&mut self` method: a hit skips the body, and with it the \
+                 mutation; take `&self`, or cache a function the method calls",
+            )
+            .with_span(receiver),
+        );
+    }
 
     if args.cache.trim().is_empty() {
         errors

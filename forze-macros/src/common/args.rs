@@ -37,7 +37,7 @@ pub fn split_unknown(
                 hint
             };
             errors.push(
-                darling::Error::custom(format!("#[{macro_name}] has no argument `{name}`{hint}"))
+                darling::Error::custom(format!("#[{macro_name}]: no argument `{name}`{hint}"))
                     .with_span(path),
             );
         }
@@ -71,26 +71,44 @@ pub fn string_literal(meta: &syn::Meta) -> darling::Result<SpannedValue<String>>
     }
 }
 
-/// Parses the known arguments with darling after `split_unknown`. When arguments were unknown,
+/// A macro's arguments as they are written: `(name, example)`, e.g. `("ttl", "ttl = \"10m\"")`.
+/// The names are the arguments the macro knows; the examples show the accepted form in errors.
+pub type Forms = &'static [(&'static str, &'static str)];
+
+/// The accepted form of argument `name`.
+pub fn form_of(forms: Forms, name: &str) -> Option<&'static str> {
+    forms.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// Parses an attribute's arguments: each unknown name is an error on its token (with a
+/// suggestion); the known ones go to darling (`parse`). Returns the arguments when the known
+/// ones parse, so that they are still validated against the function — every mistake of an
+/// attribute comes out in one compile — and all errors so far. When arguments were unknown,
 /// darling's "missing field" errors are left out: they are the same mistake seen twice (a
 /// misspelt required argument).
-pub fn parse_known<T>(
-    items: &[NestedMeta],
-    unknown: Vec<darling::Error>,
+pub fn parse_args<T>(
+    attr: proc_macro2::TokenStream,
+    forms: Forms,
+    macro_name: &str,
     parse: impl FnOnce(&[NestedMeta]) -> darling::Result<T>,
-) -> darling::Result<T> {
-    let parsed = parse(items);
-    if unknown.is_empty() {
-        return parsed;
+) -> (Option<T>, Vec<darling::Error>) {
+    let items = match NestedMeta::parse_meta_list(attr) {
+        Ok(items) => items,
+        Err(e) => return (None, vec![e.into()]),
+    };
+    let known: Vec<&str> = forms.iter().map(|(n, _)| *n).collect();
+    let (items, mut errors) = split_unknown(items, &known, macro_name);
+    let misspelt = !errors.is_empty();
+    match parse(&items) {
+        Ok(args) => (Some(args), errors),
+        Err(e) => {
+            errors.extend(
+                e.into_iter()
+                    .filter(|e| !(misspelt && e.to_string().starts_with("Missing field"))),
+            );
+            (None, errors)
+        }
     }
-    let mut errors = unknown;
-    if let Err(e) = parsed {
-        errors.extend(
-            e.into_iter()
-                .filter(|e| !e.to_string().starts_with("Missing field")),
-        );
-    }
-    Err(darling::Error::multiple(errors))
 }
 
 /// The runtime crate's path: `crate = path` when given, else `::forze_runtime`.

@@ -7,3 +7,4 @@ pub mod errors;
 pub mod sig;
 pub mod suggest;
 pub mod template;
+pub mod types;

@@ -63,14 +63,14 @@ pub fn analyze(
     if item.sig.asyncness.is_none() {
         errors.push(
             darling::Error::custom(format!(
-                "#[{macro_name}] goes on an `async fn`; make this function async"
+                "#[{macro_name}]: goes on an `async fn`; make this function async"
             ))
             .with_span(&item.sig.fn_token),
         );
     }
     if let Some(c) = &item.sig.constness {
         errors.push(
-            darling::Error::custom(format!("#[{macro_name}] cannot go on a `const fn`"))
+            darling::Error::custom(format!("#[{macro_name}]: cannot go on a `const fn`"))
                 .with_span(c),
         );
     }
@@ -134,7 +134,7 @@ pub fn return_type<'a>(
     let ty = match &item.sig.output {
         ReturnType::Default => {
             return Err(darling::Error::custom(format!(
-                "#[{macro_name}] needs a return value to store; this function returns `()`"
+                "#[{macro_name}]: needs a return value to store; this function returns `()`"
             ))
             .with_span(&item.sig.ident))
         }
@@ -143,14 +143,14 @@ pub fn return_type<'a>(
     let kind = match ty {
         Type::ImplTrait(_) => {
             return Err(darling::Error::custom(format!(
-                "#[{macro_name}] cannot store an `impl Trait` value: it could not be read back; \
+                "#[{macro_name}]: cannot store an `impl Trait` value: it could not be read back; \
                  return a concrete type"
             ))
             .with_span(ty))
         }
         Type::Tuple(t) if t.elems.is_empty() => {
             return Err(darling::Error::custom(format!(
-                "#[{macro_name}] needs a return value to store; this function returns `()`"
+                "#[{macro_name}]: needs a return value to store; this function returns `()`"
             ))
             .with_span(ty))
         }

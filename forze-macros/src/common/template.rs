@@ -27,6 +27,9 @@ pub struct Template {
     pub pieces: Vec<Piece>,
     /// The span of the string literal (errors about the template point at it).
     pub span: Span,
+    /// The declared types of the parameters used whole (`{id}`), once checked against the
+    /// function: generated code names them, so a type without a key form is reported on it.
+    pub types: Vec<(String, syn::Type)>,
 }
 
 fn is_ident(s: &str) -> bool {
@@ -106,10 +109,25 @@ pub fn parse(text: &str, span: Span) -> Result<Template, String> {
     if pieces.is_empty() {
         return Err("key template is empty".to_owned());
     }
-    Ok(Template { pieces, span })
+    Ok(Template {
+        pieces,
+        span,
+        types: Vec::new(),
+    })
 }
 
 impl Template {
+    /// The declared type of the parameter `root`, when it is used whole and can be named.
+    pub fn type_of(&self, root: &str, path: &[String]) -> Option<&syn::Type> {
+        if !path.is_empty() {
+            return None;
+        }
+        self.types
+            .iter()
+            .find(|(n, _)| n == root)
+            .and_then(|(_, t)| super::types::named(t))
+    }
+
     /// The parameter names the template uses.
     pub fn roots(&self) -> impl Iterator<Item = &str> {
         self.pieces.iter().filter_map(|p| match p {

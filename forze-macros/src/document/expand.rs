@@ -80,3 +80,60 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #registration
     }
 }
+
+/// The impl emitted beside the errors of a failed derive: it satisfies every use of the type,
+/// so that the errors stand alone. Its bodies never run (the crate does not compile). A type
+/// with lifetime parameters gets none: it can never be a document, and says so once.
+pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
+    if input.generics.lifetimes().next().is_some() {
+        return TokenStream::new();
+    }
+    let krate: syn::Path = syn::parse_quote!(::forze_runtime);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // The id field's type when one field is marked, so that calls with the id still type-check.
+    let id_ty = match &input.data {
+        syn::Data::Struct(s) => {
+            let marked: Vec<&syn::Type> = s
+                .fields
+                .iter()
+                .filter(|f| f.attrs.iter().any(marks_id))
+                .map(|f| &f.ty)
+                .collect();
+            match marked.as_slice() {
+                [ty] => quote!(#ty),
+                _ => quote!(::std::string::String),
+            }
+        }
+        _ => quote!(::std::string::String),
+    };
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::__private::DocumentSpec for #ident #ty_generics #where_clause {
+            type Id = #id_ty;
+            type Create = Self;
+            type Update = Self;
+            type Read = Self;
+            const NAME: &'static str = "";
+            const CACHE: ::core::option::Option<#krate::__private::CacheSpec> =
+                ::core::option::Option::None;
+            fn id(&self) -> &Self::Id {
+                ::core::unreachable!()
+            }
+            fn version(&self) -> u64 {
+                0
+            }
+            fn set_version(&mut self, _: u64) {}
+        }
+    }
+}
+
+/// `#[document(id)]`.
+fn marks_id(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("document")
+        && attr
+            .parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+            .is_ok_and(|list| list.iter().any(|m| m.path().is_ident("id")))
+}

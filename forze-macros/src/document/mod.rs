@@ -6,7 +6,8 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-/// The whole derive. On errors, emits them all (a derive adds items; there is nothing to keep).
+/// The whole derive. On errors, emits them all and a fallback impl (as thiserror does), so that
+/// one mistake gives one message instead of another one at every use of the type.
 pub fn derive(input: TokenStream) -> TokenStream {
     let input: syn::DeriveInput = match syn::parse2(input) {
         Ok(i) => i,
@@ -14,6 +15,11 @@ pub fn derive(input: TokenStream) -> TokenStream {
     };
     match validate::validate(&input) {
         Ok(plan) => expand::expand(&plan),
-        Err(e) => e.write_errors(),
+        Err(e) => {
+            let mut out =
+                crate::common::errors::voiced(validate::LABEL, validate::FORMS, e).write_errors();
+            out.extend(expand::fallback(&input));
+            out
+        }
     }
 }

@@ -8,6 +8,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 
 use super::args::{ContainerArgs, FieldArgs};
+use crate::common::args::Forms;
 use crate::common::duration;
 
 pub struct Plan {
@@ -22,6 +23,22 @@ pub struct Plan {
     pub id: (syn::Ident, syn::Type),
     pub version: (syn::Ident, syn::Type),
 }
+
+/// The container arguments and their accepted forms.
+pub const FORMS: Forms = &[
+    ("name", "name = \"projects\""),
+    ("read", "read = ProjectView"),
+    ("create", "create = NewProject"),
+    ("update", "update = ProjectPatch"),
+    ("cache", "cache(name = \"projects\", ttl = \"5m\")"),
+    ("ttl", "ttl = \"5m\""),
+    ("crate", "crate = forze_runtime"),
+    ("id", "#[document(id)]"),
+    ("version", "#[document(version)]"),
+];
+
+/// How errors of the derive begin.
+pub const LABEL: &str = "#[derive(DocumentSpec)]";
 
 const KNOWN: &[&str] = &["name", "read", "create", "update", "cache", "crate"];
 
@@ -44,19 +61,27 @@ fn container_args(input: &syn::DeriveInput) -> darling::Result<ContainerArgs> {
     }
     if items.is_empty() {
         errors.push(
-            darling::Error::custom(
-                "#[derive(DocumentSpec)] needs `#[document(name = \"...\")]` on the struct",
-            )
-            .with_span(&input.ident),
+            darling::Error::custom("needs `#[document(name = \"...\")]` on the struct")
+                .with_span(&input.ident),
         );
         return errors.finish().and_then(|_| unreachable_args());
     }
-    let (items, unknown) = crate::common::args::split_unknown(items, KNOWN, "document");
-    let args = errors.handle(crate::common::args::parse_known(
-        &items,
-        unknown,
-        ContainerArgs::from_list,
-    ));
+    let (items, unknown) = crate::common::args::split_unknown(items, KNOWN, "derive(DocumentSpec)");
+    let misspelt = !unknown.is_empty();
+    for e in unknown {
+        errors.push(e);
+    }
+    let args = match ContainerArgs::from_list(&items) {
+        Ok(args) => Some(args),
+        Err(e) => {
+            for e in e.into_iter() {
+                if !(misspelt && e.to_string().starts_with("Missing field")) {
+                    errors.push(e);
+                }
+            }
+            None
+        }
+    };
     errors.finish()?;
     args.map_or_else(unreachable_args, Ok)
 }
@@ -75,8 +100,8 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
             other => {
                 errors.push(
                     darling::Error::custom(
-                        "#[derive(DocumentSpec)] needs a struct with named fields (a tuple struct \
-                         has no field to mark as id)",
+                        "needs a struct with named fields (a tuple struct has no field to mark \
+                         as id)",
                     )
                     .with_span(&other.span()),
                 );
@@ -85,24 +110,31 @@ pub fn validate(input: &syn::DeriveInput) -> darling::Result<Plan> {
         },
         syn::Data::Enum(e) => {
             errors.push(
-                darling::Error::custom(
-                    "#[derive(DocumentSpec)] goes on a struct with named fields, not an enum",
-                )
-                .with_span(&e.enum_token),
+                darling::Error::custom("goes on a struct with named fields, not an enum")
+                    .with_span(&e.enum_token),
             );
             None
         }
         syn::Data::Union(u) => {
             errors.push(
-                darling::Error::custom(
-                    "#[derive(DocumentSpec)] goes on a struct with named fields, not a union",
-                )
-                .with_span(&u.union_token),
+                darling::Error::custom("goes on a struct with named fields, not a union")
+                    .with_span(&u.union_token),
             );
             None
         }
     };
     let args = errors.handle(container_args(input));
+    if let Some(lifetime) = input.generics.lifetimes().next() {
+        errors.push(
+            darling::Error::custom(format!(
+                "a document owns its data: it is stored and cached beyond any borrow, so it \
+                 cannot have the lifetime parameter `{}` (use `String` for `&str`, `Vec<T>` for \
+                 `&[T]`)",
+                lifetime.lifetime
+            ))
+            .with_span(&lifetime.lifetime),
+        );
+    }
 
     let mut ids = Vec::new();
     let mut versions = Vec::new();

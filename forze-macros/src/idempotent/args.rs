@@ -1,9 +1,22 @@
 //! The arguments of `#[idempotent(...)]`, as written.
 
-use darling::ast::NestedMeta;
 use darling::util::{PathList, SpannedValue};
 use darling::FromMeta;
 use proc_macro2::TokenStream;
+
+use crate::common::args::Forms;
+
+/// The arguments and their accepted forms.
+pub const FORMS: Forms = &[
+    ("store", "store = \"default\""),
+    ("operation", "operation = \"create_payment\""),
+    ("key", "key = idem_key"),
+    ("ttl", "ttl = \"24h\""),
+    ("skip", "skip(db)"),
+    ("wait", "wait = \"5s\""),
+    ("via", "via = state.forze"),
+    ("crate", "crate = forze_runtime"),
+];
 
 /// `#[idempotent(store = "default", operation = "create_payment", key = idem_key, ttl = "24h",
 /// skip(a), wait = "5s", via = expr, crate = path)]`
@@ -39,22 +52,8 @@ fn optional_literal(meta: &syn::Meta) -> darling::Result<Option<SpannedValue<Str
 }
 
 impl IdempotentArgs {
-    pub fn parse(attr: TokenStream) -> darling::Result<Self> {
-        let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, errors) = crate::common::args::split_unknown(
-            items,
-            &[
-                "store",
-                "operation",
-                "key",
-                "ttl",
-                "skip",
-                "wait",
-                "via",
-                "crate",
-            ],
-            "idempotent",
-        );
-        crate::common::args::parse_known(&items, errors, Self::from_list)
+    /// The arguments as written, or `None`, and the errors found so far.
+    pub fn parse(attr: TokenStream) -> (Option<Self>, Vec<darling::Error>) {
+        crate::common::args::parse_args(attr, FORMS, "idempotent", Self::from_list)
     }
 }

@@ -12,6 +12,7 @@ use proc_macro2::TokenStream;
 pub fn idempotent(attr: TokenStream, item: TokenStream) -> TokenStream {
     crate::common::entry::attribute(
         "idempotent",
+        args::FORMS,
         attr,
         item,
         args::IdempotentArgs::parse,

@@ -33,13 +33,13 @@ pub fn result_type(func: &ItemFn, macro_name: &str) -> darling::Result<Type> {
     match &func.sig.output {
         syn::ReturnType::Type(_, ty) => match &**ty {
             Type::ImplTrait(_) => Err(darling::Error::custom(format!(
-                "#[{macro_name}] needs a nameable `Result<T, E>` return type, not `impl Trait`"
+                "#[{macro_name}]: needs a nameable `Result<T, E>` return type, not `impl Trait`"
             ))
             .with_span(ty)),
             ty => Ok(ty.clone()),
         },
         syn::ReturnType::Default => Err(darling::Error::custom(format!(
-            "#[{macro_name}] needs a function returning `Result<T, E>`; this one returns `()`"
+            "#[{macro_name}]: needs a function returning `Result<T, E>`; this one returns `()`"
         ))
         .with_span(&func.sig.ident)),
     }

@@ -1,9 +1,19 @@
 //! The arguments of `#[cache_invalidate(...)]`, as written.
 
-use darling::ast::NestedMeta;
 use darling::util::SpannedValue;
 use darling::FromMeta;
 use proc_macro2::TokenStream;
+
+use crate::common::args::Forms;
+
+/// The arguments and their accepted forms.
+pub const FORMS: Forms = &[
+    ("cache", "cache = \"users\""),
+    ("key", "key = \"user:{id}\""),
+    ("tags", "tags = [\"team:{team_id}\"]"),
+    ("via", "via = state.forze"),
+    ("crate", "crate = forze_runtime"),
+];
 
 /// `#[cache_invalidate(cache = "users", key = "user:{id}", tags = ["team:{team}"], via = expr,
 /// crate = path)]`
@@ -27,13 +37,8 @@ pub struct InvalidateArgs {
 }
 
 impl InvalidateArgs {
-    pub fn parse(attr: TokenStream) -> darling::Result<Self> {
-        let items = NestedMeta::parse_meta_list(attr)?;
-        let (items, errors) = crate::common::args::split_unknown(
-            items,
-            &["cache", "key", "tags", "via", "crate"],
-            "cache_invalidate",
-        );
-        crate::common::args::parse_known(&items, errors, Self::from_list)
+    /// The arguments as written, or `None`, and the errors found so far.
+    pub fn parse(attr: TokenStream) -> (Option<Self>, Vec<darling::Error>) {
+        crate::common::args::parse_args(attr, FORMS, "cache_invalidate", Self::from_list)
     }
 }

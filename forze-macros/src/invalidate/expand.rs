@@ -11,7 +11,7 @@ use crate::cached::{mode_expr, template_string};
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
     let ann = crate::common::entry::Annotated::new(func);
-    let (site, function, block) = (&ann.site, &ann.function, ann.block());
+    let (site, function) = (&ann.site, &ann.function);
     let registration = crate::common::entry::registration(krate, "Cache", &plan.cache, function);
     let cache = &plan.cache;
     let ret = &plan.ret;
@@ -19,6 +19,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let tags = plan.tags.iter().map(|t| template_string(t, krate));
     let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
     let mode = mode_expr(plan.returns, ret, krate);
+    let body = ann.body(ret);
     ann.with_body(quote! {
         static #site: #krate::__private::Site = #krate::__private::Site::new(
             #cache,
@@ -32,7 +33,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             ::std::vec![#(#keys),*],
             ::std::vec![#(#tags),*],
             #mode,
-            async move #block,
+            #body,
         )
         .await
     })

@@ -10,6 +10,7 @@ use proc_macro2::TokenStream;
 pub fn cache_invalidate(attr: TokenStream, item: TokenStream) -> TokenStream {
     crate::common::entry::attribute(
         "cache_invalidate",
+        args::FORMS,
         attr,
         item,
         args::InvalidateArgs::parse,

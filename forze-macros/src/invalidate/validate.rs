@@ -57,7 +57,7 @@ pub fn validate(args: InvalidateArgs, func: &ItemFn) -> darling::Result<Plan> {
         if let Type::ImplTrait(_) = &**ty {
             errors.push(
                 darling::Error::custom(
-                    "#[cache_invalidate] needs a nameable return type to know whether the call \
+                    "#[cache_invalidate]: needs a nameable return type to know whether the call \
                      succeeded; return a concrete type",
                 )
                 .with_span(ty),

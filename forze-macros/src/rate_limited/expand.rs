@@ -8,11 +8,12 @@ use syn::ItemFn;
 
 use super::validate::Plan;
 use crate::cached::template_string;
+use crate::common::types::{args_of, nameable};
 
 pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     let krate = &plan.krate;
     let ann = crate::common::entry::Annotated::new(func);
-    let (site, function, block) = (&ann.site, &ann.function, ann.block());
+    let (site, function) = (&ann.site, &ann.function);
     let registration =
         crate::common::entry::registration(krate, "Limiter", &plan.limiter, function);
     let limiter = &plan.limiter;
@@ -42,9 +43,17 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
     };
     let via = crate::common::entry::via_expr(krate, plan.via.as_ref());
     // `<R as IsResult>` in a type position puts a "not a Result" error on the return type.
-    let make_codec = quote_spanned!(ret.span()=>
-        <#ret as #krate::__private::IsResult>::limit_codec()
-    );
+    // A `Result<T, E>` as written names `E`, so that a missing `From<RateLimited>` is reported
+    // on it.
+    let make_codec = match args_of(ret, "Result").as_deref() {
+        Some([t, e]) if nameable(t) && nameable(e) => quote_spanned!(ret.span()=>
+            #krate::__private::result_limit_codec::<#t, #e>()
+        ),
+        _ => quote_spanned!(ret.span()=>
+            <#ret as #krate::__private::IsResult>::limit_codec()
+        ),
+    };
+    let body = ann.body(ret);
     ann.with_body(quote! {
         static #site: #krate::__private::LimitSite = #krate::__private::LimitSite::new(
             #limiter,
@@ -61,7 +70,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
             #key_var,
             #cost_var,
             #codec,
-            async move #block,
+            #body,
         )
         .await
     })

@@ -10,6 +10,7 @@ use proc_macro2::TokenStream;
 pub fn rate_limited(attr: TokenStream, item: TokenStream) -> TokenStream {
     crate::common::entry::attribute(
         "rate_limited",
+        args::FORMS,
         attr,
         item,
         args::LimitArgs::parse,

@@ -7,9 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
+use super::bounds::Cacheable;
 use super::{warn_once, with_runtime};
 use crate::handles::{Cache, Fill, FillLock, ValueCodec};
 use crate::{Forze, Locks};
@@ -95,13 +93,12 @@ impl FillLock for SiteLock<'_> {
 /// How a return type is cached: which part is stored, and how a stored value becomes a return
 /// value again.
 #[diagnostic::on_unimplemented(
-    message = "`{R}` cannot be cached",
-    label = "the cached value must be `Serialize + DeserializeOwned`",
-    note = "for `Result<T, E>` only `T` is stored; for `Option<T>`, `T`"
+    message = "#[cached]: the return type `{R}` does not fit its `returns` mode",
+    label = "`returns = \"result\"` needs a `Result`, `returns = \"option\"` an `Option`"
 )]
 pub trait Mode<R> {
     /// The stored part.
-    type Value: Serialize + DeserializeOwned;
+    type Value;
     /// The part of `r` to store, if `r` is to be stored.
     fn cacheable(r: &R) -> Option<&Self::Value>;
     /// A return value from a stored part.
@@ -118,7 +115,7 @@ pub struct OptionMode;
 #[derive(Debug, Clone, Copy)]
 pub struct PlainMode;
 
-impl<T: Serialize + DeserializeOwned, E> Mode<Result<T, E>> for ResultMode {
+impl<T, E> Mode<Result<T, E>> for ResultMode {
     type Value = T;
     fn cacheable(r: &Result<T, E>) -> Option<&T> {
         r.as_ref().ok()
@@ -128,7 +125,7 @@ impl<T: Serialize + DeserializeOwned, E> Mode<Result<T, E>> for ResultMode {
     }
 }
 
-impl<T: Serialize + DeserializeOwned> Mode<Option<T>> for OptionMode {
+impl<T> Mode<Option<T>> for OptionMode {
     type Value = T;
     fn cacheable(r: &Option<T>) -> Option<&T> {
         r.as_ref()
@@ -138,7 +135,7 @@ impl<T: Serialize + DeserializeOwned> Mode<Option<T>> for OptionMode {
     }
 }
 
-impl<T: Serialize + DeserializeOwned> Mode<T> for PlainMode {
+impl<T> Mode<T> for PlainMode {
     type Value = T;
     fn cacheable(r: &T) -> Option<&T> {
         Some(r)
@@ -217,13 +214,23 @@ pub trait ProbePlain {
 }
 impl<R> ProbePlain for Probe<R> {}
 
-/// The [`ValueCodec`] of return type `R` in mode `M` (generated code makes it at the span of
-/// the return type, so that a type that cannot be cached gives one error there).
-pub fn codec<R, M: Mode<R>>(_mode: M) -> ValueCodec<R> {
+/// The [`ValueCodec`] of return type `R` in mode `M`, when the stored type is not visible in
+/// the syntax (generated code makes it at the span of the return type, so that a type that
+/// cannot be cached gives one error there).
+pub fn codec<R, M: Mode<R>>(_mode: M) -> ValueCodec<R>
+where
+    M::Value: Cacheable,
+{
     ValueCodec::new(
         |r| M::cacheable(r).map(crate::codec::encode),
         |b| crate::codec::decode::<M::Value>(b).map(M::rebuild),
     )
+}
+
+/// [`codec`] with the stored type `V` as the user wrote it (the `T` of a `Result<T, E>`):
+/// generated code names it, so that a type that cannot be cached gives one error on it.
+pub fn stored<R, M: Mode<R, Value = V>, V: Cacheable>(mode: M) -> ValueCodec<R> {
+    codec::<R, M>(mode)
 }
 
 /// The body of every `#[cached]` function: [`Cache::get_or_compute_with`] on the site's cache,

@@ -4,11 +4,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serde::Serialize;
-
+use super::bounds::{Fingerprinted, IdempotentResult, Replayable, TakesRefusal};
 use super::with_runtime;
 use crate::error::Error;
-use crate::handles::{Recorded, RunCodec};
+use crate::handles::RunCodec;
 use crate::{Forze, IdempotencyError};
 
 /// A canonical fingerprint of named arguments (sorted-key JSON object, SHA-256).
@@ -25,7 +24,7 @@ impl Fingerprint {
     }
 
     /// Adds the argument `name`.
-    pub fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    pub fn field<T: Fingerprinted + ?Sized>(&mut self, name: &str, value: &T) {
         match serde_json::to_value(value) {
             Ok(v) => {
                 self.fields.insert(name.to_owned(), v);
@@ -60,8 +59,14 @@ pub struct IdemSite {
 
 /// How `R`, an idempotent call's result, is recorded and replayed (generated code makes it at
 /// the return type's span, so that a return type that does not fit gives one error there).
-pub fn recorded<R: Recorded>() -> RunCodec<R> {
+pub fn recorded<R: IdempotentResult>() -> RunCodec<R> {
     RunCodec::<R>::of()
+}
+
+/// [`recorded`] for a `Result<T, E>` written as such: generated code names `T` and `E` as the
+/// user wrote them, so that each requirement is one error on its own type.
+pub fn recorded_result<T: Replayable, E: TakesRefusal>() -> RunCodec<Result<T, E>> {
+    RunCodec::of()
 }
 
 /// The body of every `#[idempotent]` function: [`crate::Idempotency::run`] on the site's store.

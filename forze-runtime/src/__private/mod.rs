@@ -7,6 +7,7 @@
 //! hand-written code calls too ([`crate::Cache::get_or_compute_with`],
 //! [`crate::Idempotency::run`], [`crate::Limiter::admit`]).
 
+mod bounds;
 mod cached;
 mod idempotent;
 mod rate_limited;
@@ -14,12 +15,18 @@ mod rate_limited;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::handles::RunCodec;
-pub use cached::{
-    cached, codec, invalidate_after, Mode, OptionMode, PlainMode, Probe, ProbeOption, ProbePlain,
-    ProbeResult, ResultMode, Site, Success,
+pub use bounds::{
+    key_inner, key_part, Cacheable, Fingerprinted, IdempotentResult, KeyValue, Replayable, Runtime,
+    TakesLimit, TakesRefusal,
 };
-pub use idempotent::{idempotent, recorded, Fingerprint, IdemSite};
-pub use rate_limited::{limit_codec, rate_limited, IsResult, LimitCodec, LimitSite};
+pub use cached::{
+    cached, codec, invalidate_after, stored, Mode, OptionMode, PlainMode, Probe, ProbeOption,
+    ProbePlain, ProbeResult, ResultMode, Site, Success,
+};
+pub use idempotent::{idempotent, recorded, recorded_result, Fingerprint, IdemSite};
+pub use rate_limited::{
+    limit_codec, rate_limited, result_limit_codec, IsResult, LimitCodec, LimitSite,
+};
 
 pub use crate::document::{CacheSpec, DocumentSpec, VersionField};
 pub use crate::error::RouteKind;
@@ -31,7 +38,7 @@ pub use ::serde;
 pub use ::tracing;
 
 /// The runtime named by `via = ...`.
-pub fn via<T: AsRef<Forze> + ?Sized>(rt: &T) -> Forze {
+pub fn via<T: Runtime + ?Sized>(rt: &T) -> Forze {
     rt.as_ref().clone()
 }
 

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::atomic::AtomicBool;
 
+use super::bounds::TakesLimit;
 use super::{warn_once, with_runtime};
 use crate::error::Error;
 use crate::ports::Quota;
@@ -11,7 +12,7 @@ use crate::{Forze, RateLimited};
 
 /// A return type that is a `Result` (aliases included).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a `Result`",
+    message = "#[rate_limited]: `{Self}` is not a `Result`",
     label = "#[rate_limited] needs a function returning `Result<T, E>`"
 )]
 pub trait IsResult {
@@ -27,7 +28,7 @@ pub trait IsResult {
     fn limit_codec() -> LimitCodec<Self>
     where
         Self: Sized,
-        Self::Err: From<RateLimited>,
+        Self::Err: TakesLimit,
     {
         limit_codec::<Self>()
     }
@@ -68,6 +69,12 @@ impl LimitSite {
 /// How a refusal becomes the function's error, types erased.
 pub struct LimitCodec<R> {
     refuse: fn(RateLimited) -> R,
+}
+
+/// The [`LimitCodec`] of a `Result<T, E>` written as such: generated code names `E` as the user
+/// wrote it, so that an error type without `From<RateLimited>` is one error on it.
+pub fn result_limit_codec<T, E: TakesLimit>() -> LimitCodec<Result<T, E>> {
+    limit_codec::<Result<T, E>>()
 }
 
 /// The [`LimitCodec`] of `R`.
