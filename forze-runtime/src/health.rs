@@ -39,6 +39,9 @@ pub struct Health {
     /// hold across it), `"unknown"`; `"memory"` for the in-memory backend (it lives as long as
     /// the process).
     pub persistence: &'static str,
+    /// The server and its version as it said at start-up (`"redis 7.0.15"`, `"valkey 9.1.2"`);
+    /// `None` for memory, or when the server does not say.
+    pub server: Option<String>,
 }
 
 pub(crate) async fn check(backend: &Backend) -> Health {
@@ -53,6 +56,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             error: None,
             breaker: "none",
             persistence: "memory",
+            server: None,
         },
         Backend::Redis(r) => {
             let ping = r.ping().await;
@@ -74,6 +78,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                     BreakerState::Open => "open",
                 },
                 persistence,
+                server: r.server().map(|s| s.to_string()),
             }
         }
     }

