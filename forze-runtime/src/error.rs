@@ -54,6 +54,13 @@ pub enum BackendErrorKind {
     Capacity,
     /// A number went out of range (e.g. a counter overflow).
     Overflow,
+    /// The TLS handshake failed: a certificate that is not trusted or names another host, or
+    /// a client certificate the server refused.
+    Tls,
+    /// The server refused the credentials (a wrong user or password, or none given).
+    Auth,
+    /// The user may not run the command (`NOPERM`, an ACL that does not allow it).
+    Permission,
 }
 
 impl fmt::Display for BackendErrorKind {
@@ -64,6 +71,9 @@ impl fmt::Display for BackendErrorKind {
             BackendErrorKind::Protocol => "protocol error",
             BackendErrorKind::Capacity => "capacity exhausted",
             BackendErrorKind::Overflow => "out of range",
+            BackendErrorKind::Tls => "TLS handshake failed",
+            BackendErrorKind::Auth => "authentication failed",
+            BackendErrorKind::Permission => "not permitted",
         })
     }
 }
@@ -85,16 +95,61 @@ impl BackendError {
 
     /// True when the failure is about reaching the server (down, refused, dropped, timed out),
     /// the cases that failure policies such as fail-open apply to.
+    ///
+    /// A failed TLS handshake or refused credentials count too: the server cannot be used, and
+    /// a cache that falls open, or a limiter's failure policy, should say so rather than fail.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self.kind,
-            BackendErrorKind::Unreachable | BackendErrorKind::Timeout
+            BackendErrorKind::Unreachable
+                | BackendErrorKind::Timeout
+                | BackendErrorKind::Tls
+                | BackendErrorKind::Auth
         )
+    }
+}
+
+/// What to do about a failed TLS handshake, from rustls' words.
+fn tls_hint(text: &str) -> Option<&'static str> {
+    if text.contains("NotValidForName") || text.contains("not valid for name") {
+        Some(
+            "the server's certificate does not name this host: connect with a host name the \
+             certificate names (the URL's host is checked, an IP address too)",
+        )
+    } else if text.contains("invalid peer certificate") {
+        Some(
+            "the server's certificate is not trusted: trust its CA with `RedisConfig::tls_ca` \
+             (the platform's roots are used otherwise)",
+        )
+    } else if text.contains("received fatal alert") {
+        Some(
+            "the server refused this client in the handshake (a server with \
+             `tls-auth-clients yes` needs `RedisConfig::tls_client_cert`, signed by a CA it \
+             trusts)",
+        )
+    } else {
+        None
     }
 }
 
 impl From<redis::RedisError> for BackendError {
     fn from(err: redis::RedisError) -> Self {
+        let text = err.to_string();
+        if let Some(hint) = tls_hint(&text) {
+            return BackendError::new(BackendErrorKind::Tls, format!("{text}; {hint}"));
+        }
+        if err.kind() == redis::ErrorKind::AuthenticationFailed
+            || text.contains("WRONGPASS")
+            || text.contains("NOAUTH")
+        {
+            return BackendError::new(
+                BackendErrorKind::Auth,
+                format!("{text}; check the user and password in the URL"),
+            );
+        }
+        if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) {
+            return BackendError::new(BackendErrorKind::Permission, text);
+        }
         let kind = if err.is_timeout() {
             BackendErrorKind::Timeout
         } else if err.is_io_error()
@@ -108,7 +163,7 @@ impl From<redis::RedisError> for BackendError {
         } else {
             BackendErrorKind::Protocol
         };
-        BackendError::new(kind, err.to_string())
+        BackendError::new(kind, text)
     }
 }
 

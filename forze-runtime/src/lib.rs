@@ -47,7 +47,7 @@ pub mod wiring;
 pub mod __private;
 
 pub use adapters::memory::MemoryConfig;
-pub use adapters::redis::RedisConfig;
+pub use adapters::redis::{RedisConfig, TlsConfig};
 pub use error::{BackendError, BackendErrorKind, Error, RouteKind};
 pub use handles::{
     Begin, Cache, Claim, Counter, Fill, FillLock, Idempotency, Limiter, LockGuard, Locks, Recorded,

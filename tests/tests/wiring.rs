@@ -62,15 +62,20 @@ async fn bad_redis_configs_are_refused_before_connecting() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("socket_timeout"), "{err}");
-    #[cfg(not(feature = "tls"))]
-    {
-        let err = Forze::builder()
-            .redis(RedisConfig::new("rediss://localhost"))
-            .build()
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("`tls` feature"), "{err}");
-    }
+    // TLS settings on a plain URL, a client certificate without its key.
+    let err = Forze::builder()
+        .redis(RedisConfig::new("redis://localhost").tls_ca(b"pem".to_vec()))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS needs rediss://"), "{err}");
+    let mut cfg = RedisConfig::new("rediss://localhost");
+    cfg.tls.client_cert_pem = Some(b"pem".to_vec());
+    let err = Forze::builder().redis(cfg).build().await.unwrap_err();
+    assert!(
+        err.to_string().contains("both the certificate and its key"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::BreakerConfig;
+use super::{BreakerConfig, TlsConfig};
 
 /// How to reach Redis / Valkey.
 ///
@@ -29,6 +29,8 @@ pub struct RedisConfig {
     /// The circuit breaker (on by default): calls fail fast while the server is known to be
     /// down.
     pub breaker: BreakerConfig,
+    /// TLS settings for `rediss://` / `valkeys://` (feature `tls`).
+    pub tls: TlsConfig,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -39,6 +41,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("socket_timeout", &self.socket_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("breaker", &self.breaker)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -55,7 +58,25 @@ impl RedisConfig {
             socket_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             breaker: BreakerConfig::default(),
+            tls: TlsConfig::default(),
         }
+    }
+
+    /// Trusts the CA certificates in `pem` (instead of the platform's roots) for `rediss://`.
+    pub fn tls_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents the client certificate `cert_pem` with its key `key_pem` (mutual TLS).
+    pub fn tls_client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_cert_pem = Some(cert_pem.into());
+        self.tls.client_key_pem = Some(key_pem.into());
+        self
     }
 
     /// Sets the circuit breaker ([`BreakerConfig::disabled`] turns it off).
@@ -124,9 +145,16 @@ impl RedisConfig {
                     out.push("rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned())
                 }
                 other => out.push(format!(
-                    "redis url scheme {other:?} is not one of redis, rediss, redis+unix"
+                    "redis url scheme {other:?} is not one of redis, rediss, valkey, valkeys, \
+                     redis+unix"
                 )),
             },
+        }
+        if let Ok(u) = url::Url::parse(&self.url) {
+            out.extend(
+                self.tls
+                    .problems(u.scheme(), u.fragment() == Some("insecure")),
+            );
         }
         if self.breaker.enabled
             && (self.breaker.failures == 0 || self.breaker.probe_interval.is_zero())

@@ -55,8 +55,7 @@ impl RedisBackend {
             target: target.clone(),
             source,
         };
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| connect_err(BackendError::from(e)))?;
+        let client = super::tls::client(&config.url, &config.tls).map_err(connect_err)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.socket_timeout))

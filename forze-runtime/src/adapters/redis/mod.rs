@@ -21,6 +21,7 @@ mod lock;
 mod rate_limit;
 mod scripts;
 mod server;
+mod tls;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub(crate) use breaker::BreakerState;
 pub use config::{RedisConfig, REDIS_URL_ENV};
 pub use connection::RedisBackend;
 pub use server::{Product, ServerInfo};
+pub use tls::TlsConfig;
 
 /// A command `name` with room for `args` more arguments of `bytes` bytes in all, so that adding
 /// them does not grow its buffers step by step (what `redis::cmd` would).
