@@ -42,6 +42,9 @@ pub struct Health {
     /// The server and its version as it said at start-up (`"redis 7.0.15"`, `"valkey 9.1.2"`);
     /// `None` for memory, or when the server does not say.
     pub server: Option<String>,
+    /// The server's conditional commands used instead of a script (`"SET IFEQ"`, `"DELIFEQ"`,
+    /// `"DELEX IFEQ"`); empty on servers without them (Redis 7 runs the scripts) and for memory.
+    pub native_commands: Vec<&'static str>,
 }
 
 pub(crate) async fn check(backend: &Backend) -> Health {
@@ -57,6 +60,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             breaker: "none",
             persistence: "memory",
             server: None,
+            native_commands: Vec::new(),
         },
         Backend::Redis(r) => {
             let ping = r.ping().await;
@@ -79,6 +83,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                 },
                 persistence,
                 server: r.server().map(|s| s.to_string()),
+                native_commands: r.native_commands(),
             }
         }
     }

@@ -71,6 +71,12 @@ pub fn redis_config(server: &RedisServer) -> RedisConfig {
         .connect_timeout(Duration::from_secs(2))
 }
 
+/// The contract environment on Redis with the server's conditional commands off: the scripts
+/// run even where the server has `SET … IFEQ` / `DELIFEQ` (on Valkey 9, both paths are tested).
+pub async fn redis_scripted_env() -> Harness {
+    Harness::redis_with(routes, |cfg| cfg.native_commands(false)).await
+}
+
 /// Polls `probe` every few milliseconds until it yields a value, failing after `within`. For
 /// waiting on time-based behaviour (a TTL or lease running out), never as a substitute for
 /// synchronising tasks.
@@ -147,8 +153,16 @@ impl Harness {
 
     /// `routes` on a redis-server of the test's own.
     pub async fn redis(routes: fn(ForzeBuilder) -> ForzeBuilder) -> Self {
+        Self::redis_with(routes, |cfg| cfg).await
+    }
+
+    /// [`Harness::redis`] with the config changed by `config`.
+    pub async fn redis_with(
+        routes: fn(ForzeBuilder) -> ForzeBuilder,
+        config: fn(RedisConfig) -> RedisConfig,
+    ) -> Self {
         let server = RedisServer::start();
-        let forze = routes(Forze::builder().redis(redis_config(&server)))
+        let forze = routes(Forze::builder().redis(config(redis_config(&server))))
             .build()
             .await
             .expect("redis runtime");

@@ -594,3 +594,66 @@ async fn a_wrong_shaped_idempotency_record_is_replaced() {
         assert_eq!(again.unwrap(), 1, "{key}: replayed");
     }
 }
+
+/// Records of the earlier layout (a hash: `f` fingerprint, `t` token, `s` snapshot) are read:
+/// a committed one replays (and is rewritten as one string, keeping its expiry), a claim in
+/// flight is in progress, a record of another payload is a mismatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_the_earlier_hash_layout_are_read() {
+    use forze_runtime::keys::KeySpace;
+    use forze_runtime::{Begin, IdempotencyRoute};
+    use redis::AsyncCommands;
+
+    let server = RedisServer::start();
+    let forze = Forze::builder()
+        .redis(config(server.url()))
+        .idempotency("idem", IdempotencyRoute::new("f:idem"))
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    let mut raw = server.client().await;
+    let fp = forze_runtime::codec::fingerprint(&1).unwrap();
+    let idem = forze.idempotency("idem").unwrap();
+    let ks = KeySpace::new("f:idem", None);
+    let done = ks.idempotency("op", "done");
+    let _: () = raw
+        .hset_multiple(
+            &done,
+            &[("f", fp.as_str()), ("t", "old"), ("s", "\"paid\"")],
+        )
+        .await
+        .unwrap();
+    let _: () = raw.pexpire(&done, 60_000).await.unwrap();
+    let flight = ks.idempotency("op", "flight");
+    let _: () = raw
+        .hset_multiple(&flight, &[("f", fp.as_str()), ("t", "old")])
+        .await
+        .unwrap();
+    match idem.begin("op", "done", &fp).await.unwrap() {
+        Begin::Replay(snapshot) => assert_eq!(snapshot.bytes(), b"\"paid\""),
+        other => panic!("a committed record of the hash layout replays, got {other:?}"),
+    }
+    let kind: String = redis::cmd("TYPE")
+        .arg(&done)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let ttl: i64 = raw.pttl(&done).await.unwrap();
+    assert_eq!(kind, "string", "rewritten in the one-string layout");
+    assert!(ttl > 0 && ttl <= 60_000, "its expiry is kept: {ttl}");
+    // Read again, now from the new layout.
+    assert!(matches!(
+        idem.begin("op", "done", &fp).await.unwrap(),
+        Begin::Replay(_)
+    ));
+    assert!(matches!(
+        idem.begin("op", "flight", &fp).await.unwrap(),
+        Begin::InProgress
+    ));
+    let other = forze_runtime::codec::fingerprint(&2).unwrap();
+    assert!(matches!(
+        idem.begin("op", "done", &other).await.unwrap(),
+        Begin::Mismatch
+    ));
+}

@@ -217,7 +217,11 @@ impl Claim {
     /// within one lease. [`Error::NotOwner`] when the claim lapsed and was taken over.
     pub async fn extend(&self) -> Result<(), Error> {
         let i = &self.idem;
-        match i.port.extend(&self.key, &self.token, i.lease).await {
+        match i
+            .port
+            .extend(&self.key, &self.token, &self.fingerprint, i.lease)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(i.core.not_owner(&self.name)),
             Err(e) => Err(i.core.backend_err(&self.name, e)),
@@ -227,7 +231,11 @@ impl Claim {
     /// Drops the claim after a failed call so that a retry runs again.
     pub async fn release(self) -> Result<(), Error> {
         let i = &self.idem;
-        match i.port.release(&self.key, &self.token).await {
+        match i
+            .port
+            .release(&self.key, &self.token, &self.fingerprint)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(i.core.not_owner(&self.name)),
             Err(e) => Err(i.core.backend_err(&self.name, e)),

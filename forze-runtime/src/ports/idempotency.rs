@@ -28,7 +28,7 @@ pub enum BeginOutcome {
 /// use forze_runtime::ports::BeginOutcome;
 /// let lease = Duration::from_secs(5);
 /// assert_eq!(port.begin("ns/pay/k1", "fp", "t1", lease).await?, BeginOutcome::Proceed);
-/// assert!(port.extend("ns/pay/k1", "t1", lease).await?);
+/// assert!(port.extend("ns/pay/k1", "t1", "fp", lease).await?);
 /// assert!(port.commit("ns/pay/k1", "t1", "fp", b"{}", Duration::from_secs(3600)).await?);
 /// assert_eq!(port.begin("ns/pay/k1", "fp", "t2", lease).await?, BeginOutcome::Replay(b"{}".to_vec()));
 /// # Ok(()) }
@@ -55,10 +55,18 @@ pub trait IdempotencyPort: Send + Sync + 'static {
         snapshot: &[u8],
         ttl: Duration,
     ) -> PortResult<bool>;
-    /// Renews the lease of the uncommitted claim held by `token` (its owner calls it while the
-    /// work runs); `false` when the claim is no longer its own.
-    async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool>;
-    /// Drops the claim held by `token` so the key can be retried. Returns `false` when `token`
-    /// does not hold an uncommitted claim (then nothing changes).
-    async fn release(&self, key: &str, token: &str) -> PortResult<bool>;
+    /// Renews the lease of the uncommitted claim held by `token` for the request with
+    /// `fingerprint` (its owner calls it while the work runs); `false` when the claim is no
+    /// longer its own.
+    async fn extend(
+        &self,
+        key: &str,
+        token: &str,
+        fingerprint: &str,
+        lease: Duration,
+    ) -> PortResult<bool>;
+    /// Drops the claim held by `token` (for the request with `fingerprint`) so the key can be
+    /// retried. Returns `false` when `token` does not hold an uncommitted claim (then nothing
+    /// changes).
+    async fn release(&self, key: &str, token: &str, fingerprint: &str) -> PortResult<bool>;
 }

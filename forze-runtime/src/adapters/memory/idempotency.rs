@@ -90,7 +90,7 @@ impl IdempotencyPort for MemoryBackend {
         }
     }
 
-    async fn release(&self, key: &str, token: &str) -> PortResult<bool> {
+    async fn release(&self, key: &str, token: &str, _fingerprint: &str) -> PortResult<bool> {
         let now = Instant::now();
         let mut state = self.state();
         match state.live(key, now) {
@@ -101,7 +101,13 @@ impl IdempotencyPort for MemoryBackend {
         Ok(true)
     }
 
-    async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool> {
+    async fn extend(
+        &self,
+        key: &str,
+        token: &str,
+        _fingerprint: &str,
+        lease: Duration,
+    ) -> PortResult<bool> {
         let now = Instant::now();
         let mut state = self.state();
         match state.live(key, now) {

@@ -31,6 +31,9 @@ pub struct RedisConfig {
     pub breaker: BreakerConfig,
     /// TLS settings for `rediss://` / `valkeys://` (feature `tls`).
     pub tls: TlsConfig,
+    /// Use the server's conditional commands (`SET … IFEQ`, `DELIFEQ`, `DELEX … IFEQ`) where it
+    /// has them, instead of a Lua script (default on; off forces the scripts everywhere).
+    pub native_commands: bool,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("breaker", &self.breaker)
             .field("tls", &self.tls)
+            .field("native_commands", &self.native_commands)
             .finish()
     }
 }
@@ -59,7 +63,14 @@ impl RedisConfig {
             connect_timeout: Duration::from_secs(5),
             breaker: BreakerConfig::default(),
             tls: TlsConfig::default(),
+            native_commands: true,
         }
+    }
+
+    /// Sets `native_commands` (off: Lua scripts even where the server has the commands).
+    pub fn native_commands(mut self, on: bool) -> Self {
+        self.native_commands = on;
+        self
     }
 
     /// Trusts the CA certificates in `pem` (instead of the platform's roots) for `rediss://`.

@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
 use super::scripts::Scripts;
-use super::server::ServerInfo;
+use super::server::{Native, ServerInfo};
 use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::ports::PortResult;
 
@@ -18,6 +18,7 @@ pub(super) struct Inner {
     pub(super) config: RedisConfig,
     pub(super) breaker: Breaker,
     pub(super) server: Option<ServerInfo>,
+    pub(super) native: Native,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -81,6 +82,7 @@ impl RedisBackend {
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
                 server: None,
+                native: Native::default(),
                 config,
             }),
         };
@@ -95,6 +97,7 @@ impl RedisBackend {
             .ok();
         if let Some(inner) = Arc::get_mut(&mut backend.inner) {
             inner.server = info.as_deref().and_then(ServerInfo::parse);
+            inner.native = Native::of(inner.server, inner.config.native_commands);
         }
         let mut conn = backend.conn();
         for script in backend.inner.scripts.all() {
@@ -116,6 +119,12 @@ impl RedisBackend {
     /// is not allowed or names no version).
     pub fn server(&self) -> Option<ServerInfo> {
         self.inner.server
+    }
+
+    /// The server's commands used instead of a script (`"SET IFEQ"`, `"DELIFEQ"`, …); empty on
+    /// servers without them or with [`RedisConfig::native_commands`] off.
+    pub fn native_commands(&self) -> Vec<&'static str> {
+        self.inner.native.names()
     }
 
     /// Number of multiplexed connections.

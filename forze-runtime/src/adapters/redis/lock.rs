@@ -1,4 +1,4 @@
-//! The lock port on Redis: `SET NX PX`, extend and release scripts.
+//! The lock port on Redis: `SET NX PX`; extend and release only by the owner (`owned`).
 
 use std::time::Duration;
 
@@ -24,23 +24,10 @@ impl LockPort for RedisBackend {
     }
 
     async fn extend(&self, key: &str, token: &str, lease: Duration) -> PortResult<bool> {
-        let done: i64 = self
-            .run(
-                self.inner
-                    .scripts
-                    .lock_extend
-                    .key(key)
-                    .arg(token)
-                    .arg(ms(lease)),
-            )
-            .await?;
-        Ok(done == 1)
+        self.expire_if_equal(key, token.as_bytes(), lease).await
     }
 
     async fn release(&self, key: &str, token: &str) -> PortResult<bool> {
-        let done: i64 = self
-            .run(self.inner.scripts.lock_release.key(key).arg(token))
-            .await?;
-        Ok(done == 1)
+        self.delete_if_equal(key, token.as_bytes()).await
     }
 }

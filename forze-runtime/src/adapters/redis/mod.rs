@@ -2,10 +2,12 @@
 //!
 //! Connections: `max_size` multiplexed [`redis::aio::ConnectionManager`]s (each reconnects on its
 //! own), used round-robin; a clone of the backend shares them. Every operation is one round trip:
-//! a single command where one suffices (`GET`, `SET PX`, `INCRBY`, `SET NX PX`, a pipeline for
-//! `get_many`/`set_many`), otherwise one Lua script (`scripts/*.lua`) run with `EVALSHA`. (A
-//! fixed-window check adds a `PEXPIREAT` when it opens a window.) Scripts are loaded at start-up,
-//! and reloaded transparently when a restarted server answers `NOSCRIPT`.
+//! a single command where one suffices (`GET`, `SET PX`, `INCRBY`, `SET NX PX`, an idempotency
+//! begin's `SET NX PX GET`, a pipeline for `get_many`/`set_many`), the server's conditional
+//! commands where it has them (`SET … IFEQ`, `DELIFEQ`, `DELEX … IFEQ`: see `server::Native`),
+//! otherwise one Lua script (`scripts/*.lua`) run with `EVALSHA`. (A fixed-window check adds a
+//! `PEXPIREAT` when it opens a window.) Scripts are loaded at start-up, and reloaded
+//! transparently when a restarted server answers `NOSCRIPT`.
 //!
 //! Redis Cluster: every script declares the keys it touches in `KEYS`, but a script's keys (a
 //! document's pointer, body and current copy; a tagged entry and its tag sets) are not placed in
@@ -18,6 +20,7 @@ mod connection;
 mod counter;
 mod idempotency;
 mod lock;
+mod owned;
 mod rate_limit;
 mod scripts;
 mod server;

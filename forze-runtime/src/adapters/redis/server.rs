@@ -107,3 +107,86 @@ mod tests {
         assert_eq!(ServerInfo::parse("redis_version:x"), None);
     }
 }
+
+/// The server's commands that replace a script (see [`Native::of`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Native {
+    /// `SET key value IFEQ expected` (Valkey ≥ 8.1, Redis ≥ 8.4).
+    pub(crate) set_ifeq: bool,
+    /// An owner-only delete.
+    pub(crate) delete: Option<DeleteIfEqual>,
+}
+
+/// How the server deletes a key only when it holds a given value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteIfEqual {
+    /// `DELIFEQ key value` (Valkey ≥ 9.0).
+    DelIfEq,
+    /// `DELEX key IFEQ value` (Redis ≥ 8.4).
+    DelEx,
+}
+
+impl Native {
+    /// What `server` has, or nothing when it is unknown or `enabled` is false (the config
+    /// switch that forces the scripts).
+    pub(crate) fn of(server: Option<ServerInfo>, enabled: bool) -> Self {
+        let Some(s) = server.filter(|_| enabled) else {
+            return Self::default();
+        };
+        let delete = if s.at_least(Product::Valkey, (9, 0, 0)) {
+            Some(DeleteIfEqual::DelIfEq)
+        } else if s.at_least(Product::Redis, (8, 4, 0)) {
+            Some(DeleteIfEqual::DelEx)
+        } else {
+            None
+        };
+        Self {
+            set_ifeq: s.at_least(Product::Valkey, (8, 1, 0))
+                || s.at_least(Product::Redis, (8, 4, 0)),
+            delete,
+        }
+    }
+
+    /// The commands in use, for health.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.set_ifeq {
+            out.push("SET IFEQ");
+        }
+        match self.delete {
+            Some(DeleteIfEqual::DelIfEq) => out.push("DELIFEQ"),
+            Some(DeleteIfEqual::DelEx) => out.push("DELEX IFEQ"),
+            None => {}
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod native_tests {
+    use super::*;
+
+    fn native(product: Product, version: (u32, u32, u32)) -> Vec<&'static str> {
+        Native::of(Some(ServerInfo { product, version }), true).names()
+    }
+
+    #[test]
+    fn native_commands_follow_the_server_version() {
+        assert!(native(Product::Redis, (7, 0, 15)).is_empty());
+        assert_eq!(
+            native(Product::Redis, (8, 4, 0)),
+            ["SET IFEQ", "DELEX IFEQ"]
+        );
+        assert_eq!(native(Product::Valkey, (8, 1, 0)), ["SET IFEQ"]);
+        assert_eq!(native(Product::Valkey, (9, 1, 2)), ["SET IFEQ", "DELIFEQ"]);
+        let off = Native::of(
+            Some(ServerInfo {
+                product: Product::Valkey,
+                version: (9, 1, 2),
+            }),
+            false,
+        );
+        assert_eq!(off, Native::default());
+        assert_eq!(Native::of(None, true), Native::default());
+    }
+}

@@ -1,8 +1,9 @@
--- Turns the caller's claim into a snapshot: when the claim is still its own, or has lapsed
--- with nobody else holding the key (the owner holds the only result).
--- KEYS[1] record; ARGV[1] token; ARGV[2] snapshot; ARGV[3] ttl in ms; ARGV[4] fingerprint
-local r = redis.call('HMGET', KEYS[1], 'f', 't', 's')
-if r[1] and (r[2] ~= ARGV[1] or r[3]) then return 0 end
-redis.call('HSET', KEYS[1], 'f', ARGV[4], 't', ARGV[1], 's', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+-- Turns the caller's claim into its committed record: when the key still holds the claim, or
+-- holds nothing (the claim lapsed and nobody took the key: the owner holds the only result).
+-- (Where the server has it: `SET key record IFEQ claim PX ttl`, then `SET … NX` after a lapse.)
+-- KEYS[1] record; ARGV[1] the caller's claim; ARGV[2] the committed record; ARGV[3] ttl in ms
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return 0 end
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1

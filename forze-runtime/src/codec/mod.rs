@@ -4,6 +4,10 @@
 //! A stored value that does not decode as the requested type — corrupt bytes, an entry written
 //! by an older shape of the type — is reported as an error by [`decode`]; the cache handles turn
 //! that into a miss, never a panic.
+//!
+//! The idempotency record's format is in [`idempotency`].
+
+pub mod idempotency;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
