@@ -134,7 +134,15 @@ async fn run<C: ConnectionLike + Clone + Send + 'static>(
 async fn main() {
     let server = RedisServer::start();
     let forze = Forze::builder()
-        .redis(RedisConfig::new(server.url()).max_size(1))
+        .redis(
+            match std::env::var("FORZE_BENCH_MAX_SIZE")
+                .ok()
+                .and_then(|n| n.parse().ok())
+            {
+                Some(n) => RedisConfig::new(server.url()).max_size(n),
+                None => RedisConfig::new(server.url()),
+            },
+        )
         .cache("users", CacheRoute::new("bench:users"))
         .build()
         .await
@@ -156,6 +164,34 @@ async fn main() {
         })
         .await;
     let next_miss = Arc::new(AtomicU64::new(1_000_000));
+    // FORZE_BENCH_PROFILE=raw-hit|managed-hit|cached-hit runs FORZE_BENCH_OPS (default 20 000)
+    // hits from one task and exits: for `valgrind --tool=callgrind`, whose instruction counts
+    // (less those of a run with FORZE_BENCH_OPS=0) give the cost per hit on each side.
+    if let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") {
+        let ops: u64 = std::env::var("FORZE_BENCH_OPS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        let (mut plain, mut managed) = (conn.clone(), manager.clone());
+        forze
+            .scope(async {
+                for i in 0..ops {
+                    match side.as_str() {
+                        "raw-hit" => {
+                            std::hint::black_box(raw_hit(&mut plain, i % HOT_KEYS).await);
+                        }
+                        "managed-hit" => {
+                            std::hint::black_box(raw_hit(&mut managed, i % HOT_KEYS).await);
+                        }
+                        _ => {
+                            std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
+                        }
+                    }
+                }
+            })
+            .await;
+        return;
+    }
     let rounds = 7;
     let dur = Duration::from_millis(800);
     println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed, median (min–max) | ratio vs manager, median (min–max) | commands/op raw | commands/op #[cached] |");
@@ -164,7 +200,7 @@ async fn main() {
         ("hit", Op::RawHit, Op::CachedHit),
         ("miss", Op::RawMiss, Op::CachedMiss),
     ] {
-        for tasks in [1usize, 64] {
+        for tasks in [1usize, 64, 256] {
             // FORZE_BENCH_ONLY=miss-64 runs one scenario (e.g. under a profiler).
             if std::env::var("FORZE_BENCH_ONLY").is_ok_and(|o| o != format!("{name}-{tasks}")) {
                 continue;

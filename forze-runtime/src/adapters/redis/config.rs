@@ -10,7 +10,7 @@ use super::{BreakerConfig, TlsConfig};
 /// use std::time::Duration;
 /// use forze_runtime::RedisConfig;
 /// let cfg = RedisConfig::new("redis://:s3cret@127.0.0.1:6379/0");
-/// assert_eq!(cfg.max_size, 10);
+/// assert_eq!(cfg.max_size, 1);
 /// assert_eq!(cfg.socket_timeout, Duration::from_secs(5));
 /// assert_eq!(cfg.redacted_url(), "redis://:***@127.0.0.1:6379/0");
 /// ```
@@ -19,8 +19,13 @@ pub struct RedisConfig {
     /// `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS, feature `tls`) or
     /// `redis+unix:///path/to/socket`.
     pub url: String,
-    /// Number of multiplexed connections opened (default 10). Each carries many concurrent
-    /// requests; more connections spread the load over more server I/O threads and sockets.
+    /// Number of multiplexed connections opened (default 1). One connection carries every
+    /// concurrent request of the process, pipelined: measured here (`BENCHMARKS.md`), one is the
+    /// fastest, and 10 used round-robin ran a cache hit at about half the speed (fewer commands
+    /// per read and write, on both sides). With more than one, each runtime worker thread keeps
+    /// to one connection of its own (`thread index % max_size`), so that a thread's requests
+    /// still batch; more help when one connection's socket is the limit (many cores, a server
+    /// with `io-threads`).
     pub max_size: usize,
     /// Longest wait for the answer to one call (default 5 s).
     pub socket_timeout: Duration,
@@ -54,11 +59,11 @@ impl std::fmt::Debug for RedisConfig {
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
 impl RedisConfig {
-    /// The defaults (`max_size` 10, timeouts 5 s) for `url`.
+    /// The defaults (`max_size` 1, timeouts 5 s) for `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_size: 10,
+            max_size: 1,
             socket_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             breaker: BreakerConfig::default(),

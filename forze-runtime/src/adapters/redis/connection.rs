@@ -1,4 +1,5 @@
-//! The connections: `max_size` multiplexed `ConnectionManager`s, round robin, bounded calls.
+//! The connections: `max_size` multiplexed `ConnectionManager`s (one per runtime thread's
+//! requests), bounded calls.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,9 +58,11 @@ impl RedisBackend {
             source,
         };
         let client = super::tls::client(&config.url, &config.tls).map_err(connect_err)?;
+        // No response timeout of the manager's own: every call is bounded by `guarded` (one
+        // timer per call, reconnect waits included).
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.socket_timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
         let open =
@@ -172,16 +175,16 @@ impl RedisBackend {
 
     pub(super) fn conn(&self) -> ConnectionManager {
         let conns = &self.inner.conns;
-        // Round robin per thread: no counter shared by every call.
-        thread_local! {
-            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        if conns.len() == 1 {
+            return conns[0].clone();
         }
-        let i = NEXT.with(|n| {
-            let i = n.get();
-            n.set(i.wrapping_add(1));
-            i
-        });
-        conns[i % conns.len()].clone()
+        // Each thread keeps to one connection, so that its requests batch on it; threads are
+        // spread over the connections in the order they first call.
+        static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        thread_local! {
+            static MINE: usize = THREADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        conns[MINE.with(|i| *i) % conns.len()].clone()
     }
 
     /// `fut` within `socket_timeout`, whatever it waits for (an answer, a connection being
@@ -192,10 +195,7 @@ impl RedisBackend {
     ) -> PortResult<T> {
         match tokio::time::timeout(self.inner.config.socket_timeout, fut).await {
             Ok(r) => r.map_err(BackendError::from),
-            Err(_) => Err(BackendError::new(
-                BackendErrorKind::Timeout,
-                format!("no answer within {:?}", self.inner.config.socket_timeout),
-            )),
+            Err(_) => Err(self.deadline_passed()),
         }
     }
 
@@ -245,28 +245,47 @@ impl RedisBackend {
     }
 
     /// One command, through the breaker and within the deadline. It goes through the manager's
-    /// own method rather than `Cmd::query_async`, which boxes the manager's future once more.
+    /// own method rather than `Cmd::query_async`, which boxes the manager's future once more,
+    /// and builds the deadline around it in place: the hot path's future is moved as little as
+    /// possible (each move of a nested future is a `memcpy` of all of it).
     pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
+        self.inner.breaker.admit()?;
         let mut conn = self.conn();
-        let value = self
-            .guarded(async move {
-                conn.send_packed_command(cmd)
-                    .await
-                    .and_then(|v| v.extract_error())
-            })
-            .await?;
-        redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
+        let deadline = self.inner.config.socket_timeout;
+        let result = match tokio::time::timeout(deadline, conn.send_packed_command(cmd)).await {
+            Ok(answer) => answer
+                .and_then(|v| v.extract_error())
+                .map_err(BackendError::from),
+            Err(_) => Err(self.deadline_passed()),
+        };
+        self.inner.breaker.record(&result);
+        redis::from_redis_value(result?).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
     /// One script (`EVALSHA`, reloaded after `NOSCRIPT`), through the breaker and within the
-    /// deadline.
+    /// deadline (built in place, as in [`RedisBackend::query`]).
     pub(super) async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
+        self.inner.breaker.admit()?;
         let mut conn = self.conn();
-        self.guarded(async move { invocation.invoke_async(&mut conn).await })
-            .await
+        let deadline = self.inner.config.socket_timeout;
+        let result = match tokio::time::timeout(deadline, invocation.invoke_async(&mut conn)).await
+        {
+            Ok(answer) => answer.map_err(BackendError::from),
+            Err(_) => Err(self.deadline_passed()),
+        };
+        self.inner.breaker.record(&result);
+        result
+    }
+
+    /// The error of a call that outlived `socket_timeout`.
+    fn deadline_passed(&self) -> BackendError {
+        BackendError::new(
+            BackendErrorKind::Timeout,
+            format!("no answer within {:?}", self.inner.config.socket_timeout),
+        )
     }
 
     /// One pipeline, through the breaker and within the deadline.
