@@ -7,15 +7,16 @@
 //! Each scenario runs for a fixed time at 1 and at 64 concurrent tasks; the baseline and forze
 //! alternate over several rounds (taking turns going first) and the median throughput of each is
 //! reported, with the median of the per-round ratios
-//! and the Redis commands per operation counted from `INFO commandstats`. Both sides use one
-//! multiplexed connection.
+//! and the Redis commands per operation counted from `INFO commandstats`. forze runs with
+//! `RedisConfig`'s defaults (one multiplexed connection, as the baselines);
+//! `FORZE_BENCH_MAX_SIZE=n` sets its `max_size`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::{cached, CacheRoute, Forze, RedisConfig};
-use forze_tests::bench::{command_calls, median, ratio_spread};
+use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
 use forze_tests::RedisServer;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
@@ -194,8 +195,8 @@ async fn main() {
     }
     let rounds = 7;
     let dur = Duration::from_millis(800);
-    println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed, median (min–max) | ratio vs manager, median (min–max) | commands/op raw | commands/op #[cached] |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed, median (min–max) | ratio vs manager, median (min–max) | commands/op raw | commands/op #[cached] | server µs/op raw | server µs/op #[cached] |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, raw_op, ours_op) in [
         ("hit", Op::RawHit, Op::CachedHit),
         ("miss", Op::RawMiss, Op::CachedMiss),
@@ -208,6 +209,7 @@ async fn main() {
             let (mut raw, mut managed, mut ours) = (Vec::new(), Vec::new(), Vec::new());
             let (mut vs_raw, mut vs_managed) = (Vec::new(), Vec::new());
             let (mut raw_cmds, mut raw_ops, mut our_cmds, mut our_ops) = (0, 0, 0, 0);
+            let (mut raw_usec, mut our_usec) = (0, 0);
             for round in 0..rounds {
                 // The three sides take turns going first, so that no side always runs on a
                 // server that the one before it just warmed (or grew).
@@ -216,17 +218,23 @@ async fn main() {
                     match (side + round) % 3 {
                         0 => {
                             let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
+                            let u0 = command_usec(&mut conn, &["get", "set", "evalsha"]).await;
                             let (v, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
                             raw_cmds +=
                                 command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
+                            raw_usec +=
+                                command_usec(&mut conn, &["get", "set", "evalsha"]).await - u0;
                             raw_ops += n;
                             r = v;
                         }
                         1 => {
                             let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
+                            let u0 = command_usec(&mut conn, &["get", "set", "evalsha"]).await;
                             let (v, n) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
                             our_cmds +=
                                 command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
+                            our_usec +=
+                                command_usec(&mut conn, &["get", "set", "evalsha"]).await - u0;
                             our_ops += n;
                             o = v;
                         }
@@ -245,11 +253,13 @@ async fn main() {
             }
             let (r, g, o) = (median(raw), median(managed), median(ours));
             println!(
-                "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {} | {} | {:.2} | {:.2} |",
+                "| {name} | {tasks} | {r:.0} | {g:.0} | {o:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 ratio_spread(vs_raw),
                 ratio_spread(vs_managed),
                 raw_cmds as f64 / raw_ops as f64,
-                our_cmds as f64 / our_ops as f64
+                our_cmds as f64 / our_ops as f64,
+                raw_usec as f64 / raw_ops as f64,
+                our_usec as f64 / our_ops as f64
             );
         }
     }

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Same method as `benches/cache.rs`: fixed-time runs, alternating, seven rounds (median and spread of per-round ratios), the
-//! Redis commands per operation from `INFO commandstats`; one connection on every side.
+//! Redis commands per operation from `INFO commandstats`. forze runs with `RedisConfig`'s
+//! defaults (one connection); `FORZE_BENCH_MAX_SIZE=n` sets its `max_size`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -97,7 +98,9 @@ fn counted(op: Op) -> &'static [&'static str] {
     match op {
         Op::DocGet | Op::RawGet => &["get"],
         Op::Limited => &["incrby"],
-        Op::LimitedGcra | Op::IdemNew | Op::IdemReplay => &["evalsha"],
+        Op::LimitedGcra => &["evalsha"],
+        // A begin is a `SET … NX GET`; a commit `SET … IFEQ` or a script.
+        Op::IdemNew | Op::IdemReplay => &["set", "evalsha"],
         Op::Check(Algorithm::FixedWindow, _) => &["incrby", "evalsha"],
         Op::Check(_, _) => &["evalsha"],
     }
@@ -180,7 +183,10 @@ async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
 async fn main() {
     let server = RedisServer::start();
     let forze = Forze::builder()
-        .redis(RedisConfig::new(server.url()).max_size(1))
+        .redis(match std::env::var("FORZE_BENCH_MAX_SIZE").ok().and_then(|n| n.parse().ok()) {
+            Some(n) => RedisConfig::new(server.url()).max_size(n),
+            None => RedisConfig::new(server.url()),
+        })
         .limiter("api", LimiterRoute::new("bench:rl"))
         .idempotency("default", IdempotencyRoute::new("bench:idem"))
         .cache("projects", CacheRoute::new("bench:projects"))
