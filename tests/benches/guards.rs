@@ -183,10 +183,15 @@ async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
 async fn main() {
     let server = RedisServer::start();
     let forze = Forze::builder()
-        .redis(match std::env::var("FORZE_BENCH_MAX_SIZE").ok().and_then(|n| n.parse().ok()) {
-            Some(n) => RedisConfig::new(server.url()).max_size(n),
-            None => RedisConfig::new(server.url()),
-        })
+        .redis(
+            match std::env::var("FORZE_BENCH_MAX_SIZE")
+                .ok()
+                .and_then(|n| n.parse().ok())
+            {
+                Some(n) => RedisConfig::new(server.url()).max_size(n),
+                None => RedisConfig::new(server.url()),
+            },
+        )
         .limiter("api", LimiterRoute::new("bench:rl"))
         .idempotency("default", IdempotencyRoute::new("bench:idem"))
         .cache("projects", CacheRoute::new("bench:projects"))
@@ -219,6 +224,28 @@ async fn main() {
         repo,
         limiter: forze.limiter("api").unwrap(),
     };
+    // FORZE_BENCH_PROFILE=raw-get|replay runs FORZE_BENCH_OPS (default 20 000) operations from
+    // one task and exits, for `valgrind --tool=callgrind` (as in benches/cache.rs).
+    if let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") {
+        let ops: u64 = std::env::var("FORZE_BENCH_OPS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        let op = if side == "raw-get" {
+            Op::RawGet
+        } else {
+            Op::IdemReplay
+        };
+        let mut w = world.clone();
+        let f = world.forze.clone();
+        f.scope(async move {
+            for i in 0..ops {
+                step(&mut w, op, i, 0).await;
+            }
+        })
+        .await;
+        return;
+    }
     let only = std::env::var("FORZE_BENCH_ONLY").ok();
     let dur = Duration::from_millis(800);
     println!("| scenario | tasks | raw redis-rs GET + decode ops/s | forze ops/s | ratio, median (min–max) | round trips/op |");
