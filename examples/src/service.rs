@@ -594,8 +594,10 @@ pub async fn build(
         .with_state(state)
         .layer(
             // Keys are per caller: one client's key never replays another's response.
-            IdempotencyLayer::new(forze.idempotency("http")?)
-                .scope_by(KeyBy::Header(axum::http::header::AUTHORIZATION)),
+            IdempotencyLayer::scoped(
+                forze.idempotency("http")?,
+                KeyBy::Header(axum::http::header::AUTHORIZATION),
+            ),
         )
         .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?.ietf_headers(true))
         .route(

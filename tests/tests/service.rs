@@ -191,8 +191,22 @@ async fn duplicate_posts_replay_and_other_payloads_conflict() {
             r#"{"name":"other","owner":"bob"}"#,
         )
         .await;
-    assert_eq!(clash.status(), StatusCode::CONFLICT);
-    assert_eq!(json(clash).await["error"], "idempotency_key_reused");
+    // 422 per the IETF draft, as RFC 9457 problem details.
+    assert_eq!(clash.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        header(&clash, "content-type").as_deref(),
+        Some("application/problem+json")
+    );
+    let problem = json(clash).await;
+    assert_eq!(problem["error"], "idempotency_key_reused");
+    assert_eq!(problem["status"], 422);
+    assert_eq!(problem["type"], "urn:forze:problem:idempotency_key_reused");
+    // The key as a structured-field string is the same key as the bare token.
+    let quoted = svc.post("/projects", Some("\"key-1\""), body).await;
+    assert_eq!(quoted.status(), StatusCode::CREATED);
+    assert_eq!(header(&quoted, "idempotent-replayed").as_deref(), Some("true"));
+    let unterminated = svc.post("/projects", Some("\"key-1"), body).await;
+    assert_eq!(unterminated.status(), StatusCode::BAD_REQUEST);
     // A malformed key and an oversized body get clear 4xx answers.
     let bad = svc.post("/projects", Some(""), body).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);

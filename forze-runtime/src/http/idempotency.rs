@@ -14,20 +14,37 @@ use std::borrow::Cow;
 use crate::{Idempotency, IdempotencyError, Recorded};
 
 /// A tower layer that honours `Idempotency-Key` on unsafe methods (`POST`, `PUT`, `PATCH`,
-/// `DELETE`).
+/// `DELETE`), per the IETF draft (draft-ietf-httpapi-idempotency-key-header).
 ///
-/// The fingerprint is SHA-256 of method, path, query and body. The first request runs and its
-/// response (status, headers, body) is stored — unless it is a `5xx`, which releases the key so
-/// a retry runs again; a duplicate gets the stored response back with
-/// `Idempotent-Replayed: true`, without reaching the handler; the same key with another request
-/// is `409` (`idempotency_key_reused`), and so is a duplicate while the first is still running
-/// (`idempotency_in_progress`, with `Retry-After`). A body above the limit (default 1 MiB) is
-/// `413`; a malformed key is `400`; the store being down is `503` (fails closed). Requests
-/// without the header pass through (or get `400` with [`IdempotencyLayer::required`]).
+/// The key is a structured-field string (`Idempotency-Key: "8e03978e-…"`); a bare token is
+/// accepted too. The fingerprint is SHA-256 of method, path, query and body. The first request
+/// runs and its response (status, headers, body) is stored — unless it is a `5xx` or a `4xx`
+/// that a retry may pass (`408`, `409`, `425`, `429`), which release the key so a retry runs
+/// again; a duplicate gets the stored response back with `Idempotent-Replayed: true`, without
+/// reaching the handler. The same key with another request is `422`
+/// (`idempotency_key_reused`); a duplicate while the first is still running is `409`
+/// (`idempotency_in_progress`, with `Retry-After`); a malformed key is `400`, and so is a
+/// missing one with [`IdempotencyLayer::required`]; a body above the limit (default 1 MiB) is
+/// `413`; the store being down is `503` (fails closed). Errors are RFC 9457 problem details.
 ///
-/// Keys are chosen by clients: on an API with several users, scope them with
-/// [`IdempotencyLayer::scope_by`] (e.g. by the `Authorization` header or the authenticated
-/// user), so that one user's key can never replay another user's response.
+/// Keys are chosen by clients, so the layer is built with an explicit choice of whose keys
+/// meet: [`IdempotencyLayer::scoped`] (a key is one caller's: by credential, user or tenant —
+/// the draft's "composite of the client key and server-known client attributes"), or
+/// [`IdempotencyLayer::shared_keys`] (every caller shares one key space: only for APIs with a
+/// single client, or keys that are unguessable and never reused across callers).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+/// use forze_runtime::http::{IdempotencyLayer, KeyBy};
+/// use forze_runtime::{Forze, IdempotencyRoute};
+/// let forze = Forze::builder().idempotency("http", IdempotencyRoute::new("app:http-idem")).build().await?;
+/// let layer = IdempotencyLayer::scoped(
+///     forze.idempotency("http")?,
+///     KeyBy::Header(http::header::AUTHORIZATION),
+/// )
+/// .required(true);
+/// # let _ = layer; Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct IdempotencyLayer {
     store: Idempotency,
@@ -39,16 +56,30 @@ pub struct IdempotencyLayer {
 }
 
 impl IdempotencyLayer {
-    /// A layer over a wired idempotency store.
-    pub fn new(store: Idempotency) -> Self {
+    fn with_scope(store: Idempotency, scope: Option<super::KeyBy>) -> Self {
         Self {
             store,
-            scope: None,
+            scope,
             header: HeaderName::from_static("idempotency-key"),
             max_body: 1 << 20,
             max_response: 4 << 20,
             required: false,
         }
+    }
+
+    /// A layer whose keys belong to one caller each: `scope` reads the caller from the request
+    /// (a credential header, the authenticated user, a tenant); the same key sent by two
+    /// callers names two records, so one caller's key never replays another's response.
+    /// Requests whose scope cannot be read share one scope.
+    pub fn scoped(store: Idempotency, scope: super::KeyBy) -> Self {
+        Self::with_scope(store, Some(scope))
+    }
+
+    /// A layer where every caller shares one key space: a key sent by anyone replays the
+    /// response stored for it. Only for APIs with a single client (or keys that are never
+    /// reused across callers); otherwise use [`IdempotencyLayer::scoped`].
+    pub fn shared_keys(store: Idempotency) -> Self {
+        Self::with_scope(store, None)
     }
 
     /// The largest request body accepted (default 1 MiB); larger ones get `413`.
@@ -61,13 +92,6 @@ impl IdempotencyLayer {
     /// stored, and the key is released.
     pub fn max_response(mut self, bytes: usize) -> Self {
         self.max_response = bytes;
-        self
-    }
-
-    /// Scopes keys by a property of the request (a user, a tenant, a credential): the same key
-    /// sent by two scopes names two records. Requests whose scope cannot be read share one.
-    pub fn scope_by(mut self, scope: super::KeyBy) -> Self {
-        self.scope = Some(scope);
         self
     }
 
@@ -118,10 +142,41 @@ const NOT_STORED: &[&str] = &[
     "retry-after",
 ];
 
+/// The key in an `Idempotency-Key` header: a structured-field string (RFC 8941: `"…"`, with
+/// `\"` and `\\` escapes, visible ASCII and spaces) or, leniently, a bare token of visible
+/// ASCII; 1 to 255 characters either way.
 fn valid_key(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?.trim();
-    (!s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| s.to_owned())
+    let key = match s.strip_prefix('"') {
+        Some(rest) => {
+            let mut out = String::with_capacity(rest.len());
+            let mut chars = rest.chars();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => match chars.next()? {
+                        c @ ('"' | '\\') => out.push(c),
+                        _ => return None,
+                    },
+                    c if (' '..='~').contains(&c) => out.push(c),
+                    _ => return None,
+                }
+            }
+            if chars.next().is_some() {
+                return None;
+            }
+            out
+        }
+        None if s.bytes().all(|b| b.is_ascii_graphic()) => s.to_owned(),
+        None => return None,
+    };
+    (!key.is_empty() && key.len() <= 255).then_some(key)
+}
+
+/// Whether a response of `status` is the request's final answer, to record and replay: not a
+/// `5xx`, nor a `4xx` that a retry may pass.
+fn final_answer(status: StatusCode) -> bool {
+    !status.is_server_error() && !matches!(status.as_u16(), 408 | 409 | 425 | 429)
 }
 
 fn stored_headers(h: &HeaderMap) -> Vec<(String, String)> {
@@ -186,7 +241,8 @@ where
                         return Ok(super::json_error(
                             StatusCode::BAD_REQUEST,
                             "idempotency_key_invalid",
-                            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                            "Idempotency-Key must be a structured-field string (\"...\") or a \
+                             token of 1 to 255 visible ASCII characters",
                         ))
                     }
                 },
@@ -194,6 +250,7 @@ where
             let (parts, body) = req.into_parts();
             let key = match &layer.scope {
                 // Hashed: a credential used as the scope never reaches the store in clear.
+                // (`shared_keys` has none: every caller's key meets every other's.)
                 Some(scope) => {
                     crate::keys::scoped_key(&scope.key(&parts).unwrap_or_default(), &key)
                 }
@@ -253,8 +310,9 @@ where
                         };
                     };
                     let rbytes = collected.to_bytes();
-                    // A 5xx is never the final answer: the client may retry with the same key.
-                    let record = (!rparts.status.is_server_error() && rbytes.len() <= max_response)
+                    // A 5xx (or a 4xx a retry may pass) is not the final answer: the client may
+                    // retry with the same key.
+                    let record = (final_answer(rparts.status) && rbytes.len() <= max_response)
                         .then(|| {
                             crate::codec::encode(&StoredResponse {
                                 status: rparts.status.as_u16(),
@@ -329,7 +387,7 @@ fn refusal(e: &IdempotencyError) -> Response {
             resp
         }
         IdempotencyError::Mismatch { .. } => super::json_error(
-            StatusCode::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request",
         ),
@@ -345,6 +403,54 @@ fn refusal(e: &IdempotencyError) -> Response {
                 "idempotency_unavailable",
                 "the idempotency store is unavailable; nothing was done",
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_structured_field_strings_or_tokens() {
+        let key = |s: &str| valid_key(&HeaderValue::from_str(s).unwrap());
+        assert_eq!(key(r#""8e03978e-40d5""#).as_deref(), Some("8e03978e-40d5"));
+        assert_eq!(
+            key(r#""a \"quoted\" key\\""#).as_deref(),
+            Some(r#"a "quoted" key\"#)
+        );
+        assert_eq!(key("bare-token_1").as_deref(), Some("bare-token_1"));
+        for bad in [
+            r#""""#,
+            r#""unterminated"#,
+            r#""x"y"#,
+            r#""\n""#,
+            "two words",
+            "",
+        ] {
+            assert_eq!(key(bad), None, "{bad:?}");
+        }
+        assert!(key(&format!("\"{}\"", "k".repeat(256))).is_none());
+    }
+
+    #[test]
+    fn only_final_answers_are_recorded() {
+        for (status, recorded) in [
+            (200, true),
+            (201, true),
+            (404, true),
+            (422, true),
+            (409, false),
+            (429, false),
+            (408, false),
+            (500, false),
+            (503, false),
+        ] {
+            assert_eq!(
+                final_answer(StatusCode::from_u16(status).unwrap()),
+                recorded,
+                "{status}"
+            );
         }
     }
 }

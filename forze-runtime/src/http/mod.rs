@@ -18,7 +18,7 @@
 //! let health = forze.clone();
 //! let app: Router = Router::new()
 //!     .route("/projects", post(|| async { "created" }))
-//!     .layer(IdempotencyLayer::new(forze.idempotency("http")?))
+//!     .layer(IdempotencyLayer::scoped(forze.idempotency("http")?, KeyBy::Header(http::header::AUTHORIZATION)))
 //!     .layer(RateLimitLayer::new(forze.limiter("http")?, KeyBy::PeerIp)?)
 //!     .route("/health/redis", get(move || async move { health_response(&health).await }));
 //! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -44,14 +44,22 @@ fn take_ready<S: Clone>(slot: &mut S) -> S {
     std::mem::replace(slot, clone)
 }
 
-/// A small JSON error response.
+/// An error response as RFC 9457 problem details (`application/problem+json`): `type` (a URN
+/// naming the problem, `urn:forze:problem:{code}`), `title`, `status`, `detail`, and `error`
+/// (the code alone, for clients that match on it).
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": code, "message": message });
+    let body = serde_json::json!({
+        "type": format!("urn:forze:problem:{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": message,
+        "error": code,
+    });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static("application/problem+json"),
     );
     resp
 }
