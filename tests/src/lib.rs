@@ -113,6 +113,7 @@ macro_rules! contract_tests {
             limiter_fixed_window_quota, limiter_sliding_window_quota, limiter_gcra_quota,
             limiter_concurrent_fixed_window, limiter_concurrent_sliding_window,
             limiter_concurrent_gcra, limiter_concurrent_weighted_calls, limiter_cost_and_arguments,
+            limiter_changed_quota_takes_effect,
             lock_exclusive, lock_concurrent_single_owner, lock_stale_owner_is_fenced,
         );
     };

@@ -227,6 +227,11 @@ mod corrupt_limiter_state {
         KeySpace::new("h:rl", None).rate_limit(key)
     }
 
+    /// The GCRA state of `key` under `quota`.
+    fn gcra_state(key: &str, quota: &Quota) -> String {
+        forze_runtime::keys::gcra_key(&state(key), quota.limit, quota.period.as_millis() as u64)
+    }
+
     /// Admits exactly `limit` calls of cost 1 on `key`, then denies: the state works again.
     async fn admits_exactly(forze: &Forze, key: &str, quota: &Quota) {
         let limiter = forze.limiter("rl").unwrap();
@@ -255,13 +260,13 @@ mod corrupt_limiter_state {
         .enumerate()
         {
             let key = format!("g{i}");
-            let _: () = raw.set(state(&key), bad).await.unwrap();
+            let _: () = raw.set(gcra_state(&key, &quota), bad).await.unwrap();
             admits_exactly(&forze, &key, &quota).await;
-            let now: f64 = raw.get(state(&key)).await.unwrap();
+            let now: f64 = raw.get(gcra_state(&key, &quota)).await.unwrap();
             assert!(now.is_finite() && now > 0.0, "{bad:?} replaced by {now}");
         }
         // Another type at the key.
-        let _: () = raw.hset(state("gh"), "f", "v").await.unwrap();
+        let _: () = raw.hset(gcra_state("gh", &quota), "f", "v").await.unwrap();
         admits_exactly(&forze, "gh", &quota).await;
     }
 

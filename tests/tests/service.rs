@@ -204,7 +204,10 @@ async fn duplicate_posts_replay_and_other_payloads_conflict() {
     // The key as a structured-field string is the same key as the bare token.
     let quoted = svc.post("/projects", Some("\"key-1\""), body).await;
     assert_eq!(quoted.status(), StatusCode::CREATED);
-    assert_eq!(header(&quoted, "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(
+        header(&quoted, "idempotent-replayed").as_deref(),
+        Some("true")
+    );
     let unterminated = svc.post("/projects", Some("\"key-1"), body).await;
     assert_eq!(unterminated.status(), StatusCode::BAD_REQUEST);
     // A malformed key and an oversized body get clear 4xx answers.

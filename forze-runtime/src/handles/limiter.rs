@@ -131,7 +131,10 @@ impl Limiter {
                 quota.limit
             )));
         }
-        let full = self.core.space()?.rate_limit(key);
+        let mut full = self.core.space()?.rate_limit(key);
+        if quota.algorithm == crate::ports::Algorithm::Gcra {
+            full = crate::keys::gcra_key(&full, quota.limit, quota.period.as_millis() as u64);
+        }
         match self.port.check(&full, quota, cost).await {
             Ok(d) => Ok(d),
             Err(e) if e.is_unavailable() => {

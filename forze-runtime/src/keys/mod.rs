@@ -14,7 +14,7 @@
 //! | cache tag (group of entries) | `{prefix}/cache/tag/{tag}` |
 //! | counter | `{prefix}[/{suffix}]` |
 //! | idempotency record | `{prefix}/{operation}/{idempotency_key}` |
-//! | rate limiter state | `{prefix}/ratelimit/{key}`, `/{window}` added for a fixed window |
+//! | rate limiter state | `{prefix}/ratelimit/{key}`, `/{window}` added for a fixed window, `/gcra-{limit}-{period ms}` for GCRA |
 //! | lock | `{prefix}/lock/{key}` |
 //! | cache fill lock (`#[cached(lock = ...)]`) | `{lock prefix}/fill/{cache entry's storage key}` |
 //!
@@ -52,7 +52,7 @@ mod writer;
 mod tests;
 
 pub(crate) use space::space_body_key;
-pub use space::{window_key, DocumentKeyPatterns, KeySpace};
+pub use space::{gcra_key, window_key, DocumentKeyPatterns, KeySpace};
 pub use writer::{client_key, document_key, scoped_key, KeyPart, KeyWriter};
 
 use std::borrow::Cow;

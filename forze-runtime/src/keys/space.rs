@@ -129,6 +129,24 @@ pub fn window_key(state: &str, window: u64) -> String {
     space_body_key(state, window)
 }
 
+/// `{state}/gcra-{limit}-{period in ms}`: the state of a GCRA limiter key under one quota. The
+/// state (a theoretical arrival time) only means something for the quota it was made with, so a
+/// changed quota starts from a state of its own: the new quota takes effect at once, and no
+/// count made under the old one is read with the new interval. (A fixed window's count carries
+/// over a changed limit: it is a count of units.)
+///
+/// ```
+/// use forze_runtime::keys::{gcra_key, KeySpace};
+/// let state = KeySpace::new("app:rl", None).rate_limit("u:1");
+/// assert_eq!(gcra_key(&state, 100, 60_000), "app:rl/ratelimit/u:1/gcra-100-60000");
+/// ```
+pub fn gcra_key(state: &str, limit: u64, period_ms: u64) -> String {
+    let mut out = String::with_capacity(state.len() + 48);
+    out.push_str(state);
+    let _ = write!(out, "/gcra-{limit}-{period_ms}");
+    out
+}
+
 /// `{prefix}/{n}`.
 pub(crate) fn space_body_key(prefix: &str, n: u64) -> String {
     let mut out = String::with_capacity(prefix.len() + 21);

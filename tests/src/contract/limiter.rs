@@ -148,3 +148,28 @@ pub async fn limiter_cost_and_arguments(f: &Forze) {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+/// A raised quota takes effect at once, and what was counted under the old one is never read
+/// past the new limit: 4 of 5 per minute used, then 1 000 per minute leaves 996 (a fixed or
+/// sliding window: its count of units carries over) or 999 (GCRA: a state of its own per quota);
+/// it was 412 when GCRA read the old state with the new interval.
+pub async fn limiter_changed_quota_takes_effect(f: &Forze) {
+    for (route, algorithm, expected) in [
+        ("fixed", Algorithm::FixedWindow, 995),
+        ("sliding", Algorithm::SlidingWindow, 995),
+        ("gcra", Algorithm::Gcra, 999),
+    ] {
+        let l = f.limiter(route).unwrap();
+        let small = Quota::new(5, Duration::from_secs(60), algorithm);
+        for _ in 0..4 {
+            assert!(l.check_quota("changed", &small, 1).await.unwrap().allowed);
+        }
+        let large = Quota::new(1000, Duration::from_secs(60), algorithm);
+        let d = l.check_quota("changed", &large, 1).await.unwrap();
+        assert!(d.allowed, "{route}: {d:?}");
+        assert_eq!((d.limit, d.remaining), (1000, expected), "{route}: {d:?}");
+        // And lowered again: the small quota's own state (GCRA) or the count (windows) rules.
+        let d = l.check_quota("changed", &small, 1).await.unwrap();
+        assert!(d.remaining <= 1, "{route}: {d:?}");
+    }
+}
