@@ -1,13 +1,19 @@
 //! The projects API: `cargo run -p forze-examples --bin service` (PORT, REDIS_URL, DATABASE_URL,
 //! RATE_LIMIT_PER_MINUTE from the environment).
 
-use forze_examples::service::{build, serve, Config};
+use std::io::IsTerminal;
+
+use forze_examples::service::{build, serve, shutdown_signal, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Colours only on a terminal: logs collected from a pipe or a file stay plain text.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cfg = Config::from_env();
@@ -27,10 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "memory"
         }
     );
-    tokio::select! {
-        r = serve(listener, app) => r?,
-        _ = tokio::signal::ctrl_c() => println!("shutting down"),
-    }
+    // SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, then close the backend.
+    serve(listener, app, shutdown_signal()).await?;
+    println!("shutting down");
     forze.shutdown().await;
     Ok(())
 }

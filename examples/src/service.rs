@@ -17,12 +17,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use forze_runtime::async_trait;
 use forze_runtime::document::{
     ApplyUpdate, DocumentError, DocumentStore, Documents, MemoryDocumentStore, StoreError,
 };
@@ -343,20 +343,34 @@ impl From<forze_runtime::Error> for ApiError {
     }
 }
 
+/// An RFC 9457 problem response, the same shape as the forze HTTP layers' own (`type`, `title`,
+/// `status`, `detail`, `error`), so that every error of this API reads alike.
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("urn:forze:problem:{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "error": code,
+    });
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/problem+json"),
+    );
+    resp
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::NotFound => (
-                StatusCode::NOT_FOUND,
-                Json(serde_json::json!({"error": "not_found"})),
-            )
-                .into_response(),
+            ApiError::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "no such project"),
             ApiError::Limited(r) => {
-                let mut resp = (
+                let mut resp = problem(
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(serde_json::json!({"error": "rate_limited", "retry_after": r.retry_after_secs()})),
-                )
-                    .into_response();
+                    "rate_limited",
+                    &format!("too many requests; retry in {} s", r.retry_after_secs()),
+                );
                 if let Ok(v) = r.retry_after_secs().to_string().parse() {
                     resp.headers_mut().insert("retry-after", v);
                 }
@@ -366,37 +380,29 @@ impl IntoResponse for ApiError {
                 let (status, code) = match &e {
                     IdempotencyError::InProgress { .. } => (StatusCode::CONFLICT, "in_progress"),
                     IdempotencyError::Mismatch { .. } => {
-                        (StatusCode::CONFLICT, "request_id_reused")
+                        (StatusCode::UNPROCESSABLE_ENTITY, "request_id_reused")
                     }
                     IdempotencyError::Unavailable(_) => {
                         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
                     }
                     _ => (StatusCode::INTERNAL_SERVER_ERROR, "idempotency"),
                 };
-                (
-                    status,
-                    Json(serde_json::json!({"error": code, "message": e.to_string()})),
-                )
-                    .into_response()
+                problem(status, code, &e.to_string())
             }
             ApiError::Unavailable(m) => {
                 tracing::warn!(error = %m, "request refused: a dependency is down");
-                let mut resp = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(serde_json::json!({"error": "unavailable", "message": m})),
-                )
-                    .into_response();
+                let mut resp = problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &m);
                 resp.headers_mut()
                     .insert("retry-after", axum::http::HeaderValue::from_static("1"));
                 resp
             }
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
-                (
+                problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(serde_json::json!({"error": "internal"})),
+                    "internal",
+                    "the request failed; see the server's log",
                 )
-                    .into_response()
             }
         }
     }
@@ -607,11 +613,39 @@ pub async fn build(
     Ok((app, forze, store))
 }
 
-/// Serves `app` on `listener` (with peer addresses, for per-IP rate limits) until the task ends.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+/// Serves `app` on `listener` (with peer addresses, for per-IP rate limits) until `shutdown`
+/// completes; then it stops accepting, lets the requests in flight finish, and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Completes on SIGTERM (what orchestrators send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

@@ -48,6 +48,17 @@ pub mod __private;
 
 pub use adapters::memory::MemoryConfig;
 pub use adapters::redis::{RedisConfig, TlsConfig};
+/// `#[async_trait]`, re-exported: implementing [`document::DocumentStore`] (or a port) needs it,
+/// and this way no other crate does.
+///
+/// ```
+/// use forze_runtime::async_trait;
+/// #[async_trait]
+/// trait Greet {
+///     async fn hello(&self) -> String;
+/// }
+/// ```
+pub use async_trait::async_trait;
 pub use error::{BackendError, BackendErrorKind, Error, RouteKind};
 pub use handles::{
     Begin, Cache, Claim, Counter, Fill, FillLock, Idempotency, Limiter, LockGuard, Locks, Recorded,

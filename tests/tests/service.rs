@@ -30,6 +30,7 @@ async fn postgres_reachable(url: &str) -> bool {
 }
 
 struct Service {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     base: String,
     redis: RedisServer,
     http: reqwest::Client,
@@ -64,8 +65,13 @@ impl Service {
         let (app, _forze, store) = build(cfg).await.expect("service builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            serve(listener, app).await.unwrap();
+            serve(listener, app, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         Self {
             base,
@@ -76,6 +82,14 @@ impl Service {
                 .unwrap(),
             store,
             task,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    /// Starts the graceful shutdown (what SIGTERM does in the binary).
+    fn begin_shutdown(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
         }
     }
 
@@ -334,14 +348,53 @@ async fn a_transfer_runs_once_per_request_id() {
         ),
         (Some("bob"), Some(1))
     );
-    // The same request id for another transfer is refused.
+    // The same request id for another transfer is refused: 422, a problem like every error.
     let clash = svc
         .post(&path, None, r#"{"request_id":"t-1","to":"cy"}"#)
         .await;
-    assert_eq!(clash.status(), StatusCode::CONFLICT);
+    assert_eq!(clash.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        header(&clash, "content-type").as_deref(),
+        Some("application/problem+json")
+    );
+    assert_eq!(json(clash).await["error"], "request_id_reused");
     assert_eq!(
         json(svc.get(&format!("/projects/{id}")).await).await["owner"],
         "bob"
     );
+    svc.stop().await;
+}
+
+/// A shutdown (SIGTERM in the binary) stops accepting, lets the request in flight finish with
+/// its answer, then the server returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_lets_the_request_in_flight_finish() {
+    let gate = Arc::new(Gate::default());
+    let mut svc = Service::start(1000, Some(gate.clone())).await;
+    let base = svc.base.clone();
+    let http = svc.http.clone();
+    let first = tokio::spawn(async move {
+        http.post(format!("{base}/projects"))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"late","owner":"ada"}"#)
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    gate.entered.notified().await;
+    svc.begin_shutdown();
+    gate.release.add_permits(1);
+    assert_eq!(
+        first
+            .await
+            .unwrap()
+            .expect("the request in flight is answered"),
+        StatusCode::CREATED
+    );
+    let task = std::mem::replace(&mut svc.task, tokio::spawn(async {}));
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the server returns once the request in flight is done")
+        .unwrap();
     svc.stop().await;
 }

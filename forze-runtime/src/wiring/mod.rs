@@ -174,6 +174,26 @@ impl ForzeBuilder {
             BackendConfig::Memory(cfg) => Backend::Memory(MemoryBackend::new(cfg.clone())),
             BackendConfig::Redis(cfg) => Backend::Redis(RedisBackend::connect(cfg.clone()).await?),
         };
+        let routes = this.wired();
+        match &backend {
+            Backend::Memory(_) => tracing::info!(
+                backend = "memory",
+                routes = routes.len(),
+                "forze started: in memory, {} routes",
+                routes.len()
+            ),
+            Backend::Redis(r) => tracing::info!(
+                backend = "redis",
+                url = %r.config().redacted_url(),
+                server = r.server().map(|s| s.to_string()).unwrap_or_else(|| "unknown".to_owned()),
+                connections = r.connections(),
+                native_commands = ?r.native_commands(),
+                routes = routes.len(),
+                "forze started: {} routes on {}",
+                routes.len(),
+                r.config().redacted_url()
+            ),
+        }
         if let Backend::Redis(r) = &backend {
             if !this.idempotency.is_empty() && r.persistence().await == "none" {
                 tracing::warn!(
