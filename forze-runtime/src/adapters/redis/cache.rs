@@ -69,7 +69,7 @@ impl CachePort for RedisBackend {
             inv.key(tag);
         }
         inv.arg(value).arg(ms(ttl));
-        self.run::<i64>(&inv).await.map(|_| ())
+        self.run::<i64>("set_tagged", &inv).await.map(|_| ())
     }
 
     async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
@@ -80,7 +80,7 @@ impl CachePort for RedisBackend {
         for tag in tags {
             inv.key(tag);
         }
-        self.run(&inv).await
+        self.run("invalidate_tags", &inv).await
     }
 
     async fn set_version(
@@ -99,6 +99,7 @@ impl CachePort for RedisBackend {
         };
         let moved: i64 = self
             .run(
+                "set_version",
                 self.inner
                     .scripts
                     .set_version
@@ -121,6 +122,7 @@ impl CachePort for RedisBackend {
         let pointer_ttl = ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR));
         let (pointer, current): (Option<Vec<u8>>, Option<Vec<u8>>) = self
             .run(
+                "fence",
                 self.inner
                     .scripts
                     .fence
@@ -141,6 +143,7 @@ impl CachePort for RedisBackend {
         let pointer_ttl = ms(ttl.saturating_mul(crate::ports::POINTER_TTL_FACTOR));
         let done: i64 = self
             .run(
+                "unfence",
                 self.inner
                     .scripts
                     .unfence

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tracing::Instrument;
 
 use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
@@ -20,6 +21,9 @@ pub(super) struct Inner {
     pub(super) breaker: Breaker,
     pub(super) server: Option<ServerInfo>,
     pub(super) native: Native,
+    /// `server.address` / `server.port` of the spans (from the URL).
+    pub(super) address: String,
+    pub(super) port: u16,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -86,6 +90,14 @@ impl RedisBackend {
                 breaker: Breaker::new(config.breaker),
                 server: None,
                 native: Native::default(),
+                address: url::Url::parse(&config.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                port: url::Url::parse(&config.url)
+                    .ok()
+                    .and_then(|u| u.port())
+                    .unwrap_or(6379),
                 config,
             }),
         };
@@ -249,35 +261,78 @@ impl RedisBackend {
     /// and builds the deadline around it in place: the hot path's future is moved as little as
     /// possible (each move of a nested future is a `memcpy` of all of it).
     pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
-        self.inner.breaker.admit()?;
-        let mut conn = self.conn();
-        let deadline = self.inner.config.socket_timeout;
-        let result = match tokio::time::timeout(deadline, conn.send_packed_command(cmd)).await {
-            Ok(answer) => answer
-                .and_then(|v| v.extract_error())
-                .map_err(BackendError::from),
-            Err(_) => Err(self.deadline_passed()),
-        };
-        self.inner.breaker.record(&result);
-        redis::from_redis_value(result?).map_err(|e| BackendError::from(redis::RedisError::from(e)))
+        let span = self.span(command_name(cmd), None);
+        macro_rules! call {
+            () => {{
+                self.inner.breaker.admit()?;
+                let mut conn = self.conn();
+                let deadline = self.inner.config.socket_timeout;
+                let sent = tokio::time::timeout(deadline, conn.send_packed_command(cmd)).await;
+                let result = match sent {
+                    Ok(answer) => answer
+                        .and_then(|v| v.extract_error())
+                        .map_err(BackendError::from),
+                    Err(_) => Err(self.deadline_passed()),
+                };
+                self.inner.breaker.record(&result);
+                redis::from_redis_value(result?)
+                    .map_err(|e| BackendError::from(redis::RedisError::from(e)))
+            }};
+        }
+        // Untraced, the call runs in this future itself (no wrapper to move it into).
+        if span.is_disabled() {
+            return call!();
+        }
+        let result: PortResult<T> = async { call!() }.instrument(span.clone()).await;
+        record_error(&span, &result);
+        result
     }
 
-    /// One script (`EVALSHA`, reloaded after `NOSCRIPT`), through the breaker and within the
-    /// deadline (built in place, as in [`RedisBackend::query`]).
+    /// One script (`EVALSHA`, reloaded after `NOSCRIPT`) named `name` (for its span), through
+    /// the breaker and within the deadline (built in place, as in [`RedisBackend::query`]).
     pub(super) async fn run<T: redis::FromRedisValue>(
         &self,
+        name: &'static str,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
-        self.inner.breaker.admit()?;
-        let mut conn = self.conn();
-        let deadline = self.inner.config.socket_timeout;
-        let result = match tokio::time::timeout(deadline, invocation.invoke_async(&mut conn)).await
-        {
-            Ok(answer) => answer.map_err(BackendError::from),
-            Err(_) => Err(self.deadline_passed()),
-        };
-        self.inner.breaker.record(&result);
+        let span = self.span("EVALSHA", Some(name));
+        macro_rules! call {
+            () => {{
+                self.inner.breaker.admit()?;
+                let mut conn = self.conn();
+                let deadline = self.inner.config.socket_timeout;
+                let sent = tokio::time::timeout(deadline, invocation.invoke_async(&mut conn)).await;
+                let result = match sent {
+                    Ok(answer) => answer.map_err(BackendError::from),
+                    Err(_) => Err(self.deadline_passed()),
+                };
+                self.inner.breaker.record(&result);
+                result
+            }};
+        }
+        if span.is_disabled() {
+            return call!();
+        }
+        let result: PortResult<T> = async { call!() }.instrument(span.clone()).await;
+        record_error(&span, &result);
         result
+    }
+
+    /// The span of one backend operation, named and with fields after the OpenTelemetry
+    /// database conventions (`db.system.name`, `db.operation.name`, `db.stored_procedure.name`
+    /// for a script, `server.address`, `server.port`, and `error.type` when it fails). At
+    /// `debug` level: with no subscriber that wants it, it costs a check of one flag.
+    fn span(&self, operation: &str, procedure: Option<&'static str>) -> tracing::Span {
+        tracing::debug_span!(
+            "redis",
+            otel.name = operation,
+            db.system.name = "redis",
+            db.operation.name = operation,
+            db.stored_procedure.name = procedure,
+            server.address = %self.inner.address,
+            server.port = self.inner.port,
+            error.type = tracing::field::Empty,
+        )
     }
 
     /// The error of a call that outlived `socket_timeout`.
@@ -293,8 +348,28 @@ impl RedisBackend {
         &self,
         pipe: &redis::Pipeline,
     ) -> PortResult<T> {
+        let span = self.span("PIPELINE", None);
         let mut conn = self.conn();
-        self.guarded(async move { pipe.query_async(&mut conn).await })
-            .await
+        let result = self
+            .guarded(async move { pipe.query_async(&mut conn).await })
+            .instrument(span.clone())
+            .await;
+        record_error(&span, &result);
+        result
+    }
+}
+
+/// The command's name (its first argument), for its span.
+fn command_name(cmd: &redis::Cmd) -> &str {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("?"),
+        _ => "?",
+    }
+}
+
+/// Records the class of the error an operation ended with on its span (`error.type`).
+fn record_error<T>(span: &tracing::Span, result: &PortResult<T>) {
+    if let Err(e) = result {
+        span.record("error.type", tracing::field::display(e.kind));
     }
 }

@@ -41,6 +41,7 @@ impl RedisBackend {
         for _ in 0..3 {
             let reply: Vec<Vec<u8>> = self
                 .run(
+                    "idem_heal",
                     self.inner
                         .scripts
                         .idem_heal
@@ -138,6 +139,7 @@ impl IdempotencyPort for RedisBackend {
         }
         let committed: i64 = self
             .run(
+                "idem_commit",
                 self.inner
                     .scripts
                     .idem_commit

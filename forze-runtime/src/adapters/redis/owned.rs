@@ -21,6 +21,7 @@ impl RedisBackend {
         }
         let done: i64 = self
             .run(
+                "if_equal_expire",
                 self.inner
                     .scripts
                     .if_equal_expire
@@ -53,8 +54,11 @@ impl RedisBackend {
                 .await?
             }
             None => {
-                self.run(self.inner.scripts.if_equal_delete.key(key).arg(value))
-                    .await?
+                self.run(
+                    "if_equal_delete",
+                    self.inner.scripts.if_equal_delete.key(key).arg(value),
+                )
+                .await?
             }
         };
         Ok(deleted == 1)

@@ -21,7 +21,11 @@ impl RateLimitPort for RedisBackend {
         if quota.algorithm == Algorithm::SlidingWindow {
             inv.arg(crate::ports::SLIDING_WINDOW_BUCKETS);
         }
-        let reply: Vec<i64> = self.run(&inv).await?;
+        let script = match quota.algorithm {
+            Algorithm::SlidingWindow => "rate_sliding_window",
+            _ => "rate_gcra",
+        };
+        let reply: Vec<i64> = self.run(script, &inv).await?;
         let [allowed, remaining, reset_after, retry_after, healed] = reply[..] else {
             return Err(BackendError::new(
                 BackendErrorKind::Protocol,
@@ -92,6 +96,7 @@ impl RedisBackend {
         }
         let reply: Vec<i64> = self
             .run(
+                "fixed_window_weighted",
                 self.inner
                     .scripts
                     .fixed_window_weighted
