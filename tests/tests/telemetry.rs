@@ -13,9 +13,12 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-/// The spans seen: name and fields, in the order they were opened.
+/// A span's name (as `span`) and fields.
+type SpanFields = BTreeMap<String, String>;
+
+/// The spans seen, in the order they were opened.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(Id, BTreeMap<String, String>)>>>);
+struct Spans(Arc<Mutex<Vec<(Id, SpanFields)>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -45,7 +48,7 @@ impl<S: tracing::Subscriber> Layer<S> for Spans {
 }
 
 impl Spans {
-    fn redis(&self) -> Vec<BTreeMap<String, String>> {
+    fn redis(&self) -> Vec<SpanFields> {
         let spans = self.0.lock().unwrap();
         spans
             .iter()
