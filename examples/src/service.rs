@@ -2,7 +2,7 @@
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `POST /projects` | create (`{"name", "owner"}`); honours `Idempotency-Key`; numbers come from a counter |
+//! | `POST /projects` | create (`{"name", "owner"}`); honours `Idempotency-Key`; ids from the store (a PostgreSQL sequence) |
 //! | `GET /projects/{id}` | read through the document cache (one round trip on a hit) |
 //! | `PUT /projects/{id}` | update (`{"name"?, "owner"?}`); the cache is never stale afterwards |
 //! | `DELETE /projects/{id}` | delete |
@@ -113,9 +113,10 @@ impl PgProjects {
         )))
         .execute(&pool)
         .await?;
-        // One sequence for revisions: they grow across updates, deletes and re-creates.
+        // Ids come from PostgreSQL, never reused: a project starts at rev 1, and its revision
+        // grows with each write (a deleted id never comes back, so no revision repeats).
         sqlx::query(AssertSqlSafe(format!(
-            "CREATE SEQUENCE IF NOT EXISTS {table}_rev"
+            "CREATE SEQUENCE IF NOT EXISTS {table}_id"
         )))
         .execute(&pool)
         .await?;
@@ -131,7 +132,7 @@ impl PgProjects {
         sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {t}")))
             .execute(&self.pool)
             .await?;
-        sqlx::query(AssertSqlSafe(format!("DROP SEQUENCE IF EXISTS {t}_rev")))
+        sqlx::query(AssertSqlSafe(format!("DROP SEQUENCE IF EXISTS {t}_id")))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -160,13 +161,13 @@ impl DocumentStore<Project> for PgProjects {
         Ok(row.as_ref().map(row_to_project).transpose()?)
     }
 
+    /// Inserts a project with the next id of the table's sequence (the id given is ignored).
     async fn create(&self, p: Project) -> Result<Project, StoreError> {
         let t = &self.table;
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {t} (id, rev, name, owner) VALUES ($1, nextval('{t}_rev'), $2, $3) \
+            "INSERT INTO {t} (id, rev, name, owner) VALUES (nextval('{t}_id'), 1, $1, $2) \
              RETURNING id, rev, name, owner"
         )))
-        .bind(p.id)
         .bind(&p.name)
         .bind(&p.owner)
         .fetch_one(&self.pool)
@@ -178,7 +179,7 @@ impl DocumentStore<Project> for PgProjects {
         let t = &self.table;
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE {t} SET name = COALESCE($2, name), owner = COALESCE($3, owner), \
-             rev = nextval('{t}_rev') WHERE id = $1 RETURNING id, rev, name, owner"
+             rev = rev + 1 WHERE id = $1 RETURNING id, rev, name, owner"
         )))
         .bind(id)
         .bind(patch.name)
@@ -190,7 +191,7 @@ impl DocumentStore<Project> for PgProjects {
 
     async fn delete(&self, id: &i64) -> Result<Option<u64>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {} WHERE id = $1 RETURNING rev",
+            "DELETE FROM {} WHERE id = $1 RETURNING rev + 1 AS rev",
             self.table
         )))
         .bind(id)
@@ -208,8 +209,23 @@ impl DocumentStore<Project> for PgProjects {
 pub enum Store {
     /// PostgreSQL.
     Postgres(PgProjects),
-    /// Memory.
-    Memory(MemoryDocumentStore<Project>),
+    /// Memory, with its ids from a number of its own (it lives as long as the process).
+    Memory(
+        MemoryDocumentStore<Project>,
+        Arc<std::sync::atomic::AtomicI64>,
+    ),
+}
+
+impl Store {
+    /// The id for a new project: PostgreSQL assigns its own (from its sequence) at insert; the
+    /// memory store counts its own. Neither depends on the cache backend, so a Redis that lost
+    /// its data cannot hand out an id twice.
+    fn next_id(&self) -> i64 {
+        match self {
+            Store::Postgres(_) => 0,
+            Store::Memory(_, next) => next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+        }
+    }
 }
 
 #[async_trait]
@@ -217,25 +233,25 @@ impl DocumentStore<Project> for Store {
     async fn get(&self, id: &i64) -> Result<Option<Project>, StoreError> {
         match self {
             Store::Postgres(s) => s.get(id).await,
-            Store::Memory(s) => s.get(id).await,
+            Store::Memory(s, _) => s.get(id).await,
         }
     }
     async fn create(&self, p: Project) -> Result<Project, StoreError> {
         match self {
             Store::Postgres(s) => s.create(p).await,
-            Store::Memory(s) => s.create(p).await,
+            Store::Memory(s, _) => s.create(p).await,
         }
     }
     async fn update(&self, id: &i64, patch: ProjectPatch) -> Result<Option<Project>, StoreError> {
         match self {
             Store::Postgres(s) => s.update(id, patch).await,
-            Store::Memory(s) => s.update(id, patch).await,
+            Store::Memory(s, _) => s.update(id, patch).await,
         }
     }
     async fn delete(&self, id: &i64) -> Result<Option<u64>, StoreError> {
         match self {
             Store::Postgres(s) => s.delete(id).await,
-            Store::Memory(s) => s.delete(id).await,
+            Store::Memory(s, _) => s.delete(id).await,
         }
     }
 }
@@ -297,6 +313,7 @@ pub struct AppState {
     pub forze: Forze,
     /// The projects repository.
     pub projects: Documents<Project, Store>,
+    store: Store,
     gate: Option<Arc<Gate>>,
 }
 
@@ -461,17 +478,19 @@ async fn transfer(
     id: i64,
     to: String,
 ) -> Result<Project, ApiError> {
+    let patch = ProjectPatch {
+        name: None,
+        owner: Some(to),
+    };
+    // Counted once the transfer happened: a project that does not exist counts nothing.
+    let p = update_project(state, id, patch).await?;
     state
         .forze
         .counter("transfers")?
         .at(&id.to_string())
         .incr()
         .await?;
-    let patch = ProjectPatch {
-        name: None,
-        owner: Some(to),
-    };
-    update_project(state, id, patch).await
+    Ok(p)
 }
 
 async fn post_transfer(
@@ -502,7 +521,7 @@ async fn create(
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .forget();
     }
-    let id = s.forze.counter("projects")?.incr().await?;
+    let id = s.store.next_id();
     let p = s
         .projects
         .create(Project {
@@ -550,6 +569,10 @@ async fn add_star(
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // A project that does not exist gets no star (nor a count against the limit).
+    if s.projects.get(&id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
     let stars = star(&s, id).await?;
     Ok(Json(serde_json::json!({"id": id, "stars": stars})))
 }
@@ -571,7 +594,6 @@ pub async fn build(
         .backend(backend)
         .cache("projects", CacheRoute::new("svc:projects"))
         .cache("summaries", CacheRoute::new("svc:summaries"))
-        .counter("projects", CounterRoute::new("svc:seq:projects"))
         .counter("stars", CounterRoute::new("svc:stars"))
         .counter("transfers", CounterRoute::new("svc:transfers"))
         .idempotency("ops", IdempotencyRoute::new("svc:ops"))
@@ -583,11 +605,12 @@ pub async fn build(
         .await?;
     let store = match &cfg.database_url {
         Some(url) => Store::Postgres(PgProjects::connect(url, &cfg.table).await?),
-        None => Store::Memory(MemoryDocumentStore::new()),
+        None => Store::Memory(MemoryDocumentStore::new(), Arc::default()),
     };
     let state = AppState {
         forze: forze.clone(),
         projects: forze.documents(store.clone())?,
+        store: store.clone(),
         gate: cfg.create_gate.clone(),
     };
     let health = forze.clone();
