@@ -5,14 +5,44 @@
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run -p forze-examples --bin quickstart
 //! ```
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use forze_runtime::document::{DocumentSpec as _, MemoryDocumentStore};
 use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::{
-    codec, BackendConfig, Begin, CacheRoute, CounterRoute, Forze, IdempotencyRoute, LimiterRoute,
-    LockRoute,
+    cache_invalidate, cached, codec, BackendConfig, Begin, CacheRoute, CounterRoute, DocumentSpec,
+    Forze, IdempotencyRoute, LimiterRoute, LockRoute,
 };
 use serde::{Deserialize, Serialize};
+
+/// How many times the body of [`profile`] ran (what a cache hit saves).
+static PROFILE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A cached function: the first call runs the body, the next ones read the cache.
+#[cached(cache = "users", key = "profile:{id}", ttl = "10m")]
+async fn profile(id: u64) -> Result<String, std::io::Error> {
+    PROFILE_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("profile of user {id}"))
+}
+
+/// Drops the cached profile once it succeeds.
+#[cache_invalidate(cache = "users", key = "profile:{id}")]
+async fn rename(id: u64) -> Result<(), std::io::Error> {
+    let _ = id;
+    Ok(())
+}
+
+/// A document with a versioned cache.
+#[derive(Debug, Clone, Serialize, Deserialize, DocumentSpec)]
+#[document(name = "projects", cache(name = "projects", ttl = "5m"))]
+struct Project {
+    #[document(id)]
+    id: u64,
+    #[document(version)]
+    rev: u64,
+    name: String,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct User {
@@ -56,6 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )),
         )
         .lock("jobs", LockRoute::new("quickstart:locks"))
+        .cache("projects", CacheRoute::new("quickstart:projects"))
         .build()
         .await?;
     let health = forze.health().await;
@@ -71,21 +102,72 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     users.invalidate("user:42").await?;
     for attempt in 1..=2 {
         let start = Instant::now();
-        let user = match users.get::<User>("user:42").await? {
-            Some(hit) => hit,
+        let (user, seen) = match users.get::<User>("user:42").await? {
+            Some(hit) => (hit, "hit"),
             None => {
                 let fresh = load_user(42).await;
                 users.set("user:42", &fresh).await?;
-                fresh
+                (fresh, "miss, loaded")
             }
         };
         println!(
-            "cache  attempt {attempt}: {} in {:?} ({})",
+            "cache  attempt {attempt}: {} in {:?} ({seen})",
             user.name,
-            start.elapsed(),
-            if attempt == 1 { "miss, loaded" } else { "hit" }
+            start.elapsed()
         );
     }
+
+    // The same through the macros: what each call did is read off the body's run count.
+    forze
+        .scope(async {
+            rename(7).await?;
+            for call in 1..=3 {
+                let before = PROFILE_RUNS.load(Ordering::SeqCst);
+                let p = profile(7).await?;
+                let ran = PROFILE_RUNS.load(Ordering::SeqCst) > before;
+                println!(
+                    "#[cached] call {call}: {p} ({})",
+                    if ran {
+                        "miss: the body ran"
+                    } else {
+                        "hit: the body did not run"
+                    }
+                );
+                if call == 2 {
+                    rename(7).await?;
+                    println!("#[cache_invalidate]: profile:7 dropped");
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await?;
+
+    // Documents: the store is the truth; reads after a write are never older than it.
+    let projects = forze.documents(MemoryDocumentStore::<Project>::new())?;
+    let created = projects
+        .create(Project {
+            id: 1,
+            rev: 0,
+            name: "forze".into(),
+        })
+        .await?;
+    let updated = projects
+        .update(
+            &1,
+            Project {
+                name: "forze 2".into(),
+                ..created.clone()
+            },
+        )
+        .await?;
+    let read = projects.get(&1).await?;
+    println!(
+        "documents: created rev {}, updated to rev {}, read back {:?} (key {})",
+        created.version(),
+        updated.version(),
+        read.map(|p| (p.rev, p.name)),
+        Project::key_patterns().current
+    );
 
     // Counters: order numbers, and a block of 10 reserved in one call.
     let orders = forze.counter("orders")?;

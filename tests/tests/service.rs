@@ -405,19 +405,27 @@ async fn a_shutdown_lets_the_request_in_flight_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_revisions_and_missing_projects() {
     let svc = Service::start(1000, None).await;
-    let first = json(svc.post("/projects", None, r#"{"name":"a","owner":"ada"}"#).await).await;
+    let first = json(
+        svc.post("/projects", None, r#"{"name":"a","owner":"ada"}"#)
+            .await,
+    )
+    .await;
     assert_eq!(first["rev"], 1, "{first}");
     // Redis forgets everything (a restart without persistence).
     let mut raw = svc.redis.client().await;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut raw).await.unwrap();
-    let second = svc.post("/projects", None, r#"{"name":"b","owner":"bob"}"#).await;
+    let second = svc
+        .post("/projects", None, r#"{"name":"b","owner":"bob"}"#)
+        .await;
     assert_eq!(second.status(), StatusCode::CREATED);
     let second = json(second).await;
     assert_ne!(second["id"], first["id"], "an id handed out twice");
     assert_eq!(second["rev"], 1, "{second}");
 
     let missing = 999_999;
-    let star = svc.post(&format!("/projects/{missing}/stars"), None, "").await;
+    let star = svc
+        .post(&format!("/projects/{missing}/stars"), None, "")
+        .await;
     assert_eq!(star.status(), StatusCode::NOT_FOUND);
     let transfer = svc
         .post(
