@@ -63,9 +63,14 @@ pub enum BackendErrorKind {
     Permission,
 }
 
-impl fmt::Display for BackendErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl BackendErrorKind {
+    /// The kind in words (`"unreachable"`, `"timed out"`, …), as `Display` writes it.
+    ///
+    /// ```
+    /// assert_eq!(forze_runtime::BackendErrorKind::Timeout.as_str(), "timed out");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
             BackendErrorKind::Unreachable => "unreachable",
             BackendErrorKind::Timeout => "timed out",
             BackendErrorKind::Protocol => "protocol error",
@@ -74,7 +79,13 @@ impl fmt::Display for BackendErrorKind {
             BackendErrorKind::Tls => "TLS handshake failed",
             BackendErrorKind::Auth => "authentication failed",
             BackendErrorKind::Permission => "not permitted",
-        })
+        }
+    }
+}
+
+impl fmt::Display for BackendErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

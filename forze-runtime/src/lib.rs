@@ -40,6 +40,7 @@ pub mod http;
 pub mod keys;
 mod outcomes;
 pub mod ports;
+pub mod telemetry;
 pub mod tenant;
 pub mod wiring;
 

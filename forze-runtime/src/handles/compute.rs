@@ -222,9 +222,11 @@ impl Cache {
         });
         if let Some(bytes) = found {
             if let Some(r) = self.decode_with(codec, key, &bytes) {
+                crate::telemetry::cache_request(&self.core.name, true);
                 return r;
             }
         }
+        crate::telemetry::cache_request(&self.core.name, false);
         // A miss: concurrent misses of this key share one computation.
         let leader = match self.flights.join(full) {
             Role::Leader(l) => l,

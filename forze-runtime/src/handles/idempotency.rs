@@ -356,6 +356,7 @@ impl Idempotency {
             match self.begin(operation, key, fingerprint).await {
                 Ok(Begin::Proceed(claim)) => break claim,
                 Ok(Begin::Replay(snapshot)) => {
+                    crate::telemetry::idempotency_outcome(&self.core.name, "replay");
                     return replay(snapshot.bytes()).unwrap_or_else(|message| {
                         refused(IdempotencyError::Corrupt {
                             operation: operation.to_owned(),
@@ -374,20 +375,26 @@ impl Idempotency {
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
                 Ok(Begin::InProgress) => {
+                    crate::telemetry::idempotency_outcome(&self.core.name, "in_progress");
                     return refused(IdempotencyError::InProgress {
                         operation: operation.to_owned(),
                         key: key.to_owned(),
-                    })
+                    });
                 }
                 Ok(Begin::Mismatch) => {
+                    crate::telemetry::idempotency_outcome(&self.core.name, "mismatch");
                     return refused(IdempotencyError::Mismatch {
                         operation: operation.to_owned(),
                         key: key.to_owned(),
-                    })
+                    });
                 }
-                Err(e) => return refused(IdempotencyError::Unavailable(e)),
+                Err(e) => {
+                    crate::telemetry::idempotency_outcome(&self.core.name, "refused");
+                    return refused(IdempotencyError::Unavailable(e));
+                }
             }
         };
+        crate::telemetry::idempotency_outcome(&self.core.name, "ran");
         let work = reentrant::holding(&full, body());
         let result = lease::renewing(key, self.lease, || claim.extend(), work).await;
         match record(&result) {

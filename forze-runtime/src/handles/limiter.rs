@@ -136,7 +136,10 @@ impl Limiter {
             full = crate::keys::gcra_key(&full, quota.limit, quota.period.as_millis() as u64);
         }
         match self.port.check(&full, quota, cost).await {
-            Ok(d) => Ok(d),
+            Ok(d) => {
+                crate::telemetry::limiter_decision(&self.core.name, d.allowed);
+                Ok(d)
+            }
             Err(e) if e.is_unavailable() => {
                 let err = self.core.backend_err(key, e);
                 match self.on_unavailable {

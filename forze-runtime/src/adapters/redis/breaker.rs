@@ -144,6 +144,7 @@ impl Breaker {
                     self.next_probe_us
                         .store(now_us() + interval, Ordering::Release);
                     tracing::warn!(failures = n, error = %e, "redis unavailable: circuit open, calls fail fast");
+                    crate::telemetry::breaker_state(true);
                 }
             }
             // Any answer, an error reply included, shows the server is there.
@@ -152,6 +153,7 @@ impl Breaker {
                     let was = self.failures.swap(0, Ordering::AcqRel);
                     if was >= self.config.failures {
                         tracing::info!("redis answers again: circuit closed");
+                        crate::telemetry::breaker_state(false);
                     }
                 }
             }

@@ -262,6 +262,7 @@ impl RedisBackend {
     /// possible (each move of a nested future is a `memcpy` of all of it).
     pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
         let span = self.span(command_name(cmd), None);
+        let started = crate::telemetry::Started::now();
         macro_rules! call {
             () => {{
                 self.inner.breaker.admit()?;
@@ -275,6 +276,7 @@ impl RedisBackend {
                     Err(_) => Err(self.deadline_passed()),
                 };
                 self.inner.breaker.record(&result);
+                crate::telemetry::operation(started, command_name(cmd), error_kind(&result));
                 redis::from_redis_value(result?)
                     .map_err(|e| BackendError::from(redis::RedisError::from(e)))
             }};
@@ -296,6 +298,7 @@ impl RedisBackend {
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
         let span = self.span("EVALSHA", Some(name));
+        let started = crate::telemetry::Started::now();
         macro_rules! call {
             () => {{
                 self.inner.breaker.admit()?;
@@ -307,6 +310,7 @@ impl RedisBackend {
                     Err(_) => Err(self.deadline_passed()),
                 };
                 self.inner.breaker.record(&result);
+                crate::telemetry::operation(started, "EVALSHA", error_kind(&result));
                 result
             }};
         }
@@ -365,6 +369,11 @@ fn command_name(cmd: &redis::Cmd) -> &str {
         Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("?"),
         _ => "?",
     }
+}
+
+/// The class of the error an operation ended with, if it failed.
+fn error_kind<T>(result: &PortResult<T>) -> Option<&'static str> {
+    result.as_ref().err().map(|e| e.kind.as_str())
 }
 
 /// Records the class of the error an operation ended with on its span (`error.type`).

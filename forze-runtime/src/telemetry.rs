@@ -1,0 +1,99 @@
+//! Metrics, with the `metrics` feature, through the [`metrics`](https://docs.rs/metrics) facade
+//! (the application installs a recorder, e.g. a Prometheus exporter; without one they cost a
+//! check). Names and labels follow the OpenTelemetry conventions where they exist and stay low
+//! in cardinality (route names and outcomes, never keys):
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `db.client.operation.duration` | histogram, seconds | `db.system.name`, `db.operation.name`, `error.type` (on failures) |
+//! | `forze.cache.requests` | counter | `route`, `result` = `hit` / `miss` |
+//! | `forze.limiter.decisions` | counter | `route`, `allowed` = `true` / `false` |
+//! | `forze.idempotency.outcomes` | counter | `route`, `outcome` = `ran` / `replay` / `in_progress` / `mismatch` / `refused` |
+//! | `forze.breaker.state` | gauge | `0` closed, `1` open |
+//!
+//! Without the feature every function here is empty and compiles away. (The spans of each
+//! operation are `tracing`'s, always on: see the README's telemetry section.)
+
+use std::sync::Arc;
+#[cfg(feature = "metrics")]
+use std::time::Instant;
+
+/// A route's name as a label: shared, not copied.
+#[cfg(feature = "metrics")]
+fn label(route: &Arc<str>) -> metrics::SharedString {
+    metrics::SharedString::from_shared(Arc::clone(route))
+}
+
+/// The name of a command as a label, without allocating (the commands forze sends).
+#[cfg(feature = "metrics")]
+fn operation_label(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET",
+        "SET",
+        "DEL",
+        "MGET",
+        "INCRBY",
+        "PEXPIREAT",
+        "EVALSHA",
+        "PIPELINE",
+        "DELIFEQ",
+        "DELEX",
+        "PING",
+        "INFO",
+        "CONFIG",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// When an operation started (nothing without the `metrics` feature).
+#[derive(Clone, Copy)]
+pub(crate) struct Started(#[cfg(feature = "metrics")] Instant);
+
+impl Started {
+    pub(crate) fn now() -> Self {
+        #[cfg(feature = "metrics")]
+        return Self(Instant::now());
+        #[cfg(not(feature = "metrics"))]
+        Self()
+    }
+}
+
+/// One backend operation ended: its duration, by operation and error class.
+pub(crate) fn operation(_started: Started, _operation: &str, _error: Option<&'static str>) {
+    #[cfg(feature = "metrics")]
+    {
+        let seconds = _started.0.elapsed().as_secs_f64();
+        match _error {
+            None => metrics::histogram!("db.client.operation.duration", "db.system.name" => "redis", "db.operation.name" => operation_label(_operation)).record(seconds),
+            Some(e) => metrics::histogram!("db.client.operation.duration", "db.system.name" => "redis", "db.operation.name" => operation_label(_operation), "error.type" => e).record(seconds),
+        }
+    }
+}
+
+/// A cache read of `route` was a hit or a miss.
+pub(crate) fn cache_request(_route: &Arc<str>, _hit: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("forze.cache.requests", "route" => label(_route), "result" => if _hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// A limiter of `route` decided.
+pub(crate) fn limiter_decision(_route: &Arc<str>, _allowed: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("forze.limiter.decisions", "route" => label(_route), "allowed" => if _allowed { "true" } else { "false" }).increment(1);
+}
+
+/// An idempotent run of `route` ended with `outcome`.
+pub(crate) fn idempotency_outcome(_route: &Arc<str>, _outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("forze.idempotency.outcomes", "route" => label(_route), "outcome" => _outcome).increment(1);
+}
+
+/// The breaker opened (`true`) or closed.
+pub(crate) fn breaker_state(_open: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("forze.breaker.state").set(if _open { 1.0 } else { 0.0 });
+}

@@ -1,0 +1,132 @@
+//! The metrics of the `metrics` feature, read from a recording recorder: the operation
+//! duration histogram with the OpenTelemetry name and labels, and forze's outcome counters.
+
+use std::time::Duration;
+
+use forze_runtime::ports::{Algorithm, Quota};
+use forze_runtime::{CacheRoute, Forze, IdempotencyError, IdempotencyRoute, LimiterRoute};
+use forze_tests::{redis_config, RedisServer};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::MetricKind;
+
+/// `(kind, name, sorted labels)` → value, for the assertions.
+fn read(recorder: &DebuggingRecorder) -> Vec<(MetricKind, String, Vec<String>, DebugValue)> {
+    recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let (kind, key) = key.into_parts();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (kind, key.name().to_owned(), labels, value)
+        })
+        .collect()
+}
+
+fn counter(
+    all: &[(MetricKind, String, Vec<String>, DebugValue)],
+    name: &str,
+    labels: &[&str],
+) -> u64 {
+    all.iter()
+        .find(|(k, n, l, _)| {
+            *k == MetricKind::Counter
+                && n == name
+                && labels.iter().all(|x| l.contains(&x.to_string()))
+        })
+        .map(|(_, _, _, v)| match v {
+            DebugValue::Counter(c) => *c,
+            _ => 0,
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn operations_and_outcomes_are_measured() {
+    let recorder = DebuggingRecorder::new();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = RedisServer::start();
+    let forze = Forze::builder()
+        .redis(redis_config(&server))
+        .cache("c", CacheRoute::new("m:c"))
+        .limiter("l", LimiterRoute::new("m:l"))
+        .idempotency("i", IdempotencyRoute::new("m:i"))
+        .build()
+        .await
+        .unwrap();
+    let cache = forze.cache("c").unwrap();
+    for _ in 0..3 {
+        let _: u32 = cache.get_or_compute("k", || async { 7u32 }).await;
+    }
+    let quota = Quota::new(1, Duration::from_secs(60), Algorithm::FixedWindow);
+    let limiter = forze.limiter("l").unwrap();
+    assert!(limiter.check_quota("u", &quota, 1).await.unwrap().allowed);
+    assert!(!limiter.check_quota("u", &quota, 1).await.unwrap().allowed);
+    let idem = forze.idempotency("i").unwrap();
+    let fp = forze_runtime::codec::fingerprint(&1).unwrap();
+    for _ in 0..2 {
+        let r: Result<u32, IdempotencyError> = idem.run("op", "k", &fp, || async { Ok(1) }).await;
+        assert_eq!(r.unwrap(), 1);
+    }
+
+    let all = read(&recorder);
+    assert_eq!(
+        counter(&all, "forze.cache.requests", &["route=c", "result=miss"]),
+        1
+    );
+    assert_eq!(
+        counter(&all, "forze.cache.requests", &["route=c", "result=hit"]),
+        2
+    );
+    assert_eq!(
+        counter(
+            &all,
+            "forze.limiter.decisions",
+            &["route=l", "allowed=true"]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            "forze.limiter.decisions",
+            &["route=l", "allowed=false"]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            "forze.idempotency.outcomes",
+            &["route=i", "outcome=ran"]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            "forze.idempotency.outcomes",
+            &["route=i", "outcome=replay"]
+        ),
+        1
+    );
+    let gets = all
+        .iter()
+        .find(|(k, n, l, _)| {
+            *k == MetricKind::Histogram
+                && n == "db.client.operation.duration"
+                && l.contains(&"db.operation.name=GET".to_owned())
+                && l.contains(&"db.system.name=redis".to_owned())
+        })
+        .map(|(_, _, _, v)| match v {
+            DebugValue::Histogram(samples) => samples.len(),
+            _ => 0,
+        })
+        .expect("a duration histogram for GET");
+    assert_eq!(gets, 3, "one sample per GET");
+}
