@@ -26,7 +26,7 @@ use forze_runtime::async_trait;
 use forze_runtime::document::{
     ApplyUpdate, DocumentError, DocumentStore, Documents, MemoryDocumentStore, StoreError,
 };
-use forze_runtime::http::{health_response, IdempotencyLayer, KeyBy, RateLimitLayer};
+use forze_runtime::http::{health_response, problem, IdempotencyLayer, KeyBy, RateLimitLayer};
 use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::{
     cache_invalidate, cached, idempotent, rate_limited, BackendConfig, CacheRoute, CounterRoute,
@@ -358,24 +358,6 @@ impl From<forze_runtime::Error> for ApiError {
     fn from(e: forze_runtime::Error) -> Self {
         ApiError::Internal(e.to_string())
     }
-}
-
-/// An RFC 9457 problem response, the same shape as the forze HTTP layers' own (`type`, `title`,
-/// `status`, `detail`, `error`), so that every error of this API reads alike.
-fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
-    let body = serde_json::json!({
-        "type": format!("urn:forze:problem:{code}"),
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "detail": detail,
-        "error": code,
-    });
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/problem+json"),
-    );
-    resp
 }
 
 impl IntoResponse for ApiError {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use forze_runtime::{cached, CacheRoute, Forze, RedisConfig};
+use forze_runtime::{cached, CacheRoute, Forze};
 use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
 use forze_tests::RedisServer;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -135,15 +135,7 @@ async fn run<C: ConnectionLike + Clone + Send + 'static>(
 async fn main() {
     let server = RedisServer::start();
     let forze = Forze::builder()
-        .redis(
-            match std::env::var("FORZE_BENCH_MAX_SIZE")
-                .ok()
-                .and_then(|n| n.parse().ok())
-            {
-                Some(n) => RedisConfig::new(server.url()).max_size(n),
-                None => RedisConfig::new(server.url()),
-            },
-        )
+        .redis(forze_tests::bench::bench_config(server.url()))
         .cache("users", CacheRoute::new("bench:users"))
         .build()
         .await

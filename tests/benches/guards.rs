@@ -18,7 +18,7 @@ use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::Limiter;
 use forze_runtime::{
     idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
-    LimiterRoute, RateLimited, RedisConfig,
+    LimiterRoute, RateLimited,
 };
 use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
 use forze_tests::RedisServer;
@@ -183,15 +183,7 @@ async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
 async fn main() {
     let server = RedisServer::start();
     let forze = Forze::builder()
-        .redis(
-            match std::env::var("FORZE_BENCH_MAX_SIZE")
-                .ok()
-                .and_then(|n| n.parse().ok())
-            {
-                Some(n) => RedisConfig::new(server.url()).max_size(n),
-                None => RedisConfig::new(server.url()),
-            },
-        )
+        .redis(forze_tests::bench::bench_config(server.url()))
         .limiter("api", LimiterRoute::new("bench:rl"))
         .idempotency("default", IdempotencyRoute::new("bench:idem"))
         .cache("projects", CacheRoute::new("bench:projects"))

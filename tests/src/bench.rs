@@ -52,3 +52,15 @@ async fn command_stat(conn: &mut MultiplexedConnection, names: &[&str], field: &
         })
         .sum()
 }
+
+/// The config a bench runs forze with: `RedisConfig::new(url)` as users get it, or with
+/// `max_size` from `FORZE_BENCH_MAX_SIZE`.
+pub fn bench_config(url: String) -> forze_runtime::RedisConfig {
+    match std::env::var("FORZE_BENCH_MAX_SIZE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => forze_runtime::RedisConfig::new(url).max_size(n),
+        None => forze_runtime::RedisConfig::new(url),
+    }
+}

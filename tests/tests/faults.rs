@@ -562,26 +562,33 @@ async fn wrong_shaped_cache_values_are_replaced() {
     assert_eq!(cache.get::<u32>("n").await.unwrap(), Some(6));
 }
 
+/// A server, a runtime with the idempotency route `idem` at `f:idem`, and a raw connection.
+async fn idempotency_env() -> (RedisServer, Forze, redis::aio::MultiplexedConnection) {
+    let server = RedisServer::start();
+    let forze = Forze::builder()
+        .redis(config(server.url()))
+        .idempotency("idem", forze_runtime::IdempotencyRoute::new("f:idem"))
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    let raw = server.client().await;
+    (server, forze, raw)
+}
+
 /// An idempotency record of another type (another program's value at the key) holds no
 /// result: the next call claims the key and runs, instead of failing forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_shaped_idempotency_record_is_replaced() {
     use forze_runtime::keys::KeySpace;
-    use forze_runtime::{IdempotencyError, IdempotencyRoute};
+    use forze_runtime::IdempotencyError;
     use redis::AsyncCommands;
 
-    let server = RedisServer::start();
-    let forze = Forze::builder()
-        .redis(config(server.url()))
-        .idempotency("idem", IdempotencyRoute::new("f:idem"))
-        .allow_unwired_annotations()
-        .build()
-        .await
-        .unwrap();
-    let mut raw = server.client().await;
+    let (_server, forze, mut raw) = idempotency_env().await;
     let fp = forze_runtime::codec::fingerprint(&1).unwrap();
     let idem = forze.idempotency("idem").unwrap();
     let ks = KeySpace::new("f:idem", None);
+
     let _: () = raw
         .set(ks.idempotency("op", "a"), "not a record")
         .await
@@ -606,21 +613,14 @@ async fn a_wrong_shaped_idempotency_record_is_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_the_earlier_hash_layout_are_read() {
     use forze_runtime::keys::KeySpace;
-    use forze_runtime::{Begin, IdempotencyRoute};
+    use forze_runtime::Begin;
     use redis::AsyncCommands;
 
-    let server = RedisServer::start();
-    let forze = Forze::builder()
-        .redis(config(server.url()))
-        .idempotency("idem", IdempotencyRoute::new("f:idem"))
-        .allow_unwired_annotations()
-        .build()
-        .await
-        .unwrap();
-    let mut raw = server.client().await;
+    let (_server, forze, mut raw) = idempotency_env().await;
     let fp = forze_runtime::codec::fingerprint(&1).unwrap();
     let idem = forze.idempotency("idem").unwrap();
     let ks = KeySpace::new("f:idem", None);
+
     let done = ks.idempotency("op", "done");
     let _: () = raw
         .hset_multiple(

@@ -378,7 +378,10 @@ async fn stored_keys_follow_the_layout_and_never_escape_their_part() {
     for key in &keys {
         let segments: Vec<&str> = key.split('/').collect();
         let expected = match segments[0] {
-            "t:c" | "t:l" | "t:lg" => 4 - usize::from(segments[0] != "t:c"),
+            // `{ns}/cache/kv/{key}`; `{ns}/lock/{key}`; a GCRA state per quota:
+            // `{ns}/ratelimit/{key}/gcra-{limit}-{period}`.
+            "t:c" | "t:lg" => 4,
+            "t:l" => 3,
             "t:n" => 2,
             "t:i" => 3,
             "t:ct" => 6,

@@ -228,7 +228,7 @@ where
             }
             let key = match req.headers().get(&layer.header) {
                 None if layer.required => {
-                    return Ok(super::json_error(
+                    return Ok(super::problem(
                         StatusCode::BAD_REQUEST,
                         "idempotency_key_missing",
                         "this endpoint needs an Idempotency-Key header",
@@ -238,7 +238,7 @@ where
                 Some(v) => match valid_key(v) {
                     Some(k) => k,
                     None => {
-                        return Ok(super::json_error(
+                        return Ok(super::problem(
                             StatusCode::BAD_REQUEST,
                             "idempotency_key_invalid",
                             "Idempotency-Key must be a structured-field string (\"...\") or a \
@@ -265,14 +265,14 @@ where
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some() =>
                 {
-                    return Ok(super::json_error(
+                    return Ok(super::problem(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "body_too_large",
                         &format!("the request body is above {} bytes", layer.max_body),
                     ))
                 }
                 Err(_) => {
-                    return Ok(super::json_error(
+                    return Ok(super::problem(
                         StatusCode::BAD_REQUEST,
                         "body_unreadable",
                         "the request body could not be read",
@@ -301,7 +301,7 @@ where
                     let (rparts, rbody) = resp.into_parts();
                     let Ok(collected) = rbody.collect().await else {
                         return HttpRun::Fresh {
-                            response: super::json_error(
+                            response: super::problem(
                                 StatusCode::INTERNAL_SERVER_ERROR,
                                 "response_unreadable",
                                 "the response could not be read",
@@ -377,7 +377,7 @@ impl<E> Recorded for HttpRun<E> {
 fn refusal(e: &IdempotencyError) -> Response {
     match e {
         IdempotencyError::InProgress { .. } | IdempotencyError::Reentrant { .. } => {
-            let mut resp = super::json_error(
+            let mut resp = super::problem(
                 StatusCode::CONFLICT,
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is still being processed",
@@ -386,19 +386,19 @@ fn refusal(e: &IdempotencyError) -> Response {
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
             resp
         }
-        IdempotencyError::Mismatch { .. } => super::json_error(
+        IdempotencyError::Mismatch { .. } => super::problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request",
         ),
-        IdempotencyError::Corrupt { .. } => super::json_error(
+        IdempotencyError::Corrupt { .. } => super::problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "idempotency_record_corrupt",
             "the stored response for this key cannot be read",
         ),
         other => {
             tracing::error!(error = %other, "idempotency store unavailable");
-            super::json_error(
+            super::problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "idempotency_unavailable",
                 "the idempotency store is unavailable; nothing was done",

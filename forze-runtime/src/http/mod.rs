@@ -46,13 +46,21 @@ fn take_ready<S: Clone>(slot: &mut S) -> S {
 
 /// An error response as RFC 9457 problem details (`application/problem+json`): `type` (a URN
 /// naming the problem, `urn:forze:problem:{code}`), `title`, `status`, `detail`, and `error`
-/// (the code alone, for clients that match on it).
-fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+/// (the code alone, for clients that match on it). The layers answer their errors with it;
+/// handlers can too, so that every error of an API reads alike.
+///
+/// ```
+/// use forze_runtime::http::problem;
+/// let resp = problem(http::StatusCode::NOT_FOUND, "not_found", "no such project");
+/// assert_eq!(resp.status(), 404);
+/// assert_eq!(resp.headers()["content-type"], "application/problem+json");
+/// ```
+pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     let body = serde_json::json!({
         "type": format!("urn:forze:problem:{code}"),
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
-        "detail": message,
+        "detail": detail,
         "error": code,
     });
     let mut resp = Response::new(Body::from(body.to_string()));

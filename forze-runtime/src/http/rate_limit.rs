@@ -229,7 +229,7 @@ where
                 }
                 Ok(d) => {
                     let retry = d.retry_after.map_or(1, secs_ceil).max(1);
-                    let mut resp = super::json_error(
+                    let mut resp = super::problem(
                         StatusCode::TOO_MANY_REQUESTS,
                         "rate_limited",
                         &format!("too many requests; retry after {retry}s"),
@@ -240,7 +240,7 @@ where
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "rate limit check failed");
-                    Ok(super::json_error(
+                    Ok(super::problem(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "rate_limiter_unavailable",
                         "the rate limiter is unavailable",

@@ -48,6 +48,40 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
+/// One operation of a backend `$backend` named `$op` (a script's name `$script`): the breaker,
+/// `$call(&mut conn)` within `socket_timeout`, the breaker's record, the metrics, and its span.
+/// A macro, not a function, so that the call's future is built in place in the caller's own
+/// future (a function taking it would move it, a `memcpy` of all of it, on every call); an
+/// untraced call runs without any wrapper.
+macro_rules! in_place {
+    ($backend:ident, $op:expr, $script:expr, |$conn:ident| $call:expr) => {{
+        let span = $backend.span($op, $script);
+        let started = crate::telemetry::Started::now();
+        macro_rules! call {
+            () => {{
+                $backend.inner.breaker.admit()?;
+                let mut connection = $backend.conn();
+                let $conn = &mut connection;
+                let deadline = $backend.inner.config.socket_timeout;
+                let result = match tokio::time::timeout(deadline, $call).await {
+                    Ok(answer) => answer.map_err(BackendError::from),
+                    Err(_) => Err($backend.deadline_passed()),
+                };
+                $backend.inner.breaker.record(&result);
+                crate::telemetry::operation(started, $op, error_kind(&result));
+                result
+            }};
+        }
+        if span.is_disabled() {
+            call!()
+        } else {
+            let result = async { call!() }.instrument(span.clone()).await;
+            record_error(&span, &result);
+            result
+        }
+    }};
+}
+
 impl RedisBackend {
     /// Validates `config`, opens `max_size` connections, pings the server and loads the scripts.
     /// Fails with [`Error::Config`] or [`Error::Connect`] (within `connect_timeout` per attempt).
@@ -261,33 +295,13 @@ impl RedisBackend {
     /// and builds the deadline around it in place: the hot path's future is moved as little as
     /// possible (each move of a nested future is a `memcpy` of all of it).
     pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> PortResult<T> {
-        let span = self.span(command_name(cmd), None);
-        let started = crate::telemetry::Started::now();
-        macro_rules! call {
-            () => {{
-                self.inner.breaker.admit()?;
-                let mut conn = self.conn();
-                let deadline = self.inner.config.socket_timeout;
-                let sent = tokio::time::timeout(deadline, conn.send_packed_command(cmd)).await;
-                let result = match sent {
-                    Ok(answer) => answer
-                        .and_then(|v| v.extract_error())
-                        .map_err(BackendError::from),
-                    Err(_) => Err(self.deadline_passed()),
-                };
-                self.inner.breaker.record(&result);
-                crate::telemetry::operation(started, command_name(cmd), error_kind(&result));
-                redis::from_redis_value(result?)
-                    .map_err(|e| BackendError::from(redis::RedisError::from(e)))
-            }};
-        }
-        // Untraced, the call runs in this future itself (no wrapper to move it into).
-        if span.is_disabled() {
-            return call!();
-        }
-        let result: PortResult<T> = async { call!() }.instrument(span.clone()).await;
-        record_error(&span, &result);
-        result
+        let name = command_name(cmd);
+        let value = in_place!(self, name, None, |conn| async move {
+            conn.send_packed_command(cmd)
+                .await
+                .and_then(|v| v.extract_error())
+        })?;
+        redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
     /// One script (`EVALSHA`, reloaded after `NOSCRIPT`) named `name` (for its span), through
@@ -297,29 +311,9 @@ impl RedisBackend {
         name: &'static str,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> PortResult<T> {
-        let span = self.span("EVALSHA", Some(name));
-        let started = crate::telemetry::Started::now();
-        macro_rules! call {
-            () => {{
-                self.inner.breaker.admit()?;
-                let mut conn = self.conn();
-                let deadline = self.inner.config.socket_timeout;
-                let sent = tokio::time::timeout(deadline, invocation.invoke_async(&mut conn)).await;
-                let result = match sent {
-                    Ok(answer) => answer.map_err(BackendError::from),
-                    Err(_) => Err(self.deadline_passed()),
-                };
-                self.inner.breaker.record(&result);
-                crate::telemetry::operation(started, "EVALSHA", error_kind(&result));
-                result
-            }};
-        }
-        if span.is_disabled() {
-            return call!();
-        }
-        let result: PortResult<T> = async { call!() }.instrument(span.clone()).await;
-        record_error(&span, &result);
-        result
+        in_place!(self, "EVALSHA", Some(name), |conn| async move {
+            invocation.invoke_async(conn).await
+        })
     }
 
     /// The span of one backend operation, named and with fields after the OpenTelemetry
