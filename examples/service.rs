@@ -6,7 +6,15 @@ use std::io::IsTerminal;
 use forze_examples::service::{build, serve, shutdown_signal, Config};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() {
+    // Errors are printed as sentences (`Display`), not as the structs `main` would print.
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Colours only on a terminal: logs collected from a pipe or a file stay plain text.
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())

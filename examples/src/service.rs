@@ -559,6 +559,18 @@ async fn add_star(
     Ok(Json(serde_json::json!({"id": id, "stars": stars})))
 }
 
+/// `url` with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
 /// Builds the runtime, the store and the router.
 pub async fn build(
     cfg: Config,
@@ -586,7 +598,13 @@ pub async fn build(
         .build()
         .await?;
     let store = match &cfg.database_url {
-        Some(url) => Store::Postgres(PgProjects::connect(url, &cfg.table).await?),
+        Some(url) => Store::Postgres(PgProjects::connect(url, &cfg.table).await.map_err(|e| {
+            // sqlx says only `PoolTimedOut` for a server that does not answer: say which one.
+            format!(
+                "cannot use PostgreSQL at {}: {e} (is it running, and does DATABASE_URL name it?)",
+                redact(url)
+            )
+        })?),
         None => Store::Memory(MemoryDocumentStore::new(), Arc::default()),
     };
     let state = AppState {

@@ -443,3 +443,34 @@ async fn ids_revisions_and_missing_projects() {
     assert_eq!(counted, None, "a transfer that did not happen was counted");
     svc.stop().await;
 }
+
+/// A PostgreSQL that cannot be reached is a start-up error that names it (password redacted)
+/// and says what to check, instead of sqlx's bare `PoolTimedOut` / IO error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_is_named_at_start_up() {
+    let redis = RedisServer::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let cfg = Config {
+        redis: Some(forze_tests::redis_config(&redis).max_size(1)),
+        database_url: Some(format!("postgres://app:pg-s3cret@127.0.0.1:{closed}/test")),
+        table: "forze_test_unreachable".to_owned(),
+        requests_per_minute: 1000,
+        create_gate: None,
+    };
+    let err = build(cfg)
+        .await
+        .err()
+        .expect("no PostgreSQL, no service")
+        .to_string();
+    assert!(
+        err.contains("cannot use PostgreSQL at postgres://app:***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("DATABASE_URL") && !err.contains("pg-s3cret"),
+        "{err}"
+    );
+}
