@@ -135,7 +135,44 @@ pub use forze_macros::cached;
 
 /// Drops cache entries after an async function succeeds (`Ok` for `Result`s, any value
 /// otherwise): `key = "..."` and/or `tags = [...]`, templates as for [`macro@cached`]; `via`
-/// and `crate` as there. See [`macro@cached`] for an example. The flow is
+/// and `crate` as there.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use forze_runtime::{cache_invalidate, cached, CacheRoute, Forze};
+///
+/// static QUERIES: AtomicUsize = AtomicUsize::new(0);
+///
+/// /// A team's member list, tagged with its team.
+/// #[cached(cache = "teams", key = "members:{team}", tags = ["team:{team}"])]
+/// async fn members(team: u64) -> Result<Vec<String>, std::io::Error> {
+///     QUERIES.fetch_add(1, Ordering::SeqCst);  // e.g. a SELECT
+///     Ok(vec!["ada".into()])
+/// }
+///
+/// /// Adding a member drops every entry tagged with the team, once the write succeeded.
+/// #[cache_invalidate(cache = "teams", tags = ["team:{team}"])]
+/// async fn add_member(team: u64, name: String) -> Result<(), std::io::Error> {
+///     let _ = (team, name);                     // e.g. an INSERT
+///     Ok(())
+/// }
+///
+/// let forze = Forze::builder().cache("teams", CacheRoute::new("app:teams")).build().await?;
+/// forze
+///     .scope(async {
+///         members(7).await?;                    // a miss: queries
+///         members(7).await?;                    // a hit
+///         add_member(7, "grace".into()).await?; // drops the team's entries
+///         members(7).await?;                    // a miss again
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .await?;
+/// assert_eq!(QUERIES.load(Ordering::SeqCst), 2);
+/// # Ok(()) }
+/// ```
+///
+/// The flow is
 /// [`Cache::invalidate_entries`]. Failures to invalidate are logged at `error` and do not
 /// change the function's result; without a runtime the function runs and a `warn` is logged
 /// once.
