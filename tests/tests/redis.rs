@@ -549,3 +549,44 @@ async fn health_names_the_server_and_valkey_urls_connect() {
         );
     }
 }
+
+/// `native_commands(false)` forces the scripts even where the server has `SET … IFEQ` and
+/// `DELIFEQ` (this bites on the Valkey pass of `scripts/test`; Redis 7 has neither).
+#[tokio::test]
+async fn native_commands_off_runs_the_scripts() {
+    let server = RedisServer::start();
+    let f = Forze::builder()
+        .redis(redis_config(&server).native_commands(false))
+        .idempotency("i", forze_runtime::IdempotencyRoute::new("t:i"))
+        .lock("l", forze_runtime::LockRoute::new("t:l"))
+        .build()
+        .await
+        .unwrap();
+    assert!(f.health().await.native_commands.is_empty());
+    let mut mon = Monitor::start(&server).await;
+    let fp = fingerprint(&1).unwrap();
+    let Begin::Proceed(claim) = f
+        .idempotency("i")
+        .unwrap()
+        .begin("op", "k", &fp)
+        .await
+        .unwrap()
+    else {
+        panic!("a first begin proceeds")
+    };
+    one_round_trip(&mut mon, "idempotency commit", "EVALSHA", || {
+        claim.commit(&"r")
+    })
+    .await
+    .unwrap();
+    let g = f
+        .lock("l")
+        .unwrap()
+        .try_acquire("j")
+        .await
+        .unwrap()
+        .unwrap();
+    one_round_trip(&mut mon, "lock release", "EVALSHA", || g.release())
+        .await
+        .unwrap();
+}

@@ -74,6 +74,15 @@ pub fn attribute<A>(
     )
 }
 
+/// `{ body }` with the braces of the user's `block`, kept at their place in the source: with
+/// them, the function is the user's item to rustc (an unused one gets its `dead_code`
+/// warning).
+fn user_braces(block: &syn::Block, body: TokenStream) -> proc_macro2::Group {
+    let mut braces = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
+    braces.set_span(block.brace_token.span.join());
+    braces
+}
+
 /// The forze macros that cannot go on one function together, and why. Every other pair stacks,
 /// the outer one running first: `#[rate_limited]` above `#[cached]` counts hits too, below it
 /// only misses; `#[idempotent]` above `#[cache_invalidate]` invalidates on the first run only.
@@ -162,9 +171,7 @@ fn outermost_first(name: &str, attr: TokenStream, func: &syn::ItemFn) -> TokenSt
         vis, sig, block, ..
     } = func;
     let stmts = &block.stmts;
-    let mut braces =
-        proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#(#inner)* #(#stmts)*));
-    braces.set_span(block.brace_token.span.join());
+    let braces = user_braces(block, quote!(#(#inner)* #(#stmts)*));
     quote! {
         #(#outer)*
         #(#below)*
@@ -298,9 +305,7 @@ impl<'a> Annotated<'a> {
             .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
         // The body's braces keep their place in the user's source: with them, the function is
         // the user's item to rustc, and an unused one gets its `dead_code` warning.
-        let mut braces =
-            proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#(#inner)* #body));
-        braces.set_span(block.brace_token.span.join());
+        let braces = user_braces(block, quote!(#(#inner)* #body));
         quote! {
             #(#outer)*
             #vis #sig #braces

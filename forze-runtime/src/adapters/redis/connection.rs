@@ -96,6 +96,13 @@ impl RedisBackend {
             source,
         };
         let client = super::tls::client(&config.url, &config.tls).map_err(connect_err)?;
+        // The spans' `server.address` / `server.port` (the URL was validated by `problems`).
+        let url = url::Url::parse(&config.url).ok();
+        let address = url
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let port = url.as_ref().and_then(url::Url::port).unwrap_or(6379);
         // No response timeout of the manager's own: every call is bounded by `guarded` (one
         // timer per call, reconnect waits included).
         let manager_config = ConnectionManagerConfig::new()
@@ -124,14 +131,8 @@ impl RedisBackend {
                 breaker: Breaker::new(config.breaker),
                 server: None,
                 native: Native::default(),
-                address: url::Url::parse(&config.url)
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                port: url::Url::parse(&config.url)
-                    .ok()
-                    .and_then(|u| u.port())
-                    .unwrap_or(6379),
+                address,
+                port,
                 config,
             }),
         };
