@@ -119,7 +119,7 @@ struct World {
 async fn step(w: &mut World, op: Op, i: u64, t: u64) {
     match op {
         Op::RawGet => {
-            let key = format!("bench:projects/cache/body/projects:{}/1", i % DOCS);
+            let key = format!("bench:projects/cache/body/{{projects:{}}}/1", i % DOCS);
             let v: Vec<u8> = redis::cmd("GET")
                 .arg(key)
                 .query_async(&mut w.conn)

@@ -2,6 +2,7 @@
 //! and one contract suite per port that runs against every backend.
 
 pub mod bench;
+pub mod cluster;
 pub mod contract;
 pub mod monitor;
 pub mod proxy;
@@ -15,6 +16,7 @@ use forze_runtime::{
     LockRoute, RedisConfig,
 };
 
+pub use cluster::{on_cluster, RedisCluster};
 pub use proxy::Proxy;
 pub use server::RedisServer;
 
@@ -65,7 +67,12 @@ pub async fn redis_env() -> Harness {
 
 /// The config tests use for `server`: 2 connections, short timeouts.
 pub fn redis_config(server: &RedisServer) -> RedisConfig {
-    RedisConfig::new(server.url())
+    test_config(server.url())
+}
+
+/// The config tests use for a server or cluster at `url`: 2 connections, short timeouts.
+pub fn test_config(url: String) -> RedisConfig {
+    RedisConfig::new(url)
         .max_size(2)
         .socket_timeout(Duration::from_secs(2))
         .connect_timeout(Duration::from_secs(2))
@@ -133,8 +140,10 @@ macro_rules! contract_tests {
 pub struct Harness {
     /// The runtime under test.
     pub forze: Forze,
-    /// The test's own redis-server (Redis runs only).
+    /// The test's own redis-server (Redis runs on one server).
     pub server: Option<RedisServer>,
+    /// The test's own cluster (Redis runs with `FORZE_TOPOLOGY=cluster`).
+    pub cluster: Option<RedisCluster>,
     /// Incremented by the bodies of the functions under test.
     pub runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -148,6 +157,7 @@ impl Harness {
                 .await
                 .expect("memory runtime"),
             server: None,
+            cluster: None,
             runs: Default::default(),
         }
     }
@@ -157,11 +167,15 @@ impl Harness {
         Self::redis_with(routes, |cfg| cfg).await
     }
 
-    /// [`Harness::redis`] with the config changed by `config`.
+    /// [`Harness::redis`] with the config changed by `config`; on a cluster of the test's own
+    /// instead when the suites run on clusters ([`on_cluster`]).
     pub async fn redis_with(
         routes: fn(ForzeBuilder) -> ForzeBuilder,
         config: fn(RedisConfig) -> RedisConfig,
     ) -> Self {
+        if on_cluster() {
+            return Self::cluster_with(routes, config).await;
+        }
         let server = RedisServer::start();
         let forze = routes(Forze::builder().redis(config(redis_config(&server))))
             .build()
@@ -170,6 +184,30 @@ impl Harness {
         Self {
             forze,
             server: Some(server),
+            cluster: None,
+            runs: Default::default(),
+        }
+    }
+
+    /// `routes` on a Redis Cluster of the test's own (3 masters, 3 replicas).
+    pub async fn cluster(routes: fn(ForzeBuilder) -> ForzeBuilder) -> Self {
+        Self::cluster_with(routes, |cfg| cfg).await
+    }
+
+    /// [`Harness::cluster`] with the config changed by `config`.
+    pub async fn cluster_with(
+        routes: fn(ForzeBuilder) -> ForzeBuilder,
+        config: fn(RedisConfig) -> RedisConfig,
+    ) -> Self {
+        let cluster = RedisCluster::start().await;
+        let forze = routes(Forze::builder().redis(config(test_config(cluster.url()))))
+            .build()
+            .await
+            .expect("redis cluster runtime");
+        Self {
+            forze,
+            server: None,
+            cluster: Some(cluster),
             runs: Default::default(),
         }
     }

@@ -64,7 +64,8 @@ fn binary(tls: bool) -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
+/// A local TCP port that nothing listens on now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -171,15 +171,15 @@ async fn misses_read_the_store_once(env: &Env) {
     assert_eq!(cur.version, 1);
     assert_eq!(
         &Project::key_patterns().pointer,
-        "{namespace}/cache/pointer/projects:{id}"
+        "{namespace}/cache/pointer/{projects:{id}}"
     );
     assert_eq!(
         &Project::key_patterns().body,
-        "{namespace}/cache/body/projects:{id}/{version}"
+        "{namespace}/cache/body/{projects:{id}}/{version}"
     );
     assert_eq!(
         &Project::key_patterns().current,
-        "{namespace}/cache/current/projects:{id}"
+        "{namespace}/cache/current/{projects:{id}}"
     );
 }
 

@@ -303,8 +303,11 @@ async fn corrupt_entries_read_as_a_miss_and_get_overwritten() {
     );
     // A current copy without a version, or with a body that does not decode, is a miss too;
     // the pointer and the bodies are not read.
-    let _: () = raw.set("t:c/cache/pointer/doc", "7").await.unwrap();
-    let _: () = raw.set("t:c/cache/body/doc/7", "\"seven\"").await.unwrap();
+    let _: () = raw.set("t:c/cache/pointer/{doc}", "7").await.unwrap();
+    let _: () = raw
+        .set("t:c/cache/body/{doc}/7", "\"seven\"")
+        .await
+        .unwrap();
     assert!(c.get_current::<String>("doc").await.unwrap().is_none());
     for garbage in [
         "garbage",
@@ -312,14 +315,14 @@ async fn corrupt_entries_read_as_a_miss_and_get_overwritten() {
         "7:not json",
         "18446744073709551616:\"x\"",
     ] {
-        let _: () = raw.set("t:c/cache/current/doc", garbage).await.unwrap();
+        let _: () = raw.set("t:c/cache/current/{doc}", garbage).await.unwrap();
         assert!(
             c.get_current::<String>("doc").await.unwrap().is_none(),
             "{garbage}"
         );
     }
     let _: () = raw
-        .set("t:c/cache/current/doc", "7:\"seven\"")
+        .set("t:c/cache/current/{doc}", "7:\"seven\"")
         .await
         .unwrap();
     let cur = c.get_current::<String>("doc").await.unwrap().unwrap();

@@ -2,9 +2,10 @@
 //! truth ([`DocumentStore`], with [`MemoryDocumentStore`] included), and [`Documents`], the
 //! repository that reads through the versioned cache and keeps it right on writes.
 //!
-//! The cache follows the key layout of the seed: pointer `{namespace}/cache/pointer/{key}` →
-//! current version, body `{namespace}/cache/body/{key}/{version}`, with `{key}` =
-//! `{document name}:{id}`, plus `{namespace}/cache/current/{key}` → `{version}:{body}`, a copy of
+//! The cache follows the key layout of the seed: pointer `{namespace}/cache/pointer/{{key}}` →
+//! current version, body `{namespace}/cache/body/{{key}}/{version}`, with `{key}` =
+//! `{document name}:{id}` written between braces (a Redis Cluster hash tag: the three keys of a
+//! document share a slot), plus `{namespace}/cache/current/{{key}}` → `{version}:{body}`, a copy of
 //! the current body that the same atomic write keeps. A hit is one plain `GET` of that copy; a
 //! writer never moves the pointer back, so a slow reader that re-warms the cache with an older
 //! version after a newer write changes nothing; old bodies expire with their TTL.
@@ -51,7 +52,7 @@ pub struct CacheSpec {
 /// }
 ///
 /// assert_eq!(Project::NAME, "projects");
-/// assert_eq!(Project::key_patterns().pointer, "{namespace}/cache/pointer/projects:{id}");
+/// assert_eq!(Project::key_patterns().pointer, "{namespace}/cache/pointer/{projects:{id}}");
 /// let p = Project { id: 7, rev: 3, name: "forze".into() };
 /// assert_eq!((*p.id(), p.version()), (7, 3));
 /// ```

@@ -222,8 +222,8 @@ impl Cache {
     }
 
     /// The current version of the versioned entry `key` and its body, in one round trip (one
-    /// `GET` of `{ns}/cache/current/{key}`, which [`Cache::set_version`] writes together with
-    /// the pointer `{ns}/cache/pointer/{key}` and the body `{ns}/cache/body/{key}/{version}`).
+    /// `GET` of `{ns}/cache/current/{{key}}`, which [`Cache::set_version`] writes together with
+    /// the pointer `{ns}/cache/pointer/{{key}}` and the body `{ns}/cache/body/{{key}}/{version}`).
     pub async fn get_current<T: DeserializeOwned>(
         &self,
         key: &str,

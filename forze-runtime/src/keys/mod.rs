@@ -8,15 +8,21 @@
 //! | what | key |
 //! |---|---|
 //! | plain cache entry | `{prefix}/cache/kv/{key}` |
-//! | document cache pointer | `{prefix}/cache/pointer/{key}` → current version |
-//! | document cache body | `{prefix}/cache/body/{key}/{version}` |
-//! | document cache current copy | `{prefix}/cache/current/{key}` → `{version}:{body}` |
+//! | document cache pointer | `{prefix}/cache/pointer/{{key}}` → current version |
+//! | document cache body | `{prefix}/cache/body/{{key}}/{version}` |
+//! | document cache current copy | `{prefix}/cache/current/{{key}}` → `{version}:{body}` |
 //! | cache tag (group of entries) | `{prefix}/cache/tag/{tag}` |
+//! | cache tag on a Redis Cluster | `{prefix}/cache/tag/{tag}/slots` → the slots used, `{prefix}/cache/tag/{tag}/{{s}}` per slot |
 //! | counter | `{prefix}[/{suffix}]` |
 //! | idempotency record | `{prefix}/{operation}/{idempotency_key}` |
 //! | rate limiter state | `{prefix}/ratelimit/{key}`, `/{window}` added for a fixed window, `/gcra-{limit}-{period ms}` for GCRA |
 //! | lock | `{prefix}/lock/{key}` |
 //! | cache fill lock (`#[cached(lock = ...)]`) | `{lock prefix}/fill/{cache entry's storage key}` |
+//!
+//! A versioned entry's key stands between braces as written (`{{key}}` above): a Redis Cluster
+//! hash tag, so that its pointer, bodies and current copy are in one hash slot and one script
+//! can move them together (see [`entity_tag`]). No other caller-supplied part can form a hash
+//! tag.
 //!
 //! where `{prefix}` is `{namespace}` for ordinary routes and `{namespace}/tenant/{tenant}` for
 //! routes wired with `tenant_aware`. The wiring refuses two routes (of any kind) whose
@@ -28,7 +34,7 @@
 //! here, and only here: `A-Z a-z 0-9 - _ . :` stay as they are and every other byte (of its
 //! UTF-8 form) is written `%XX`, so a part never contains `/`, `{`, `}`, `*`, `?`, `[`, `]`,
 //! spaces or control bytes: no input can step into another namespace, operation, suffix or
-//! tenant, form a Redis Cluster hash tag or act as a glob. The mapping is injective, so two
+//! tenant, form a Redis Cluster hash tag of its own or act as a glob. The mapping is injective, so two
 //! different inputs never share a key. A part whose escaped form is longer than
 //! [`MAX_PART_LEN`] bytes is stored as `~` followed by the SHA-256 of the raw input (`~` is
 //! itself always escaped, so no short input can produce such a part). An operation or a counter
@@ -45,14 +51,16 @@
 //! assert_eq!(ks.idempotency("lock", "k"), "app:idem/%6Cock/k");
 //! ```
 
+mod slots;
 mod space;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use slots::{entity_tag, hash_slot, slot_tag, HASH_SLOTS};
 pub(crate) use space::space_body_key;
-pub use space::{gcra_key, window_key, DocumentKeyPatterns, KeySpace};
+pub use space::{gcra_key, tag_slot_key, tag_slots_key, window_key, DocumentKeyPatterns, KeySpace};
 pub use writer::{client_key, document_key, scoped_key, KeyPart, KeyWriter};
 
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape_part, escape_segment};
+use super::{entity_tag, escape_part, escape_segment, slot_tag};
 
 /// The key space of one wired route: its namespace and, for tenant-aware routes, the tenant.
 ///
@@ -50,31 +50,58 @@ impl KeySpace {
         self.under("/cache/kv/", &escape_part(key))
     }
 
-    /// `{prefix}/cache/pointer/{key}`: the current version of a versioned (document) entry.
+    /// `{prefix}/cache/pointer/{{key}}`: the current version of a versioned (document) entry.
+    /// The key stands between braces, a Redis Cluster hash tag (see [`entity_tag`]), so the
+    /// pointer, the bodies and the current copy of one entry share a hash slot.
     pub fn cache_pointer(&self, key: &str) -> String {
-        self.under("/cache/pointer/", &escape_part(key))
+        self.under("/cache/pointer/", &entity_tag(key))
     }
 
-    /// `{prefix}/cache/body/{key}`: the prefix of the bodies of a versioned entry; a body's key
-    /// is this prefix, `/` and the version number (see [`KeySpace::cache_body`]).
+    /// `{prefix}/cache/body/{{key}}`: the prefix of the bodies of a versioned entry; a body's
+    /// key is this prefix, `/` and the version number (see [`KeySpace::cache_body`]).
     pub fn cache_body_prefix(&self, key: &str) -> String {
-        self.under("/cache/body/", &escape_part(key))
+        self.under("/cache/body/", &entity_tag(key))
     }
 
-    /// `{prefix}/cache/body/{key}/{version}`: one version's body.
+    /// `{prefix}/cache/body/{{key}}/{version}`: one version's body.
     pub fn cache_body(&self, key: &str, version: u64) -> String {
         space_body_key(&self.cache_body_prefix(key), version)
     }
 
-    /// `{prefix}/cache/current/{key}`: `{version}:{body}`, a copy of the current version's body
-    /// of a versioned entry, read with one plain `GET`.
+    /// `{prefix}/cache/current/{{key}}`: `{version}:{body}`, a copy of the current version's
+    /// body of a versioned entry, read with one plain `GET`.
     pub fn cache_current(&self, key: &str) -> String {
-        self.under("/cache/current/", &escape_part(key))
+        self.under("/cache/current/", &entity_tag(key))
     }
 
-    /// `{prefix}/cache/tag/{tag}`: the set of entries that carry a tag.
+    /// `{prefix}/cache/tag/{tag}`: the set of entries that carry a tag (one server; on a Redis
+    /// Cluster a tag has a set per hash slot, see [`KeySpace::cache_tag_in_slot`]).
     pub fn cache_tag(&self, tag: &str) -> String {
         self.under("/cache/tag/", &escape_part(tag))
+    }
+
+    /// `{prefix}/cache/tag/{tag}/slots` (Redis Cluster): the hash slots in which `tag` has a
+    /// set of entries ([`KeySpace::cache_tag_in_slot`]). A slot is added before the first entry
+    /// of the tag is written in it, and never removed (the set expires with the tag's
+    /// longest-lived entry), so an invalidation that reads it finds every slot to clear.
+    pub fn cache_tag_slots(&self, tag: &str) -> String {
+        tag_slots_key(&self.cache_tag(tag))
+    }
+
+    /// `{prefix}/cache/tag/{tag}/{{s}}` (Redis Cluster): the entries carrying `tag` that live in
+    /// hash slot `slot`, where `s` is a short string of that slot ([`slot_tag`]), so the set
+    /// and its entries are written by one script on one node.
+    ///
+    /// ```
+    /// use forze_runtime::keys::{hash_slot, KeySpace};
+    /// let ks = KeySpace::new("app", None);
+    /// let entry = ks.cache_kv("user:1");
+    /// let set = ks.cache_tag_in_slot("team:7", hash_slot(entry.as_bytes()));
+    /// assert!(set.starts_with("app/cache/tag/team:7/{"));
+    /// assert_eq!(hash_slot(set.as_bytes()), hash_slot(entry.as_bytes()));
+    /// ```
+    pub fn cache_tag_in_slot(&self, tag: &str, slot: u16) -> String {
+        tag_slot_key(&self.cache_tag(tag), slot)
     }
 
     /// `{prefix}` or `{prefix}/{suffix}`: a counter.
@@ -114,6 +141,38 @@ impl KeySpace {
     pub fn fill_lock(&self, entry: &str) -> String {
         self.under("/fill/", &escape_part(entry))
     }
+}
+
+/// `{tag}/slots`: the hash slots used by the tag whose set is `tag` (made by
+/// [`KeySpace::cache_tag`]), on a Redis Cluster.
+///
+/// ```
+/// let tag = forze_runtime::keys::KeySpace::new("app", None).cache_tag("t");
+/// assert_eq!(forze_runtime::keys::tag_slots_key(&tag), "app/cache/tag/t/slots");
+/// ```
+pub fn tag_slots_key(tag: &str) -> String {
+    let mut key = String::with_capacity(tag.len() + 6);
+    key.push_str(tag);
+    key.push_str("/slots");
+    key
+}
+
+/// `{tag}/{{s}}`: the set of the entries of hash slot `slot` that carry the tag whose set is
+/// `tag` (made by [`KeySpace::cache_tag`]), on a Redis Cluster; in slot `slot` itself.
+///
+/// ```
+/// use forze_runtime::keys::{hash_slot, tag_slot_key, KeySpace};
+/// let tag = KeySpace::new("app", None).cache_tag("t");
+/// assert_eq!(hash_slot(tag_slot_key(&tag, 42).as_bytes()), 42);
+/// ```
+pub fn tag_slot_key(tag: &str, slot: u16) -> String {
+    let s = slot_tag(slot);
+    let mut key = String::with_capacity(tag.len() + s.len() + 3);
+    key.push_str(tag);
+    key.push_str("/{");
+    key.push_str(s);
+    key.push('}');
+    key
 }
 
 /// `{state}/{window}`: the counter of one fixed window of the limiter state key `state` (made by
@@ -157,13 +216,14 @@ pub(crate) fn space_body_key(prefix: &str, n: u64) -> String {
 }
 
 /// The key patterns of a document type's cache entries, for documentation and tooling
-/// (`DocumentSpec::key_patterns`): `{namespace}/cache/pointer/{name}:{id}` and so on.
+/// (`DocumentSpec::key_patterns`): `{namespace}/cache/pointer/{{name}:{id}}` and so on (the
+/// outer braces are written as they stand: a hash tag).
 ///
 /// ```
 /// let p = forze_runtime::keys::DocumentKeyPatterns::of("projects");
-/// assert_eq!(p.pointer, "{namespace}/cache/pointer/projects:{id}");
-/// assert_eq!(p.body, "{namespace}/cache/body/projects:{id}/{version}");
-/// assert_eq!(p.current, "{namespace}/cache/current/projects:{id}");
+/// assert_eq!(p.pointer, "{namespace}/cache/pointer/{projects:{id}}");
+/// assert_eq!(p.body, "{namespace}/cache/body/{projects:{id}}/{version}");
+/// assert_eq!(p.current, "{namespace}/cache/current/{projects:{id}}");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentKeyPatterns {
@@ -182,7 +242,7 @@ impl DocumentKeyPatterns {
             prefix: "{namespace}".to_owned(),
         };
         // The placeholders are shown as placeholders, not escaped.
-        let entry = format!("{name}:{{id}}");
+        let entry = format!("{{{name}:{{id}}}}");
         Self {
             pointer: ks.under("/cache/pointer/", &entry),
             body: format!("{}/{{version}}", ks.under("/cache/body/", &entry)),

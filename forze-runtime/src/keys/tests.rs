@@ -83,9 +83,9 @@ fn tenant_cannot_reach_another_tenant_or_namespace() {
 #[test]
 fn layout_matches_the_contract() {
     let ks = KeySpace::new("app:projects", None);
-    assert_eq!(ks.cache_pointer("p1"), "app:projects/cache/pointer/p1");
-    assert_eq!(ks.cache_current("p1"), "app:projects/cache/current/p1");
-    assert_eq!(ks.cache_body("p1", 7), "app:projects/cache/body/p1/7");
+    assert_eq!(ks.cache_pointer("p1"), "app:projects/cache/pointer/{p1}");
+    assert_eq!(ks.cache_current("p1"), "app:projects/cache/current/{p1}");
+    assert_eq!(ks.cache_body("p1", 7), "app:projects/cache/body/{p1}/7");
     assert_eq!(ks.counter(None), "app:projects");
     assert_eq!(ks.counter(Some("2026")), "app:projects/2026");
     assert_eq!(
@@ -124,4 +124,33 @@ fn nesting_namespaces_overlap() {
     assert!(namespaces_overlap("a:b", "a:b.c"));
     assert!(namespaces_overlap("a:b.c", "a:b"));
     assert!(!namespaces_overlap("a:b", "a:c"));
+}
+
+#[test]
+fn every_slot_has_a_tag() {
+    for slot in 0..HASH_SLOTS {
+        let tag = slot_tag(slot);
+        assert!(!tag.is_empty() && tag.len() <= 4, "slot {slot}: {tag:?}");
+        assert_eq!(hash_slot(tag.as_bytes()), slot);
+    }
+}
+
+#[test]
+fn a_versioned_entrys_keys_share_a_slot() {
+    let ks = KeySpace::new("app:projects", Some("acme"));
+    for key in ["", "p1", "a/b", "{x}", "}{", &"y".repeat(500)] {
+        let slot = hash_slot(ks.cache_pointer(key).as_bytes());
+        assert_eq!(hash_slot(ks.cache_current(key).as_bytes()), slot, "{key:?}");
+        assert_eq!(hash_slot(ks.cache_body(key, 9).as_bytes()), slot, "{key:?}");
+    }
+    assert_ne!(ks.cache_pointer(""), ks.cache_pointer("%"));
+}
+
+#[test]
+fn a_tags_slot_set_is_in_its_slot() {
+    let ks = KeySpace::new("app", None);
+    for slot in [0, 5_000, 16_383] {
+        assert_eq!(hash_slot(ks.cache_tag_in_slot("t", slot).as_bytes()), slot);
+    }
+    assert_ne!(ks.cache_tag_slots("t"), ks.cache_tag("t/slots"));
 }

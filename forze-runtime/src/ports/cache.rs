@@ -204,25 +204,26 @@ impl VersionWrite {
     }
 }
 
-/// The keys of one versioned (document) entry, as laid out by [`crate::keys::KeySpace`].
+/// The keys of one versioned (document) entry, as laid out by [`crate::keys::KeySpace`]: the
+/// entry's key is a hash tag (`{{key}}`), so the three share a Redis Cluster slot.
 ///
 /// ```
 /// use forze_runtime::ports::VersionedKeys;
 /// let keys = VersionedKeys {
-///     pointer: "app/cache/pointer/doc:1",
-///     body_prefix: "app/cache/body/doc:1",
-///     current: "app/cache/current/doc:1",
+///     pointer: "app/cache/pointer/{doc:1}",
+///     body_prefix: "app/cache/body/{doc:1}",
+///     current: "app/cache/current/{doc:1}",
 /// };
-/// assert_eq!(keys.body(7), "app/cache/body/doc:1/7");
+/// assert_eq!(keys.body(7), "app/cache/body/{doc:1}/7");
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct VersionedKeys<'a> {
-    /// `{prefix}/cache/pointer/{key}` → the current version (decimal). The version guard: a write
+    /// `{prefix}/cache/pointer/{{key}}` → the current version (decimal). The version guard: a write
     /// of an older version is refused while it lives.
     pub pointer: &'a str,
-    /// `{prefix}/cache/body/{key}`: each version's body is at `{body_prefix}/{version}`.
+    /// `{prefix}/cache/body/{{key}}`: each version's body is at `{body_prefix}/{version}`.
     pub body_prefix: &'a str,
-    /// `{prefix}/cache/current/{key}` → `{version}:{body}`, a copy of the current version's body
+    /// `{prefix}/cache/current/{{key}}` → `{version}:{body}`, a copy of the current version's body
     /// that a read gets with one plain `GET`.
     pub current: &'a str,
 }

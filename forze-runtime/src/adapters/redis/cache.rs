@@ -1,4 +1,5 @@
-//! The cache port on Redis: `GET`, `SET PX`, `DEL`, `MGET`, a pipeline; scripts for tags and versions.
+//! The cache port on Redis: `GET`, `SET PX`, `DEL`, `MGET`, a pipeline; scripts for tags and
+//! versions (on a Redis Cluster, tags and `set_many` work per slot: `per_slot`).
 
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ impl CachePort for RedisBackend {
         if entries.is_empty() {
             return Ok(());
         }
+        if self.inner.cluster {
+            return self.set_many_per_slot(entries, ttl).await;
+        }
         let mut pipe = redis::pipe();
         for (k, v) in entries {
             pipe.cmd("SET")
@@ -64,6 +68,9 @@ impl CachePort for RedisBackend {
         if tags.is_empty() {
             return self.set(key, value, ttl).await;
         }
+        if self.inner.cluster {
+            return self.set_tagged_per_slot(key, value, ttl, tags).await;
+        }
         let mut inv = self.inner.scripts.set_tagged.key(key);
         for tag in tags {
             inv.key(tag);
@@ -75,6 +82,9 @@ impl CachePort for RedisBackend {
     async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
         if tags.is_empty() {
             return Ok(0);
+        }
+        if self.inner.cluster {
+            return self.invalidate_tags_per_slot(tags).await;
         }
         let mut inv = self.inner.scripts.invalidate_tags.prepare_invoke();
         for tag in tags {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::topology::Topology;
 use super::{BreakerConfig, TlsConfig};
 
 /// How to reach Redis / Valkey.
@@ -16,8 +17,12 @@ use super::{BreakerConfig, TlsConfig};
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS, feature `tls`) or
-    /// `redis+unix:///path/to/socket`.
+    /// One server: `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS, feature
+    /// `tls`), `valkey://…`, `valkeys://…` or `redis+unix:///path/to/socket`.
+    ///
+    /// A Redis Cluster: `redis+cluster://[user[:password]@]host:port[,host:port…]` (seed nodes;
+    /// `rediss+cluster://`, `valkey+cluster://`, `valkeys+cluster://` likewise). The same
+    /// credentials, timeouts and TLS settings apply to every node.
     pub url: String,
     /// Number of multiplexed connections opened (default 1). One connection carries every
     /// concurrent request of the process, pipelined: measured here (`BENCHMARKS.md`), one is the
@@ -135,43 +140,43 @@ impl RedisConfig {
 
     /// The URL with its password (if any) replaced by `***`, for logs and health reports.
     pub fn redacted_url(&self) -> String {
-        match url::Url::parse(&self.url) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
+        if matches!(Topology::of(&self.url), Ok(Topology::Single(_))) {
+            return match url::Url::parse(&self.url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
                 }
-                u.to_string()
-            }
-            Err(_) => "<unparseable redis url>".to_owned(),
+                Err(_) => "<unparseable redis url>".to_owned(),
+            };
         }
+        super::topology::redact(&self.url)
     }
 
     /// Every problem with this config (empty when it is usable).
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        match url::Url::parse(&self.url) {
-            Err(e) => out.push(format!(
-                "redis url {:?} is not a URL: {e}",
-                self.redacted_url()
-            )),
-            Ok(u) => match u.scheme() {
-                "redis" | "valkey" | "redis+unix" | "unix" => {}
-                "rediss" | "valkeys" if cfg!(feature = "tls") => {}
-                "rediss" | "valkeys" => {
-                    out.push("rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned())
+        let nodes = match Topology::of(&self.url) {
+            Ok(Topology::Single(url)) => vec![url],
+            Ok(Topology::Cluster(nodes)) => nodes,
+            Ok(sentinel @ Topology::Sentinel { .. }) => vec![sentinel.first_url()],
+            Err(problem) => {
+                out.push(problem);
+                Vec::new()
+            }
+        };
+        // Each node's URL as a URL of one server (a cluster's nodes share scheme and fragment,
+        // so one report of a problem they all have is enough).
+        let mut node_problems: Vec<String> = Vec::new();
+        for node in &nodes {
+            for problem in self.node_problems(node) {
+                if !node_problems.contains(&problem) {
+                    node_problems.push(problem);
                 }
-                other => out.push(format!(
-                    "redis url scheme {other:?} is not one of redis, rediss, valkey, valkeys, \
-                     redis+unix"
-                )),
-            },
+            }
         }
-        if let Ok(u) = url::Url::parse(&self.url) {
-            out.extend(
-                self.tls
-                    .problems(u.scheme(), u.fragment() == Some("insecure")),
-            );
-        }
+        out.extend(node_problems);
         if self.breaker.enabled
             && (self.breaker.failures == 0 || self.breaker.probe_interval.is_zero())
         {
@@ -191,12 +196,36 @@ impl RedisConfig {
                 out.push(format!("redis {name} {t:?} is not in (0, 1h]"));
             }
         }
+        out
+    }
+
+    /// The problems of `url`, the URL of one server of this deployment.
+    fn node_problems(&self, url: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let shown = || super::topology::redact(url);
+        match url::Url::parse(url) {
+            Err(e) => out.push(format!("redis url {:?} is not a URL: {e}", shown())),
+            Ok(u) => {
+                match u.scheme() {
+                    "redis" | "valkey" | "redis+unix" | "unix" => {}
+                    "rediss" | "valkeys" if cfg!(feature = "tls") => {}
+                    "rediss" | "valkeys" => out.push(
+                        "rediss:// (TLS) needs the `tls` feature of forze-runtime".to_owned(),
+                    ),
+                    other => out.push(format!(
+                        "redis url scheme {other:?} is not one of redis, rediss, valkey, \
+                         valkeys, redis+unix, redis+cluster (and rediss+, valkey+, valkeys+)"
+                    )),
+                }
+                out.extend(
+                    self.tls
+                        .problems(u.scheme(), u.fragment() == Some("insecure")),
+                );
+            }
+        }
         if out.is_empty() {
-            if let Err(e) = redis::Client::open(self.url.as_str()) {
-                out.push(format!(
-                    "redis url {:?} is not usable: {e}",
-                    self.redacted_url()
-                ));
+            if let Err(e) = redis::Client::open(url) {
+                out.push(format!("redis url {:?} is not usable: {e}", shown()));
             }
         }
         out

@@ -1,5 +1,5 @@
-//! The connections: `max_size` multiplexed `ConnectionManager`s (one per runtime thread's
-//! requests), bounded calls.
+//! The connections: `max_size` multiplexed connections (`ConnectionManager`s to one server,
+//! or cluster connections; one per runtime thread's requests), bounded calls.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,13 +9,17 @@ use tracing::Instrument;
 
 use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
+use super::conn::Conn;
 use super::scripts::Scripts;
 use super::server::{Native, ServerInfo};
+use super::topology::Topology;
 use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::ports::PortResult;
 
 pub(super) struct Inner {
-    pub(super) conns: Vec<ConnectionManager>,
+    pub(super) conns: Vec<Conn>,
+    /// Whether this is a Redis Cluster (tags and `set_many` then work per slot).
+    pub(super) cluster: bool,
     pub(super) scripts: Scripts,
     pub(super) config: RedisConfig,
     pub(super) breaker: Breaker,
@@ -95,25 +99,17 @@ impl RedisBackend {
             target: target.clone(),
             source,
         };
-        let client = super::tls::client(&config.url, &config.tls).map_err(connect_err)?;
+        let topology = Topology::of(&config.url).map_err(|problem| Error::Config {
+            problems: vec![problem],
+        })?;
         // The spans' `server.address` / `server.port` (the URL was validated by `problems`).
-        let url = url::Url::parse(&config.url).ok();
+        let url = url::Url::parse(&topology.first_url()).ok();
         let address = url
             .as_ref()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         let port = url.as_ref().and_then(url::Url::port).unwrap_or(6379);
-        // No response timeout of the manager's own: every call is bounded by `guarded` (one
-        // timer per call, reconnect waits included).
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let open =
-            futures_util::future::try_join_all((0..config.max_size).map(|_| {
-                ConnectionManager::new_with_config(client.clone(), manager_config.clone())
-            }));
+        let open = open(&topology, &config);
         // The manager retries a refused connection a few times; bound the whole start-up.
         let conns = tokio::time::timeout(config.connect_timeout * 2, open)
             .await
@@ -123,10 +119,11 @@ impl RedisBackend {
                     format!("no connection within {:?}", config.connect_timeout * 2),
                 ))
             })?
-            .map_err(|e| connect_err(e.into()))?;
+            .map_err(connect_err)?;
         let mut backend = Self {
             inner: Arc::new(Inner {
                 conns,
+                cluster: matches!(topology, Topology::Cluster(_)),
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
                 server: None,
@@ -137,12 +134,10 @@ impl RedisBackend {
             }),
         };
         backend.ping().await.map_err(connect_err)?;
+        let mut info_cmd = redis::cmd("INFO");
+        info_cmd.arg("server");
         let info: Option<String> = backend
-            .bounded(
-                redis::cmd("INFO")
-                    .arg("server")
-                    .query_async(&mut backend.conn()),
-            )
+            .bounded(backend.conn().on_one_node(info_cmd))
             .await
             .ok();
         if let Some(inner) = Arc::get_mut(&mut backend.inner) {
@@ -220,7 +215,7 @@ impl RedisBackend {
         result
     }
 
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> Conn {
         let conns = &self.inner.conns;
         if conns.len() == 1 {
             return conns[0].clone();
@@ -263,22 +258,17 @@ impl RedisBackend {
     /// forgets every key) or `"unknown"` (the server does not say, e.g. `CONFIG` is disabled).
     pub async fn persistence(&self) -> &'static str {
         let mut conn = self.conn();
-        let info: Result<String, _> = self
-            .bounded(redis::cmd("INFO").arg("persistence").query_async(&mut conn))
-            .await;
+        let mut info_cmd = redis::cmd("INFO");
+        info_cmd.arg("persistence");
+        let info: Result<String, _> = self.bounded(conn.on_one_node(info_cmd)).await;
         match info {
             Ok(info) if info.lines().any(|l| l.trim() == "aof_enabled:1") => return "aof",
             Ok(_) => {}
             Err(_) => return "unknown",
         }
-        let save: Result<Vec<String>, _> = self
-            .bounded(
-                redis::cmd("CONFIG")
-                    .arg("GET")
-                    .arg("save")
-                    .query_async(&mut conn),
-            )
-            .await;
+        let mut save_cmd = redis::cmd("CONFIG");
+        save_cmd.arg("GET").arg("save");
+        let save: Result<Vec<String>, _> = self.bounded(conn.on_one_node(save_cmd)).await;
         match save {
             Ok(kv) if kv.len() == 2 && kv[1].trim().is_empty() => "none",
             Ok(kv) if kv.len() == 2 => "rdb",
@@ -355,6 +345,39 @@ impl RedisBackend {
             .await;
         record_error(&span, &result);
         result
+    }
+}
+
+/// `config.max_size` connections to the deployment `topology` names.
+async fn open(topology: &Topology, config: &RedisConfig) -> Result<Vec<Conn>, BackendError> {
+    let n = config.max_size;
+    match topology {
+        Topology::Single(url) => {
+            let client = super::tls::client(url, &config.tls)?;
+            // No response timeout of the manager's own: every call is bounded by `in_place!` /
+            // `bounded` (one timer per call, reconnect waits included).
+            let manager_config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(config.connect_timeout))
+                .set_response_timeout(None)
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(1));
+            let managers = futures_util::future::try_join_all((0..n).map(|_| {
+                ConnectionManager::new_with_config(client.clone(), manager_config.clone())
+            }))
+            .await?;
+            Ok(managers.into_iter().map(Conn::Single).collect())
+        }
+        Topology::Cluster(nodes) => {
+            let client = super::tls::cluster_client(nodes, config)?;
+            let conns =
+                futures_util::future::try_join_all((0..n).map(|_| client.get_async_connection()))
+                    .await?;
+            Ok(conns.into_iter().map(Conn::Cluster).collect())
+        }
+        Topology::Sentinel { .. } => Err(BackendError::new(
+            BackendErrorKind::Protocol,
+            "Sentinel is not supported yet",
+        )),
     }
 }
 

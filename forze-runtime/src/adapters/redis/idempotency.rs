@@ -1,7 +1,9 @@
 //! The idempotency port on Redis: one string per key (`codec::idempotency`). A begin is one
 //! plain `SET key claim NX PX lease GET` — it claims the key, or returns the record that holds
 //! it (a replay is this one command); commit, extend and release compare the whole claim
-//! (`owned`, or the commit script on servers without `SET … IFEQ`).
+//! (`owned`, or the commit script on servers without `SET … IFEQ`). Each is safe to send again
+//! after a dropped connection (what a cluster client does): a begin that finds its own claim
+//! proceeds, a commit that finds its own record is committed.
 
 use std::time::Duration;
 
@@ -94,6 +96,9 @@ impl IdempotencyPort for RedisBackend {
             .await;
         match held {
             Ok(None) => Ok(BeginOutcome::Proceed),
+            // Our own claim: this begin was sent again after its connection dropped (a cluster
+            // client does that), and its first send took the key. The token is ours alone.
+            Ok(Some(value)) if value == claim => Ok(BeginOutcome::Proceed),
             Ok(Some(value)) => match outcome(&value, fingerprint) {
                 Some(found) => Ok(found),
                 None => self.heal(key, &claim, fingerprint, lease, value).await,
@@ -125,17 +130,20 @@ impl IdempotencyPort for RedisBackend {
             }
             // Not our claim any more: recorded anyway when the claim lapsed and nobody took the
             // key (the owner holds the only result).
-            let set: Option<String> = self
+            // `GET` tells, if it was not set, whether the key holds this very record: the
+            // commit sent again after a dropped connection, whose first send committed.
+            let set: Option<Vec<u8>> = self
                 .query(
-                    command("SET", 5, key.len() + done.len() + 20)
+                    command("SET", 6, key.len() + done.len() + 20)
                         .arg(key)
                         .arg(&done)
                         .arg("NX")
                         .arg("PX")
-                        .arg(ms(ttl)),
+                        .arg(ms(ttl))
+                        .arg("GET"),
                 )
                 .await?;
-            return Ok(set.is_some());
+            return Ok(set.is_none_or(|held| held == done));
         }
         let committed: i64 = self
             .run(

@@ -16,15 +16,18 @@
 mod breaker;
 mod cache;
 mod config;
+mod conn;
 mod connection;
 mod counter;
 mod idempotency;
 mod lock;
 mod owned;
+mod per_slot;
 mod rate_limit;
 mod scripts;
 mod server;
 mod tls;
+mod topology;
 
 use std::time::Duration;
 

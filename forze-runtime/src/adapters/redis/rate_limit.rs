@@ -78,7 +78,15 @@ impl RedisBackend {
             match incr {
                 Ok(used) if used >= 1 => {
                     let used = used as u64;
-                    if used == 1 {
+                    // The call that opened the window sets its expiry. On a cluster, whose client
+                    // may send an `INCRBY` again after a dropped connection, the opening call
+                    // may see a count of up to 1 + the re-sends.
+                    let opened = if self.inner.cluster {
+                        used <= 1 + u64::from(super::conn::CLUSTER_RETRIES)
+                    } else {
+                        used == 1
+                    };
+                    if opened {
                         self.expire_window(&counter, expiry_ms).await;
                     }
                     return Ok(window_decision(quota, used <= quota.limit, used, left));

@@ -9,6 +9,7 @@ pub(super) struct Scripts {
     pub(super) idem_heal: Script,
     pub(super) idem_commit: Script,
     pub(super) set_tagged: Script,
+    pub(super) tag_register: Script,
     pub(super) invalidate_tags: Script,
     pub(super) if_equal_expire: Script,
     pub(super) if_equal_delete: Script,
@@ -26,6 +27,7 @@ impl Scripts {
             idem_heal: Script::new(include_str!("scripts/idempotency_heal.lua")),
             idem_commit: Script::new(include_str!("scripts/idempotency_commit.lua")),
             set_tagged: Script::new(include_str!("scripts/cache_set_tagged.lua")),
+            tag_register: Script::new(include_str!("scripts/cache_tag_register.lua")),
             invalidate_tags: Script::new(include_str!("scripts/cache_invalidate_tags.lua")),
             if_equal_expire: Script::new(include_str!("scripts/if_equal_expire.lua")),
             if_equal_delete: Script::new(include_str!("scripts/if_equal_delete.lua")),
@@ -37,9 +39,10 @@ impl Scripts {
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 12] {
+    pub(super) fn all(&self) -> [&Script; 13] {
         [
             &self.set_tagged,
+            &self.tag_register,
             &self.invalidate_tags,
             &self.set_version,
             &self.fence,

@@ -70,30 +70,62 @@ impl std::fmt::Debug for TlsConfig {
     }
 }
 
+/// rustls needs a process-wide crypto provider; install ring's unless the application chose one
+/// already.
+#[cfg(feature = "tls")]
+fn crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// The certificates of `tls` in redis-rs' form, when any is set.
+#[cfg(feature = "tls")]
+fn certificates(tls: &TlsConfig) -> Option<redis::TlsCertificates> {
+    tls.is_set().then(|| redis::TlsCertificates {
+        client_tls: match (&tls.client_cert_pem, &tls.client_key_pem) {
+            (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+                client_cert: cert.clone(),
+                client_key: key.clone(),
+            }),
+            _ => None,
+        },
+        root_cert: tls.ca_pem.clone(),
+    })
+}
+
 /// The client for `url` with `tls`.
 pub(super) fn client(url: &str, tls: &TlsConfig) -> Result<redis::Client, BackendError> {
     #[cfg(feature = "tls")]
     {
-        // rustls needs a process-wide crypto provider; install ring's unless the application
-        // chose one already.
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-        if tls.is_set() {
-            let certs = redis::TlsCertificates {
-                client_tls: match (&tls.client_cert_pem, &tls.client_key_pem) {
-                    (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
-                        client_cert: cert.clone(),
-                        client_key: key.clone(),
-                    }),
-                    _ => None,
-                },
-                root_cert: tls.ca_pem.clone(),
-            };
+        crypto_provider();
+        if let Some(certs) = certificates(tls) {
             return redis::Client::build_with_tls(url, certs).map_err(BackendError::from);
         }
     }
     #[cfg(not(feature = "tls"))]
     let _ = tls;
     redis::Client::open(url).map_err(BackendError::from)
+}
+
+/// The cluster client for the seed `nodes` with the timeouts and TLS settings of `config`:
+/// TLS comes from the nodes' scheme (`rediss://`), the certificates from `config.tls`.
+pub(super) fn cluster_client(
+    nodes: &[String],
+    config: &super::RedisConfig,
+) -> Result<redis::cluster::ClusterClient, BackendError> {
+    let builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.socket_timeout)
+        .retries(super::conn::CLUSTER_RETRIES)
+        .min_retry_wait(10)
+        .max_retry_wait(500);
+    #[cfg(feature = "tls")]
+    {
+        crypto_provider();
+        if let Some(certs) = certificates(&config.tls) {
+            return builder.certs(certs).build().map_err(BackendError::from);
+        }
+    }
+    builder.build().map_err(BackendError::from)
 }

@@ -1,0 +1,273 @@
+//! A real Redis Cluster per test: 3 masters and 3 replicas, each a server of [`RedisServer`]
+//! (own port, own temporary directory, stopped by pid), joined with `CLUSTER ADDSLOTSRANGE`,
+//! `CLUSTER MEET` and `CLUSTER REPLICATE`, ready once every node reports `cluster_state:ok`
+//! with the same view and every replica is in sync.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+
+use crate::server::{free_port, RedisServer};
+
+/// The environment variable that makes the harness's Redis environments a cluster
+/// (`FORZE_TOPOLOGY=cluster`; `scripts/test` runs the suites once that way).
+pub const TOPOLOGY_ENV: &str = "FORZE_TOPOLOGY";
+
+/// Whether the suites run on a cluster ([`TOPOLOGY_ENV`]).
+pub fn on_cluster() -> bool {
+    std::env::var(TOPOLOGY_ENV).is_ok_and(|t| t.eq_ignore_ascii_case("cluster"))
+}
+
+/// A node: its server and its cluster bus port.
+pub struct Node {
+    /// The node's server.
+    pub server: RedisServer,
+    /// Its cluster bus port.
+    pub bus: u16,
+}
+
+/// A running cluster of three masters (nodes 0–2, slots split in three) and one replica of
+/// each (node 3 + i replicates node i). Dropping it stops every node.
+pub struct RedisCluster {
+    /// The six nodes.
+    pub nodes: Vec<Node>,
+}
+
+const SLOTS: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
+
+async fn command<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    cmd.query_async(&mut conn).await
+}
+
+/// Polls `probe` every 20 ms for at most 30 s: the cluster's own gossip settling.
+async fn until<F, Fut>(what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !probe().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cluster: {what} not within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl RedisCluster {
+    /// Starts six nodes and joins them; returns once the cluster serves every slot.
+    pub async fn start() -> Self {
+        let nodes: Vec<Node> = (0..6)
+            .map(|_| {
+                let bus = free_port();
+                let bus_arg = bus.to_string();
+                let server = RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--cluster-port",
+                    &bus_arg,
+                    // A replica syncs at once, and takes over however far behind it was.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                    "--cluster-replica-validity-factor",
+                    "0",
+                ]);
+                Node { server, bus }
+            })
+            .collect();
+        let cluster = Self { nodes };
+        cluster.join().await;
+        cluster
+    }
+
+    async fn join(&self) {
+        let mut ids = Vec::new();
+        for node in &self.nodes {
+            let id: String = command(node.server.port(), redis::cmd("CLUSTER").arg("MYID"))
+                .await
+                .expect("CLUSTER MYID");
+            ids.push(id);
+        }
+        for (i, (start, end)) in SLOTS.iter().enumerate() {
+            let _: () = command(
+                self.nodes[i].server.port(),
+                redis::cmd("CLUSTER")
+                    .arg("ADDSLOTSRANGE")
+                    .arg(start)
+                    .arg(end),
+            )
+            .await
+            .expect("CLUSTER ADDSLOTSRANGE");
+        }
+        let first = self.nodes[0].server.port();
+        for node in &self.nodes[1..] {
+            let _: () = command(
+                first,
+                redis::cmd("CLUSTER")
+                    .arg("MEET")
+                    .arg("127.0.0.1")
+                    .arg(node.server.port())
+                    .arg(node.bus),
+            )
+            .await
+            .expect("CLUSTER MEET");
+        }
+        // Every node knows every other before a replica names its master.
+        for node in &self.nodes {
+            let port = node.server.port();
+            until("every node knowing the six", || async move {
+                command::<String>(port, redis::cmd("CLUSTER").arg("NODES"))
+                    .await
+                    .is_ok_and(|nodes| nodes.lines().count() == 6 && !nodes.contains("handshake"))
+            })
+            .await;
+        }
+        for i in 0..3 {
+            let _: () = command(
+                self.nodes[3 + i].server.port(),
+                redis::cmd("CLUSTER").arg("REPLICATE").arg(&ids[i]),
+            )
+            .await
+            .expect("CLUSTER REPLICATE");
+        }
+        self.until_settled().await;
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`, sees three masters serving
+    /// all slots and three replicas, none failing, and every replica's link to its master is
+    /// up.
+    pub async fn until_settled(&self) {
+        for node in self.nodes.iter().filter(|n| n.server.pid().is_some()) {
+            let port = node.server.port();
+            until(
+                "cluster_state:ok, 3 masters and 3 replicas in sync",
+                || async move {
+                    let info: String = match command(port, redis::cmd("CLUSTER").arg("INFO")).await
+                    {
+                        Ok(info) => info,
+                        Err(_) => return false,
+                    };
+                    let slots: Vec<redis::Value> =
+                        match command(port, redis::cmd("CLUSTER").arg("SLOTS")).await {
+                            Ok(slots) => slots,
+                            Err(_) => return false,
+                        };
+                    // CLUSTER NODES knows a replica's role long before CLUSTER SLOTS lists it.
+                    let nodes: String =
+                        match command(port, redis::cmd("CLUSTER").arg("NODES")).await {
+                            Ok(nodes) => nodes,
+                            Err(_) => return false,
+                        };
+                    let count = |role: &str| {
+                        nodes
+                            .lines()
+                            .filter(|l| l.contains(role) && !l.contains("fail"))
+                            .count()
+                    };
+                    let replicated = count("slave") == 3 && count("master") == 3;
+                    let replication: String =
+                        match command(port, redis::cmd("INFO").arg("replication")).await {
+                            Ok(r) => r,
+                            Err(_) => return false,
+                        };
+                    let in_sync = !replication.contains("role:slave")
+                        || replication.contains("master_link_status:up");
+                    info.contains("cluster_state:ok") && slots.len() == 3 && replicated && in_sync
+                },
+            )
+            .await;
+        }
+    }
+
+    /// `redis+cluster://` with the three masters as seed nodes.
+    pub fn url(&self) -> String {
+        let seeds: Vec<String> = self.nodes[..3]
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.server.port()))
+            .collect();
+        format!("redis+cluster://{}", seeds.join(","))
+    }
+
+    /// A plain redis-rs cluster connection, for assertions.
+    pub async fn client(&self) -> redis::cluster_async::ClusterConnection {
+        let nodes: Vec<String> = self.nodes.iter().map(|n| n.server.url()).collect();
+        redis::cluster::ClusterClient::new(nodes)
+            .expect("cluster client")
+            .get_async_connection()
+            .await
+            .expect("connect to the test cluster")
+    }
+
+    /// The index of the node that is master of `slot` now.
+    pub async fn master_of(&self, slot: u16) -> usize {
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.server.pid().is_none() {
+                continue;
+            }
+            let info: String = command(
+                node.server.port(),
+                &redis::cmd("INFO").arg("replication").clone(),
+            )
+            .await
+            .unwrap_or_default();
+            if !info.contains("role:master") {
+                continue;
+            }
+            let slots: Vec<(u16, u16, redis::Value)> = command::<Vec<redis::Value>>(
+                node.server.port(),
+                redis::cmd("CLUSTER").arg("SLOTS"),
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|range| match range {
+                redis::Value::Array(parts) if parts.len() >= 3 => {
+                    let start = redis::from_redis_value::<u16>(parts[0].clone()).ok()?;
+                    let end = redis::from_redis_value::<u16>(parts[1].clone()).ok()?;
+                    Some((start, end, parts[2].clone()))
+                }
+                _ => None,
+            })
+            .collect();
+            let port = node.server.port() as i64;
+            let mine = slots.iter().any(|(start, end, master)| {
+                (*start..=*end).contains(&slot)
+                    && matches!(master, redis::Value::Array(m) if m.get(1) == Some(&redis::Value::Int(port)))
+            });
+            if mine {
+                return i;
+            }
+        }
+        panic!("no running master serves slot {slot}");
+    }
+
+    /// Keys in the whole cluster (every master's `KEYS *`), for assertions on small tests.
+    pub async fn keys(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        for node in self.nodes.iter().filter(|n| n.server.pid().is_some()) {
+            let info: String = command(node.server.port(), redis::cmd("INFO").arg("replication"))
+                .await
+                .unwrap_or_default();
+            if info.contains("role:master") {
+                let keys: Vec<String> = command(node.server.port(), redis::cmd("KEYS").arg("*"))
+                    .await
+                    .unwrap_or_default();
+                all.extend(keys);
+            }
+        }
+        all
+    }
+
+    /// `GET key` through the cluster.
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let mut c = self.client().await;
+        c.get(key).await.expect("GET through the cluster")
+    }
+}
