@@ -129,10 +129,10 @@ impl RedisCluster {
             })
             .await;
         }
-        for i in 0..3 {
+        for (replica, master_id) in self.nodes[3..].iter().zip(&ids) {
             let _: () = command(
-                self.nodes[3 + i].server.port(),
-                redis::cmd("CLUSTER").arg("REPLICATE").arg(&ids[i]),
+                replica.server.port(),
+                redis::cmd("CLUSTER").arg("REPLICATE").arg(master_id),
             )
             .await
             .expect("CLUSTER REPLICATE");
@@ -205,8 +205,16 @@ impl RedisCluster {
             .expect("connect to the test cluster")
     }
 
-    /// The index of the node that is master of `slot` now.
+    /// The index of the node that is master of `slot` now (panics when none is).
     pub async fn master_of(&self, slot: u16) -> usize {
+        match self.serving(slot).await {
+            Some(i) => i,
+            None => panic!("no running master serves slot {slot}"),
+        }
+    }
+
+    /// The index of the running node that says it is master of `slot`, if one does.
+    pub async fn serving(&self, slot: u16) -> Option<usize> {
         for (i, node) in self.nodes.iter().enumerate() {
             if node.server.pid().is_none() {
                 continue;
@@ -242,10 +250,10 @@ impl RedisCluster {
                     && matches!(master, redis::Value::Array(m) if m.get(1) == Some(&redis::Value::Int(port)))
             });
             if mine {
-                return i;
+                return Some(i);
             }
         }
-        panic!("no running master serves slot {slot}");
+        None
     }
 
     /// Keys in the whole cluster (every master's `KEYS *`), for assertions on small tests.

@@ -11,7 +11,11 @@ use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 /// `ASK`), a `TRYAGAIN` / `CLUSTERDOWN` during a failover, or a connection that dropped. A
 /// command whose connection dropped after the server applied it can thus be applied up to
 /// `1 + CLUSTER_RETRIES` times (see README, "Redis Cluster").
-pub(super) const CLUSTER_RETRIES: u32 = 3;
+///
+/// ```
+/// assert_eq!(forze_runtime::adapters::redis::CLUSTER_RETRIES, 3);
+/// ```
+pub const CLUSTER_RETRIES: u32 = 3;
 
 #[derive(Clone)]
 pub(super) enum Conn {

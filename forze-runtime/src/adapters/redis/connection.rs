@@ -10,6 +10,7 @@ use tracing::Instrument;
 use super::breaker::{Breaker, BreakerState};
 use super::config::RedisConfig;
 use super::conn::Conn;
+use super::reopen::{Reopen, Reopening};
 use super::scripts::Scripts;
 use super::server::{Native, ServerInfo};
 use super::topology::Topology;
@@ -17,7 +18,10 @@ use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::ports::PortResult;
 
 pub(super) struct Inner {
-    pub(super) conns: Vec<Conn>,
+    /// The connections, each swapped for a new one when the deployment's connections are
+    /// opened again (`reopen`).
+    pub(super) conns: Vec<arc_swap::ArcSwap<Conn>>,
+    pub(super) reopening: Reopening,
     /// Whether this is a Redis Cluster (tags and `set_many` then work per slot).
     pub(super) cluster: bool,
     pub(super) scripts: Scripts,
@@ -71,7 +75,7 @@ macro_rules! in_place {
                     Ok(answer) => answer.map_err(BackendError::from),
                     Err(_) => Err($backend.deadline_passed()),
                 };
-                $backend.inner.breaker.record(&result);
+                $backend.record(&result);
                 crate::telemetry::operation(started, $op, error_kind(&result));
                 result
             }};
@@ -120,9 +124,14 @@ impl RedisBackend {
                 ))
             })?
             .map_err(connect_err)?;
+        let (conns, reopen) = conns;
         let mut backend = Self {
             inner: Arc::new(Inner {
-                conns,
+                conns: conns
+                    .into_iter()
+                    .map(arc_swap::ArcSwap::from_pointee)
+                    .collect(),
+                reopening: Reopening::new(reopen),
                 cluster: matches!(topology, Topology::Cluster(_)),
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
@@ -179,10 +188,11 @@ impl RedisBackend {
 
     /// Sends `PING` on every connection at once and returns the slowest round trip: up only
     /// when every connection answers (so a health check does not flap while some of them are
-    /// still reconnecting). The answer also tells the breaker that the server is back.
+    /// still reconnecting), and on a cluster only while it reports `cluster_state:ok` (every
+    /// slot served). The answer also tells the breaker that the server is back.
     pub async fn ping(&self) -> PortResult<Duration> {
         let pings = self.inner.conns.iter().map(|conn| {
-            let mut conn = conn.clone();
+            let mut conn = Conn::clone(&conn.load());
             async move {
                 let start = Instant::now();
                 let ping = redis::cmd("PING");
@@ -211,14 +221,39 @@ impl RedisBackend {
         let result = futures_util::future::try_join_all(pings)
             .await
             .map(|rtts| rtts.into_iter().max().unwrap_or_default());
-        self.inner.breaker.record(&result);
-        result
+        self.record(&result);
+        let rtt = result?;
+        if self.inner.cluster {
+            // A cluster's PING goes only to the masters it has a connection to: whether every
+            // slot is served is what the cluster itself says. (Not the breaker's business: the
+            // slots that are served still work.)
+            let mut info = redis::cmd("CLUSTER");
+            info.arg("INFO");
+            let info: String = self.bounded(self.conn().on_one_node(info)).await?;
+            if !info.lines().any(|l| l.trim() == "cluster_state:ok") {
+                return Err(BackendError::new(
+                    BackendErrorKind::Unreachable,
+                    "the cluster is down (cluster_state is not ok): some hash slots have no \
+                     master that answers",
+                ));
+            }
+        }
+        Ok(rtt)
+    }
+
+    /// The breaker's record of a call's result; a failure that found the deployment
+    /// unavailable may also start opening its connections again (`reopen`).
+    pub(super) fn record<T>(&self, result: &PortResult<T>) {
+        self.inner.breaker.record(result);
+        if let Err(e) = result {
+            super::reopen::after_unavailable(&self.inner, e);
+        }
     }
 
     pub(super) fn conn(&self) -> Conn {
         let conns = &self.inner.conns;
         if conns.len() == 1 {
-            return conns[0].clone();
+            return Conn::clone(&conns[0].load());
         }
         // Each thread keeps to one connection, so that its requests batch on it; threads are
         // spread over the connections in the order they first call.
@@ -226,7 +261,7 @@ impl RedisBackend {
         thread_local! {
             static MINE: usize = THREADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        conns[MINE.with(|i| *i) % conns.len()].clone()
+        Conn::clone(&conns[MINE.with(|i| *i) % conns.len()].load())
     }
 
     /// `fut` within `socket_timeout`, whatever it waits for (an answer, a connection being
@@ -249,7 +284,7 @@ impl RedisBackend {
     ) -> PortResult<T> {
         self.inner.breaker.admit()?;
         let result = self.bounded(fut).await;
-        self.inner.breaker.record(&result);
+        self.record(&result);
         result
     }
 
@@ -349,7 +384,10 @@ impl RedisBackend {
 }
 
 /// `config.max_size` connections to the deployment `topology` names.
-async fn open(topology: &Topology, config: &RedisConfig) -> Result<Vec<Conn>, BackendError> {
+async fn open(
+    topology: &Topology,
+    config: &RedisConfig,
+) -> Result<(Vec<Conn>, Reopen), BackendError> {
     let n = config.max_size;
     match topology {
         Topology::Single(url) => {
@@ -365,14 +403,20 @@ async fn open(topology: &Topology, config: &RedisConfig) -> Result<Vec<Conn>, Ba
                 ConnectionManager::new_with_config(client.clone(), manager_config.clone())
             }))
             .await?;
-            Ok(managers.into_iter().map(Conn::Single).collect())
+            Ok((
+                managers.into_iter().map(Conn::Single).collect(),
+                Reopen::Never,
+            ))
         }
         Topology::Cluster(nodes) => {
             let client = super::tls::cluster_client(nodes, config)?;
             let conns =
                 futures_util::future::try_join_all((0..n).map(|_| client.get_async_connection()))
                     .await?;
-            Ok(conns.into_iter().map(Conn::Cluster).collect())
+            Ok((
+                conns.into_iter().map(Conn::Cluster).collect(),
+                Reopen::Cluster(Box::new(client)),
+            ))
         }
         Topology::Sentinel { .. } => Err(BackendError::new(
             BackendErrorKind::Protocol,

@@ -1,0 +1,267 @@
+//! Redis Cluster only: each test starts a cluster of its own (3 masters, 3 replicas). What a
+//! cluster changes: tags and batches across hash slots, health on several nodes, and a master
+//! killed under load (the contract and macro suites also run on clusters: `scripts/test`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use forze_runtime::keys::{hash_slot, KeySpace};
+use forze_runtime::{CacheRoute, CounterRoute, Forze, RedisConfig};
+use forze_tests::{test_config, RedisCluster};
+use redis::AsyncCommands;
+
+async fn runtime(cluster: &RedisCluster, config: fn(RedisConfig) -> RedisConfig) -> Forze {
+    Forze::builder()
+        .redis(config(test_config(cluster.url())))
+        .cache("c", CacheRoute::new("cl:c"))
+        .counter("n", CounterRoute::new("cl:n"))
+        .build()
+        .await
+        .expect("cluster runtime")
+}
+
+/// The masters (node indexes) that serve `keys`.
+async fn masters_of(cluster: &RedisCluster, keys: &[String]) -> std::collections::BTreeSet<usize> {
+    let mut masters = std::collections::BTreeSet::new();
+    for key in keys {
+        masters.insert(cluster.master_of(hash_slot(key.as_bytes())).await);
+    }
+    masters
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_over_every_master_is_dropped_by_one_invalidation() {
+    let cluster = RedisCluster::start().await;
+    let forze = runtime(&cluster, |c| c).await;
+    let cache = forze.cache("c").unwrap();
+    let space = KeySpace::new("cl:c", None);
+    let keys: Vec<String> = (0..40).map(|i| format!("user:{i}")).collect();
+    for key in &keys {
+        cache
+            .set_tagged(key, &key.len(), &["team:7"])
+            .await
+            .unwrap();
+    }
+    cache.set("untagged", &1).await.unwrap();
+    let storage: Vec<String> = keys.iter().map(|k| space.cache_kv(k)).collect();
+    assert_eq!(
+        masters_of(&cluster, &storage).await.len(),
+        3,
+        "the entries are spread over the three masters"
+    );
+    // The tag knows each slot it has entries in, and each slot's set is in that slot.
+    let mut raw = cluster.client().await;
+    let slots: Vec<u16> = raw.smembers(space.cache_tag_slots("team:7")).await.unwrap();
+    let expected: std::collections::BTreeSet<u16> =
+        storage.iter().map(|k| hash_slot(k.as_bytes())).collect();
+    assert_eq!(
+        slots
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+    for key in &storage {
+        let set = space.cache_tag_in_slot("team:7", hash_slot(key.as_bytes()));
+        let member: bool = raw.sismember(&set, key).await.unwrap();
+        assert!(member, "{key} recorded in {set}");
+    }
+
+    assert_eq!(cache.invalidate_tag("team:7").await.unwrap(), 40);
+    for key in &keys {
+        assert_eq!(cache.get::<usize>(key).await.unwrap(), None, "{key}");
+    }
+    assert_eq!(cache.get::<i32>("untagged").await.unwrap(), Some(1));
+    // Written again after the invalidation: the next one drops it too.
+    cache.set_tagged("user:1", &1, &["team:7"]).await.unwrap();
+    assert_eq!(cache.invalidate_tag("team:7").await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_across_slots_read_and_write_every_entry() {
+    let cluster = RedisCluster::start().await;
+    let forze = runtime(&cluster, |c| c).await;
+    let cache = forze.cache("c").unwrap();
+    let entries: Vec<(String, u64)> = (0..60).map(|i| (format!("k{i}"), i * 3)).collect();
+    let borrowed: Vec<(&str, u64)> = entries.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    cache.set_many(&borrowed).await.unwrap();
+    let space = KeySpace::new("cl:c", None);
+    let storage: Vec<String> = entries.iter().map(|(k, _)| space.cache_kv(k)).collect();
+    assert_eq!(masters_of(&cluster, &storage).await.len(), 3);
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let got: Vec<Option<u64>> = cache.get_many(&keys).await.unwrap();
+    let want: Vec<Option<u64>> = entries.iter().map(|(_, v)| Some(*v)).collect();
+    assert_eq!(got, want);
+    assert!(cache.invalidate("k3").await.unwrap());
+    assert_eq!(cache.get::<u64>("k3").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_the_server_and_sees_every_node() {
+    let mut cluster = RedisCluster::start().await;
+    let forze = runtime(&cluster, |c| c).await;
+    let health = forze.health().await;
+    assert!(health.reachable, "{health:?}");
+    assert!(health.server.is_some(), "{health:?}");
+    assert_ne!(health.persistence, "unknown", "{health:?}");
+    assert!(health.config.contains("redis+cluster://"), "{health:?}");
+    // A master and its replica gone: a third of the slots unserved, and health down once the
+    // cluster has noticed (`cluster-node-timeout`, 1 s here).
+    cluster.nodes[0].server.stop();
+    cluster.nodes[3].server.stop();
+    let down = forze_tests::eventually(Duration::from_secs(10), "health down", || async {
+        let h = forze.health().await;
+        (!h.reachable).then_some(h)
+    })
+    .await;
+    assert!(down.error.is_some_and(|e| e.contains("unreachable")));
+}
+
+/// Under 64 tasks of reads (fail-open) and counter increments, the master holding the counter
+/// is killed. Asserted: no read fails; every call returns within `socket_timeout` + slack;
+/// increments fail only until the replica has taken over (plus one deadline for calls already
+/// under way); the promoted replica serves; every increment acknowledged before the last
+/// replication point (`WAIT`) is still counted, at most `1 + CLUSTER_RETRIES` times each of
+/// those since; and increments after the failover count exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_under_load_fails_over() {
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    const SLACK: Duration = Duration::from_millis(300);
+    let mut cluster = RedisCluster::start().await;
+    let forze = runtime(&cluster, |c| {
+        c.socket_timeout(TIMEOUT).connect_timeout(TIMEOUT)
+    })
+    .await;
+    let counter = forze.counter("n").unwrap().at("hits");
+    let counter_key = KeySpace::new("cl:n", None).counter(Some("hits"));
+    let slot = hash_slot(counter_key.as_bytes());
+    let victim = cluster.master_of(slot).await;
+
+    // Acknowledged and replicated before the fault.
+    for _ in 0..200 {
+        counter.incr().await.unwrap();
+    }
+    let mut master = redis::Client::open(cluster.nodes[victim].server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(2000)
+        .query_async(&mut master)
+        .await
+        .unwrap();
+    assert_eq!(synced, 1, "the replica has every write so far");
+    drop(master);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let errors: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let tasks: Vec<_> = (0..64)
+        .map(|t| {
+            let cache = forze.cache("c").unwrap();
+            let counter = counter.clone();
+            let (stop, sent, acked, errors) =
+                (stop.clone(), sent.clone(), acked.clone(), errors.clone());
+            tokio::spawn(async move {
+                let mut slowest = Duration::ZERO;
+                let mut read_failures = 0;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    if cache
+                        .get::<u64>(&format!("r{}", (t + i) % 50))
+                        .await
+                        .is_err()
+                    {
+                        read_failures += 1;
+                    }
+                    slowest = slowest.max(start.elapsed());
+                    let start = Instant::now();
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    match counter.incr().await {
+                        Ok(_) => {
+                            acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => errors.lock().unwrap().push(Instant::now()),
+                    }
+                    slowest = slowest.max(start.elapsed());
+                    i += 1;
+                    tokio::task::yield_now().await;
+                }
+                (slowest, read_failures)
+            })
+        })
+        .collect();
+
+    // Load running: kill the counter's master, then wait for its replica to take over.
+    let before = acked.load(Ordering::Relaxed);
+    forze_tests::eventually(Duration::from_secs(10), "load under way", || async {
+        (acked.load(Ordering::Relaxed) > before + 500).then_some(())
+    })
+    .await;
+    cluster.nodes[victim].server.stop();
+    let killed = Instant::now();
+    let promoted =
+        forze_tests::eventually(Duration::from_secs(20), "a replica promoted", || async {
+            cluster.serving(slot).await.filter(|now| *now != victim)
+        })
+        .await;
+    let promoted_at = Instant::now();
+    assert_eq!(promoted, victim + 3, "the victim's own replica took over");
+    // Calls go on after the failover.
+    let after = acked.load(Ordering::Relaxed);
+    forze_tests::eventually(
+        Duration::from_secs(10),
+        "increments after the failover",
+        || async { (acked.load(Ordering::Relaxed) > after + 500).then_some(()) },
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let mut read_failures = 0;
+    let mut slowest = Duration::ZERO;
+    for t in tasks {
+        let (s, f) = t.await.unwrap();
+        slowest = slowest.max(s);
+        read_failures += f;
+    }
+    assert_eq!(read_failures, 0, "a fail-open read never fails");
+    assert!(
+        slowest <= TIMEOUT + SLACK,
+        "a call took {slowest:?}, above socket_timeout {TIMEOUT:?} + {SLACK:?}"
+    );
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors
+            .iter()
+            .all(|e| *e >= killed && *e <= promoted_at + TIMEOUT + SLACK),
+        "increments failed outside the failover window ({} errors, window {:?})",
+        errors.len(),
+        promoted_at - killed
+    );
+
+    // The breaker, if the failover opened it, lets calls through again at its next probe.
+    let value = forze_tests::eventually(Duration::from_secs(2), "the counter read", || async {
+        counter.get().await.ok().flatten()
+    })
+    .await as u64;
+    let (sent, acked) = (sent.load(Ordering::Relaxed), acked.load(Ordering::Relaxed));
+    let resends = 1 + u64::from(forze_runtime::adapters::redis::CLUSTER_RETRIES);
+    assert!(value >= 200, "replicated increments lost: {value}");
+    assert!(
+        value <= 200 + sent * resends,
+        "counted {value}, more than {sent} calls sent could make"
+    );
+    assert!(
+        value >= 200 + (acked - after),
+        "increments acknowledged by the promoted replica lost: {value} < 200 + {}",
+        acked - after
+    );
+    for _ in 0..100 {
+        counter.incr().await.unwrap();
+    }
+    assert_eq!(counter.get().await.unwrap().unwrap() as u64, value + 100);
+}
