@@ -10,12 +10,18 @@ use redis::AsyncCommands;
 use crate::server::{free_port, RedisServer};
 
 /// The environment variable that makes the harness's Redis environments a cluster
-/// (`FORZE_TOPOLOGY=cluster`; `scripts/test` runs the suites once that way).
+/// (`FORZE_TOPOLOGY=cluster`) or a Sentinel deployment (`FORZE_TOPOLOGY=sentinel`);
+/// `scripts/test` runs the suites once each way.
 pub const TOPOLOGY_ENV: &str = "FORZE_TOPOLOGY";
 
 /// Whether the suites run on a cluster ([`TOPOLOGY_ENV`]).
 pub fn on_cluster() -> bool {
     std::env::var(TOPOLOGY_ENV).is_ok_and(|t| t.eq_ignore_ascii_case("cluster"))
+}
+
+/// Whether the suites run on Sentinel ([`TOPOLOGY_ENV`]).
+pub fn on_sentinel() -> bool {
+    std::env::var(TOPOLOGY_ENV).is_ok_and(|t| t.eq_ignore_ascii_case("sentinel"))
 }
 
 /// A node: its server and its cluster bus port.

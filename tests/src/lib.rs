@@ -4,8 +4,10 @@
 pub mod bench;
 pub mod cluster;
 pub mod contract;
+pub mod load;
 pub mod monitor;
 pub mod proxy;
+pub mod sentinel;
 pub mod server;
 
 use std::time::Duration;
@@ -18,6 +20,7 @@ use forze_runtime::{
 
 pub use cluster::{on_cluster, RedisCluster};
 pub use proxy::Proxy;
+pub use sentinel::RedisSentinel;
 pub use server::RedisServer;
 
 /// The lease of the `*-short` routes: claims and locks that a test lets expire.
@@ -144,6 +147,8 @@ pub struct Harness {
     pub server: Option<RedisServer>,
     /// The test's own cluster (Redis runs with `FORZE_TOPOLOGY=cluster`).
     pub cluster: Option<RedisCluster>,
+    /// The test's own Sentinel deployment (Redis runs with `FORZE_TOPOLOGY=sentinel`).
+    pub sentinel: Option<RedisSentinel>,
     /// Incremented by the bodies of the functions under test.
     pub runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -158,6 +163,7 @@ impl Harness {
                 .expect("memory runtime"),
             server: None,
             cluster: None,
+            sentinel: None,
             runs: Default::default(),
         }
     }
@@ -176,6 +182,9 @@ impl Harness {
         if on_cluster() {
             return Self::cluster_with(routes, config).await;
         }
+        if cluster::on_sentinel() {
+            return Self::sentinel_with(routes, config).await;
+        }
         let server = RedisServer::start();
         let forze = routes(Forze::builder().redis(config(redis_config(&server))))
             .build()
@@ -185,6 +194,27 @@ impl Harness {
             forze,
             server: Some(server),
             cluster: None,
+            sentinel: None,
+            runs: Default::default(),
+        }
+    }
+
+    /// `routes` on a Sentinel deployment of the test's own (a master, a replica, three
+    /// sentinels), changed by `config`.
+    pub async fn sentinel_with(
+        routes: fn(ForzeBuilder) -> ForzeBuilder,
+        config: fn(RedisConfig) -> RedisConfig,
+    ) -> Self {
+        let sentinel = RedisSentinel::start().await;
+        let forze = routes(Forze::builder().redis(config(test_config(sentinel.url()))))
+            .build()
+            .await
+            .expect("redis sentinel runtime");
+        Self {
+            forze,
+            server: None,
+            cluster: None,
+            sentinel: Some(sentinel),
             runs: Default::default(),
         }
     }
@@ -208,6 +238,7 @@ impl Harness {
             forze,
             server: None,
             cluster: Some(cluster),
+            sentinel: None,
             runs: Default::default(),
         }
     }

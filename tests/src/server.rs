@@ -27,6 +27,8 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     extra: Vec<String>,
     tls: bool,
+    /// A sentinel's configuration (the server then runs with `--sentinel`).
+    sentinel: Option<String>,
 }
 
 /// Whether the tests run against Valkey.
@@ -89,14 +91,29 @@ impl RedisServer {
         Self::start_on(extra, true)
     }
 
+    /// Starts a sentinel with the configuration `config` (`sentinel monitor …` lines), written
+    /// to a `sentinel.conf` of its own (a sentinel rewrites it as it learns).
+    pub fn start_sentinel(config: &str) -> Self {
+        Self::start_as(&[], false, Some(config.to_owned()))
+    }
+
     fn start_on(extra: &[&str], tls: bool) -> Self {
+        Self::start_as(extra, tls, None)
+    }
+
+    fn start_as(extra: &[&str], tls: bool, sentinel: Option<String>) -> Self {
         let mut server = Self {
             child: None,
             port: 0,
             dir: tempfile::tempdir().expect("temp dir"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             tls,
+            sentinel,
         };
+        if let Some(config) = &server.sentinel {
+            std::fs::write(server.dir.path().join("sentinel.conf"), config)
+                .expect("write sentinel.conf");
+        }
         let mut last = String::new();
         for _ in 0..5 {
             server.port = free_port();
@@ -144,6 +161,16 @@ impl RedisServer {
                 String::new(),
             ]
         };
+        if self.sentinel.is_some() {
+            command
+                .arg(self.dir.path().join("sentinel.conf"))
+                .arg("--sentinel");
+        }
+        let ready = if self.sentinel.is_some() {
+            "Sentinel ID is"
+        } else {
+            "Ready to accept connections"
+        };
         let mut child = command
             .args(ports.iter().filter(|a| !a.is_empty()))
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -169,7 +196,7 @@ impl RedisServer {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 log.push_str(&line);
                 log.push('\n');
-                if line.contains("Ready to accept connections") {
+                if line.contains(ready) {
                     // Keep draining after this so the server never blocks on a full pipe.
                     let _ = tx.send(Ok(()));
                 }
@@ -186,7 +213,7 @@ impl RedisServer {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err("no 'Ready to accept connections' within 20s".into())
+                Err(format!("no {ready:?} within 20s"))
             }
         }
     }

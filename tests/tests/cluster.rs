@@ -2,12 +2,11 @@
 //! cluster changes: tags and batches across hash slots, health on several nodes, and a master
 //! killed under load (the contract and macro suites also run on clusters: `scripts/test`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use forze_runtime::keys::{hash_slot, KeySpace};
 use forze_runtime::{CacheRoute, CounterRoute, Forze, RedisConfig};
+use forze_tests::load::Load;
 use forze_tests::{test_config, RedisCluster};
 use redis::AsyncCommands;
 
@@ -142,69 +141,14 @@ async fn a_master_killed_under_load_fails_over() {
     for _ in 0..200 {
         counter.incr().await.unwrap();
     }
-    let mut master = redis::Client::open(cluster.nodes[victim].server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(2000)
-        .query_async(&mut master)
-        .await
-        .unwrap();
-    assert_eq!(synced, 1, "the replica has every write so far");
-    drop(master);
+    forze_tests::load::replicated(&cluster.nodes[victim].server).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let acked = Arc::new(AtomicU64::new(0));
-    let errors: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let tasks: Vec<_> = (0..64)
-        .map(|t| {
-            let cache = forze.cache("c").unwrap();
-            let counter = counter.clone();
-            let (stop, sent, acked, errors) =
-                (stop.clone(), sent.clone(), acked.clone(), errors.clone());
-            tokio::spawn(async move {
-                let mut slowest = Duration::ZERO;
-                let mut read_failures = 0;
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let start = Instant::now();
-                    if cache
-                        .get::<u64>(&format!("r{}", (t + i) % 50))
-                        .await
-                        .is_err()
-                    {
-                        read_failures += 1;
-                    }
-                    slowest = slowest.max(start.elapsed());
-                    let start = Instant::now();
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    match counter.incr().await {
-                        Ok(_) => {
-                            acked.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => errors.lock().unwrap().push(Instant::now()),
-                    }
-                    slowest = slowest.max(start.elapsed());
-                    i += 1;
-                    tokio::task::yield_now().await;
-                }
-                (slowest, read_failures)
-            })
-        })
-        .collect();
-
+    let load = Load::start(&forze.cache("c").unwrap(), &counter);
     // Load running: kill the counter's master, then wait for its replica to take over.
-    let before = acked.load(Ordering::Relaxed);
-    forze_tests::eventually(Duration::from_secs(10), "load under way", || async {
-        (acked.load(Ordering::Relaxed) > before + 500).then_some(())
-    })
-    .await;
-    cluster.nodes[victim].server.stop();
+    load.until_more_acked(500, Duration::from_secs(10), "load under way")
+        .await;
     let killed = Instant::now();
+    cluster.nodes[victim].server.stop();
     let promoted =
         forze_tests::eventually(Duration::from_secs(20), "a replica promoted", || async {
             cluster.serving(slot).await.filter(|now| *now != victim)
@@ -213,42 +157,22 @@ async fn a_master_killed_under_load_fails_over() {
     let promoted_at = Instant::now();
     assert_eq!(promoted, victim + 3, "the victim's own replica took over");
     // Calls go on after the failover.
-    let after = acked.load(Ordering::Relaxed);
-    forze_tests::eventually(
+    let after = load.acked();
+    load.until_more_acked(
+        500,
         Duration::from_secs(10),
         "increments after the failover",
-        || async { (acked.load(Ordering::Relaxed) > after + 500).then_some(()) },
     )
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut read_failures = 0;
-    let mut slowest = Duration::ZERO;
-    for t in tasks {
-        let (s, f) = t.await.unwrap();
-        slowest = slowest.max(s);
-        read_failures += f;
-    }
-    assert_eq!(read_failures, 0, "a fail-open read never fails");
-    assert!(
-        slowest <= TIMEOUT + SLACK,
-        "a call took {slowest:?}, above socket_timeout {TIMEOUT:?} + {SLACK:?}"
-    );
-    let errors = errors.lock().unwrap().clone();
-    assert!(
-        errors
-            .iter()
-            .all(|e| *e >= killed && *e <= promoted_at + TIMEOUT + SLACK),
-        "increments failed outside the failover window ({} errors, window {:?})",
-        errors.len(),
-        promoted_at - killed
-    );
+    let report = load.stop().await;
+    report.assert_failover(TIMEOUT, SLACK, killed, promoted_at);
+    let (sent, acked) = (report.sent, report.acked);
 
     // The breaker, if the failover opened it, lets calls through again at its next probe.
     let value = forze_tests::eventually(Duration::from_secs(2), "the counter read", || async {
         counter.get().await.ok().flatten()
     })
     .await as u64;
-    let (sent, acked) = (sent.load(Ordering::Relaxed), acked.load(Ordering::Relaxed));
     let resends = 1 + u64::from(forze_runtime::adapters::redis::CLUSTER_RETRIES);
     assert!(value >= 200, "replicated increments lost: {value}");
     assert!(

@@ -391,18 +391,7 @@ async fn open(
     let n = config.max_size;
     match topology {
         Topology::Single(url) => {
-            let client = super::tls::client(url, &config.tls)?;
-            // No response timeout of the manager's own: every call is bounded by `in_place!` /
-            // `bounded` (one timer per call, reconnect waits included).
-            let manager_config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(config.connect_timeout))
-                .set_response_timeout(None)
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_secs(1));
-            let managers = futures_util::future::try_join_all((0..n).map(|_| {
-                ConnectionManager::new_with_config(client.clone(), manager_config.clone())
-            }))
-            .await?;
+            let managers = managers(url, config).await?;
             Ok((
                 managers.into_iter().map(Conn::Single).collect(),
                 Reopen::Never,
@@ -418,11 +407,51 @@ async fn open(
                 Reopen::Cluster(Box::new(client)),
             ))
         }
-        Topology::Sentinel { .. } => Err(BackendError::new(
-            BackendErrorKind::Protocol,
-            "Sentinel is not supported yet",
-        )),
+        Topology::Sentinel {
+            master,
+            sentinels,
+            node,
+        } => {
+            let sentinels = super::sentinel::Sentinels::new(master, sentinels, node);
+            let address = sentinels
+                .master_address(config, config.connect_timeout)
+                .await?;
+            let managers = managers(&sentinels.master_url(&address), config).await?;
+            let mut first = Conn::Single(managers[0].clone());
+            if !super::sentinel::is_master(&mut first).await? {
+                return Err(BackendError::new(
+                    BackendErrorKind::Unreachable,
+                    format!("the sentinels name {address} the master of {master:?}, but it is not a master (yet)"),
+                ));
+            }
+            Ok((
+                managers.into_iter().map(Conn::Single).collect(),
+                Reopen::Sentinel(Box::new(super::reopen::SentinelMaster::new(
+                    sentinels, address,
+                ))),
+            ))
+        }
     }
+}
+
+/// `config.max_size` connection managers to the server at `url`.
+pub(super) async fn managers(
+    url: &str,
+    config: &RedisConfig,
+) -> Result<Vec<ConnectionManager>, BackendError> {
+    let client = super::tls::client(url, &config.tls)?;
+    // No response timeout of the manager's own: every call is bounded by `in_place!` /
+    // `bounded` (one timer per call, reconnect waits included).
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(None)
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_secs(1));
+    Ok(futures_util::future::try_join_all(
+        (0..config.max_size)
+            .map(|_| ConnectionManager::new_with_config(client.clone(), manager_config.clone())),
+    )
+    .await?)
 }
 
 /// The command's name (its first argument), for its span.

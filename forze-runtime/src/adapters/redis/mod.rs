@@ -26,6 +26,7 @@ mod per_slot;
 mod rate_limit;
 mod reopen;
 mod scripts;
+mod sentinel;
 mod server;
 mod tls;
 mod topology;

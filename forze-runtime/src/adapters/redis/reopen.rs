@@ -2,8 +2,10 @@
 //! follows redirections, but a master that is gone (killed, its host down) only yields
 //! refused or silent connections, which do not make it read the slot map again; so on such a
 //! failure the backend opens new cluster connections from the seed nodes (which read the map
-//! as it is now) and swaps them in. At most one reopening runs at a time, and not more than
-//! one per [`REOPEN_INTERVAL`].
+//! as it is now) and swaps them in. On Sentinel, a failure (or a `READONLY` answer: the old
+//! master demoted) makes it ask the sentinels for the master again, and when it moved, connect
+//! to the new one (once it says it is a master) and swap the connections. At most one
+//! reopening runs at a time, and not more than one per [`REOPEN_INTERVAL`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::connection::Inner;
+use super::sentinel::Sentinels;
 use crate::error::BackendError;
 
 /// The shortest time between two reopenings.
@@ -22,6 +25,23 @@ pub(super) enum Reopen {
     Never,
     /// A cluster: new connections from the seed nodes.
     Cluster(Box<redis::cluster::ClusterClient>),
+    /// Sentinel: the master asked of the sentinels again, and new connections when it moved.
+    Sentinel(Box<SentinelMaster>),
+}
+
+/// The sentinels, and the master's address the connections go to now.
+pub(super) struct SentinelMaster {
+    sentinels: Sentinels,
+    address: std::sync::Mutex<String>,
+}
+
+impl SentinelMaster {
+    pub(super) fn new(sentinels: Sentinels, address: String) -> Self {
+        Self {
+            sentinels,
+            address: std::sync::Mutex::new(address),
+        }
+    }
 }
 
 /// Whether a reopening runs, and when the last one started.
@@ -54,7 +74,8 @@ impl Reopening {
 /// (or no tokio runtime is at hand).
 pub(super) fn after_unavailable(inner: &Arc<Inner>, error: &BackendError) {
     let reopening = &inner.reopening;
-    if !reopening.possible() || !error.is_unavailable() {
+    // `READONLY`: a master demoted to a replica (a Sentinel failover) that still answers.
+    if !reopening.possible() || !(error.is_unavailable() || error.message.contains("READONLY")) {
         return;
     }
     let now = reopening.epoch.elapsed().as_millis() as u64 + REOPEN_INTERVAL.as_millis() as u64;
@@ -71,11 +92,30 @@ pub(super) fn after_unavailable(inner: &Arc<Inner>, error: &BackendError) {
     };
     let inner = Arc::clone(inner);
     handle.spawn(async move {
-        let opened = tokio::time::timeout(inner.config.connect_timeout, reopen(&inner)).await;
-        match opened {
-            Ok(Ok(n)) => tracing::info!(connections = n, "redis connections opened again"),
-            Ok(Err(e)) => tracing::debug!(error = %e, "redis connections not opened again"),
-            Err(_) => tracing::debug!("redis connections not opened again within connect_timeout"),
+        // On Sentinel, the master may not have moved yet (the sentinels are still agreeing):
+        // asked again every interval while calls keep failing (the breaker open), for at
+        // most `TRIES` intervals, so the new master is used as soon as they name it.
+        const TRIES: u32 = 120;
+        for _ in 0..TRIES {
+            let opened = tokio::time::timeout(inner.config.connect_timeout, reopen(&inner)).await;
+            match opened {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => {
+                    tracing::info!(connections = n, "redis connections opened again");
+                    // The new connections answered: calls need not wait for a probe.
+                    inner.breaker.record(&Ok::<(), BackendError>(()));
+                    break;
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "redis connections not opened again"),
+                Err(_) => {
+                    tracing::debug!("redis connections not opened again within connect_timeout")
+                }
+            }
+            let sentinel = matches!(inner.reopening.how, Reopen::Sentinel(_));
+            if !sentinel || inner.breaker.state() != super::BreakerState::Open {
+                break;
+            }
+            tokio::time::sleep(REOPEN_INTERVAL).await;
         }
         inner.reopening.running.store(false, Ordering::Release);
     });
@@ -89,6 +129,38 @@ async fn reopen(inner: &Inner) -> Result<usize, BackendError> {
             for slot in &inner.conns {
                 let conn = client.get_async_connection().await?;
                 slot.store(Arc::new(Conn::Cluster(conn)));
+            }
+            Ok(inner.conns.len())
+        }
+        Reopen::Sentinel(master) => {
+            let timeout = inner.config.connect_timeout;
+            let address = master
+                .sentinels
+                .master_address(&inner.config, timeout)
+                .await?;
+            let current = master.address.lock().map(|a| a.clone()).unwrap_or_default();
+            if address == current {
+                // Still the master: its managers reconnect to it on their own.
+                return Ok(0);
+            }
+            let url = master.sentinels.master_url(&address);
+            let managers = super::connection::managers(&url, &inner.config).await?;
+            let mut first = Conn::Single(managers[0].clone());
+            if !super::sentinel::is_master(&mut first).await? {
+                // Not promoted yet: asked again at the next failure.
+                return Ok(0);
+            }
+            for (slot, manager) in inner.conns.iter().zip(managers) {
+                slot.store(Arc::new(Conn::Single(manager)));
+            }
+            tracing::warn!(
+                master = %master.sentinels.master,
+                from = %current,
+                to = %address,
+                "redis master moved (sentinel failover): connections now go to the new master"
+            );
+            if let Ok(mut a) = master.address.lock() {
+                *a = address;
             }
             Ok(inner.conns.len())
         }

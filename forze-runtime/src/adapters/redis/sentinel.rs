@@ -1,0 +1,106 @@
+//! Redis Sentinel: the master's address asked of the sentinels, a connection to it checked to
+//! be a master, and asked again after failures (`reopen`): redis-rs resolves a master only when
+//! it connects, so after a failover its connections would keep reaching the old one.
+
+use std::time::Duration;
+
+use super::config::RedisConfig;
+use crate::error::{BackendError, BackendErrorKind};
+
+/// What a backend on Sentinel needs to find its master.
+pub(super) struct Sentinels {
+    /// The master's name.
+    pub(super) master: String,
+    /// The sentinels' URLs (no credentials: sentinels are asked without them).
+    pub(super) sentinels: Vec<String>,
+    /// The master's URL with `{host}` standing for its `host:port`.
+    pub(super) node: String,
+}
+
+impl Sentinels {
+    pub(super) fn new(master: &str, sentinels: &[String], node: &str) -> Self {
+        let scheme = node.split("://").next().unwrap_or("redis");
+        let scheme = match scheme {
+            "rediss" | "valkeys" => "rediss",
+            _ => "redis",
+        };
+        Self {
+            master: master.to_owned(),
+            sentinels: sentinels
+                .iter()
+                .map(|s| format!("{scheme}://{s}"))
+                .collect(),
+            node: node.to_owned(),
+        }
+    }
+
+    /// The master's `host:port` as the first sentinel that knows it says, each asked within
+    /// `timeout`.
+    pub(super) async fn master_address(
+        &self,
+        config: &RedisConfig,
+        timeout: Duration,
+    ) -> Result<String, BackendError> {
+        let mut last = None;
+        for sentinel in &self.sentinels {
+            let asked = async {
+                let client = super::tls::client(sentinel, &config.tls)?;
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&self.master)
+                    .query_async(&mut conn)
+                    .await?;
+                Ok::<_, BackendError>(addr)
+            };
+            match tokio::time::timeout(timeout, asked).await {
+                Ok(Ok(Some((host, port)))) => return Ok(format!("{host}:{port}")),
+                Ok(Ok(None)) => {
+                    last = Some(BackendError::new(
+                        BackendErrorKind::Protocol,
+                        format!(
+                            "sentinel {} knows no master named {:?}",
+                            redact_host(sentinel),
+                            self.master
+                        ),
+                    ))
+                }
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(BackendError::new(
+                        BackendErrorKind::Timeout,
+                        format!(
+                            "sentinel {} did not answer within {timeout:?}",
+                            redact_host(sentinel)
+                        ),
+                    ))
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            BackendError::new(BackendErrorKind::Unreachable, "no sentinel given")
+        }))
+    }
+
+    /// The URL of the master at `address`.
+    pub(super) fn master_url(&self, address: &str) -> String {
+        self.node.replace("{host}", address)
+    }
+}
+
+/// A sentinel's URL as shown in errors (it holds no credentials).
+fn redact_host(url: &str) -> &str {
+    url.split("://").nth(1).unwrap_or(url)
+}
+
+/// Whether the server behind `conn` is a master (`ROLE`), so that a sentinel's stale answer
+/// is not taken for the master.
+pub(super) async fn is_master(
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> Result<bool, BackendError> {
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await?;
+    Ok(
+        matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
+            || matches!(role.first(), Some(redis::Value::SimpleString(r)) if r == "master"),
+    )
+}

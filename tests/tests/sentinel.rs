@@ -1,0 +1,170 @@
+//! Redis Sentinel only: each test starts a master, a replica and three sentinels of its own.
+//! What Sentinel changes: the master is found through the sentinels, and found again after a
+//! failover, whether the old master died (refused connections) or was demoted and still
+//! answers (`READONLY`). The contract and macro suites also run on Sentinel (`scripts/test`).
+
+use std::time::{Duration, Instant};
+
+use forze_runtime::{CacheRoute, CounterRoute, Forze, RedisConfig};
+use forze_tests::load::{replicated, Load};
+use forze_tests::{test_config, RedisSentinel};
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+const SLACK: Duration = Duration::from_millis(300);
+
+async fn runtime(deployment: &RedisSentinel, config: fn(RedisConfig) -> RedisConfig) -> Forze {
+    Forze::builder()
+        .redis(config(test_config(deployment.url())))
+        .cache("c", CacheRoute::new("st:c"))
+        .counter("n", CounterRoute::new("st:n"))
+        .build()
+        .await
+        .expect("sentinel runtime")
+}
+
+fn short(c: RedisConfig) -> RedisConfig {
+    c.socket_timeout(TIMEOUT).connect_timeout(TIMEOUT)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_master_is_found_through_the_sentinels() {
+    let deployment = RedisSentinel::start().await;
+    let forze = runtime(&deployment, |c| c).await;
+    let cache = forze.cache("c").unwrap();
+    cache.set("k", &7).await.unwrap();
+    assert_eq!(cache.get::<i32>("k").await.unwrap(), Some(7));
+    // Written on the master the sentinels name.
+    let mut raw = deployment.nodes[0].client().await;
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
+        .arg("st:c/cache/kv/k")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(stored.is_some());
+    let health = forze.health().await;
+    assert!(health.reachable, "{health:?}");
+    assert!(health.config.contains("redis+sentinel://"), "{health:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_master_name_is_a_clear_start_up_error() {
+    let deployment = RedisSentinel::start().await;
+    let url = deployment.url().replace("/forze", "/nosuch");
+    let err = Forze::builder()
+        .redis(short(test_config(url)))
+        .cache("c", CacheRoute::new("st:c"))
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("knows no master named \"nosuch\""), "{err}");
+}
+
+/// Under 64 tasks of reads (fail-open) and increments, the master is killed; the sentinels
+/// promote the replica. Asserted as on a cluster: no read fails, every call returns within the
+/// deadline, increments fail only inside the failover window, what was replicated before the
+/// fault is kept, and increments after it count exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_master_is_replaced_under_load() {
+    let mut deployment = RedisSentinel::start().await;
+    let forze = runtime(&deployment, short).await;
+    let counter = forze.counter("n").unwrap().at("hits");
+    for _ in 0..200 {
+        counter.incr().await.unwrap();
+    }
+    replicated(&deployment.nodes[0]).await;
+
+    let load = Load::start(&forze.cache("c").unwrap(), &counter);
+    load.until_more_acked(500, Duration::from_secs(10), "load under way")
+        .await;
+    let old = deployment.nodes[0].port();
+    let killed = Instant::now();
+    deployment.nodes[0].stop();
+    forze_tests::eventually(
+        Duration::from_secs(30),
+        "the sentinels promote the replica",
+        || async { deployment.master_port().await.filter(|p| *p != old) },
+    )
+    .await;
+    let promoted_at = Instant::now();
+    assert_eq!(deployment.role(1).await.as_deref(), Some("master"));
+    let after = load.acked();
+    load.until_more_acked(
+        500,
+        Duration::from_secs(10),
+        "increments after the failover",
+    )
+    .await;
+    let report = load.stop().await;
+    report.assert_failover(TIMEOUT, SLACK, killed, promoted_at);
+
+    let value = forze_tests::eventually(Duration::from_secs(2), "the counter read", || async {
+        counter.get().await.ok().flatten()
+    })
+    .await as u64;
+    assert!(value >= 200, "replicated increments lost: {value}");
+    assert!(
+        value >= 200 + (report.acked - after),
+        "acknowledged by the new master, lost"
+    );
+    assert!(
+        value <= 200 + report.sent,
+        "counted {value} of {} sent",
+        report.sent
+    );
+    for _ in 0..100 {
+        counter.incr().await.unwrap();
+    }
+    assert_eq!(counter.get().await.unwrap().unwrap() as u64, value + 100);
+}
+
+/// `SENTINEL FAILOVER`: the master is demoted and still answers, now `READONLY`. The
+/// connections move to the promoted replica; writes go on there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demoted_master_is_left_for_the_new_one() {
+    let deployment = RedisSentinel::start().await;
+    let forze = runtime(&deployment, short).await;
+    let counter = forze.counter("n").unwrap().at("hits");
+    for _ in 0..50 {
+        counter.incr().await.unwrap();
+    }
+    replicated(&deployment.nodes[0]).await;
+    let load = Load::start(&forze.cache("c").unwrap(), &counter);
+    load.until_more_acked(200, Duration::from_secs(10), "load under way")
+        .await;
+    let mut sentinel = deployment.sentinels[0].client().await;
+    let _: () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg(forze_tests::sentinel::MASTER_NAME)
+        .query_async(&mut sentinel)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    forze_tests::eventually(
+        Duration::from_secs(30),
+        "the old master demoted",
+        || async { (deployment.role(0).await.as_deref() == Some("slave")).then_some(()) },
+    )
+    .await;
+    let demoted_at = Instant::now();
+    load.until_more_acked(500, Duration::from_secs(10), "increments on the new master")
+        .await;
+    let report = load.stop().await;
+    report.assert_failover(TIMEOUT, SLACK, started, demoted_at);
+    assert_eq!(deployment.role(1).await.as_deref(), Some("master"));
+    let before: i64 =
+        forze_tests::eventually(Duration::from_secs(2), "the counter read", || async {
+            counter.get().await.ok().flatten()
+        })
+        .await;
+    assert!(before as u64 >= 50 + 200);
+    counter.incr().await.unwrap();
+    // The write went to the new master.
+    let mut new_master = deployment.nodes[1].client().await;
+    let there: i64 = redis::cmd("GET")
+        .arg("st:n/hits")
+        .query_async(&mut new_master)
+        .await
+        .unwrap();
+    assert_eq!(there, before + 1);
+}
