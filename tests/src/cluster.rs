@@ -37,12 +37,36 @@ pub struct Node {
 pub struct RedisCluster {
     /// The six nodes.
     pub nodes: Vec<Node>,
+    /// Whether the nodes speak TLS only (clients, cluster bus and replication), and the client
+    /// certificate the harness presents to them, if they ask for one.
+    tls: Option<Option<redis::ClientTlsConfig>>,
 }
+
+/// How the harness reaches a node: plain, or TLS (with a client certificate or not).
+type Tls<'a> = Option<&'a Option<redis::ClientTlsConfig>>;
 
 const SLOTS: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
 
-async fn command<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+/// `cmd` on the node at `port` (over TLS, not verified, on a TLS cluster: the harness's own
+/// checks, not what is tested).
+async fn command<T: redis::FromRedisValue>(
+    tls: Tls<'_>,
+    port: u16,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
+    let client = match tls {
+        Some(identity) => {
+            crate::tls_provider();
+            redis::Client::build_with_tls(
+                format!("rediss://127.0.0.1:{port}/#insecure"),
+                redis::TlsCertificates {
+                    client_tls: identity.clone(),
+                    root_cert: None,
+                },
+            )?
+        }
+        None => redis::Client::open(format!("redis://127.0.0.1:{port}"))?,
+    };
     let mut conn = client.get_multiplexed_async_connection().await?;
     cmd.query_async(&mut conn).await
 }
@@ -66,11 +90,29 @@ where
 impl RedisCluster {
     /// Starts six nodes and joins them; returns once the cluster serves every slot.
     pub async fn start() -> Self {
+        Self::start_as(None, None).await
+    }
+
+    /// [`RedisCluster::start`] with nodes that speak TLS only (to clients, on the cluster bus
+    /// and for replication), with the server options `tls` (`--tls-cert-file` …); the harness
+    /// presents `client` (certificate and key, PEM) when the nodes ask for one.
+    pub async fn start_tls(tls: &[&str], client: Option<(String, String)>) -> Self {
+        let identity = client.map(|(cert, key)| redis::ClientTlsConfig {
+            client_cert: cert.into_bytes(),
+            client_key: key.into_bytes(),
+        });
+        Self::start_as(Some(tls), Some(identity)).await
+    }
+
+    async fn start_as(
+        tls: Option<&[&str]>,
+        identity: Option<Option<redis::ClientTlsConfig>>,
+    ) -> Self {
         let nodes: Vec<Node> = (0..6)
             .map(|_| {
                 let bus = free_port();
                 let bus_arg = bus.to_string();
-                let server = RedisServer::start_with(&[
+                let mut args = vec![
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -84,25 +126,38 @@ impl RedisCluster {
                     "0",
                     "--cluster-replica-validity-factor",
                     "0",
-                ]);
+                ];
+                let server = match tls {
+                    Some(tls) => {
+                        args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+                        args.extend(tls);
+                        RedisServer::start_tls(&args)
+                    }
+                    None => RedisServer::start_with(&args),
+                };
                 Node { server, bus }
             })
             .collect();
-        let cluster = Self { nodes };
+        let cluster = Self {
+            nodes,
+            tls: identity,
+        };
         cluster.join().await;
         cluster
     }
 
     async fn join(&self) {
+        let tls = self.tls.as_ref();
         let mut ids = Vec::new();
         for node in &self.nodes {
-            let id: String = command(node.server.port(), redis::cmd("CLUSTER").arg("MYID"))
+            let id: String = command(tls, node.server.port(), redis::cmd("CLUSTER").arg("MYID"))
                 .await
                 .expect("CLUSTER MYID");
             ids.push(id);
         }
         for (i, (start, end)) in SLOTS.iter().enumerate() {
             let _: () = command(
+                tls,
                 self.nodes[i].server.port(),
                 redis::cmd("CLUSTER")
                     .arg("ADDSLOTSRANGE")
@@ -115,6 +170,7 @@ impl RedisCluster {
         let first = self.nodes[0].server.port();
         for node in &self.nodes[1..] {
             let _: () = command(
+                tls,
                 first,
                 redis::cmd("CLUSTER")
                     .arg("MEET")
@@ -129,7 +185,7 @@ impl RedisCluster {
         for node in &self.nodes {
             let port = node.server.port();
             until("every node knowing the six", || async move {
-                command::<String>(port, redis::cmd("CLUSTER").arg("NODES"))
+                command::<String>(tls, port, redis::cmd("CLUSTER").arg("NODES"))
                     .await
                     .is_ok_and(|nodes| nodes.lines().count() == 6 && !nodes.contains("handshake"))
             })
@@ -137,6 +193,7 @@ impl RedisCluster {
         }
         for (replica, master_id) in self.nodes[3..].iter().zip(&ids) {
             let _: () = command(
+                tls,
                 replica.server.port(),
                 redis::cmd("CLUSTER").arg("REPLICATE").arg(master_id),
             )
@@ -150,24 +207,25 @@ impl RedisCluster {
     /// all slots and three replicas, none failing, and every replica's link to its master is
     /// up.
     pub async fn until_settled(&self) {
+        let tls = self.tls.as_ref();
         for node in self.nodes.iter().filter(|n| n.server.pid().is_some()) {
             let port = node.server.port();
             until(
                 "cluster_state:ok, 3 masters and 3 replicas in sync",
                 || async move {
-                    let info: String = match command(port, redis::cmd("CLUSTER").arg("INFO")).await
-                    {
-                        Ok(info) => info,
-                        Err(_) => return false,
-                    };
+                    let info: String =
+                        match command(tls, port, redis::cmd("CLUSTER").arg("INFO")).await {
+                            Ok(info) => info,
+                            Err(_) => return false,
+                        };
                     let slots: Vec<redis::Value> =
-                        match command(port, redis::cmd("CLUSTER").arg("SLOTS")).await {
+                        match command(tls, port, redis::cmd("CLUSTER").arg("SLOTS")).await {
                             Ok(slots) => slots,
                             Err(_) => return false,
                         };
                     // CLUSTER NODES knows a replica's role long before CLUSTER SLOTS lists it.
                     let nodes: String =
-                        match command(port, redis::cmd("CLUSTER").arg("NODES")).await {
+                        match command(tls, port, redis::cmd("CLUSTER").arg("NODES")).await {
                             Ok(nodes) => nodes,
                             Err(_) => return false,
                         };
@@ -179,7 +237,7 @@ impl RedisCluster {
                     };
                     let replicated = count("slave") == 3 && count("master") == 3;
                     let replication: String =
-                        match command(port, redis::cmd("INFO").arg("replication")).await {
+                        match command(tls, port, redis::cmd("INFO").arg("replication")).await {
                             Ok(r) => r,
                             Err(_) => return false,
                         };
@@ -192,13 +250,19 @@ impl RedisCluster {
         }
     }
 
-    /// `redis+cluster://` with the three masters as seed nodes.
+    /// `redis+cluster://` with the three masters as seed nodes (`rediss+cluster://` on a TLS
+    /// cluster).
     pub fn url(&self) -> String {
         let seeds: Vec<String> = self.nodes[..3]
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.server.port()))
             .collect();
-        format!("redis+cluster://{}", seeds.join(","))
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}+cluster://{}", seeds.join(","))
     }
 
     /// A plain redis-rs cluster connection, for assertions.
@@ -221,13 +285,15 @@ impl RedisCluster {
 
     /// The index of the running node that says it is master of `slot`, if one does.
     pub async fn serving(&self, slot: u16) -> Option<usize> {
+        let tls = self.tls.as_ref();
         for (i, node) in self.nodes.iter().enumerate() {
             if node.server.pid().is_none() {
                 continue;
             }
             let info: String = command(
+                tls,
                 node.server.port(),
-                &redis::cmd("INFO").arg("replication").clone(),
+                redis::cmd("INFO").arg("replication"),
             )
             .await
             .unwrap_or_default();
@@ -235,6 +301,7 @@ impl RedisCluster {
                 continue;
             }
             let slots: Vec<(u16, u16, redis::Value)> = command::<Vec<redis::Value>>(
+                tls,
                 node.server.port(),
                 redis::cmd("CLUSTER").arg("SLOTS"),
             )
@@ -264,15 +331,21 @@ impl RedisCluster {
 
     /// Keys in the whole cluster (every master's `KEYS *`), for assertions on small tests.
     pub async fn keys(&self) -> Vec<String> {
+        let tls = self.tls.as_ref();
         let mut all = Vec::new();
         for node in self.nodes.iter().filter(|n| n.server.pid().is_some()) {
-            let info: String = command(node.server.port(), redis::cmd("INFO").arg("replication"))
-                .await
-                .unwrap_or_default();
+            let info: String = command(
+                tls,
+                node.server.port(),
+                redis::cmd("INFO").arg("replication"),
+            )
+            .await
+            .unwrap_or_default();
             if info.contains("role:master") {
-                let keys: Vec<String> = command(node.server.port(), redis::cmd("KEYS").arg("*"))
-                    .await
-                    .unwrap_or_default();
+                let keys: Vec<String> =
+                    command(tls, node.server.port(), redis::cmd("KEYS").arg("*"))
+                        .await
+                        .unwrap_or_default();
                 all.extend(keys);
             }
         }

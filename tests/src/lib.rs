@@ -26,6 +26,14 @@ pub use server::RedisServer;
 /// The lease of the `*-short` routes: claims and locks that a test lets expire.
 pub const SHORT_LEASE: Duration = Duration::from_millis(60);
 
+/// Installs rustls' ring crypto provider for the process, unless one is (forze does the same
+/// for its own TLS connections; the harness's checks may connect first).
+pub fn tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// The routes every contract case uses.
 pub fn routes(builder: ForzeBuilder) -> ForzeBuilder {
     let hour = Duration::from_secs(3600);

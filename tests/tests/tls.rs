@@ -1,9 +1,10 @@
 //! TLS against a real `redis-server --tls-port` with certificates made here (rcgen): the CA is
 //! verified by default, a wrong CA or host name is a clear start-up error, `#insecure` skips
-//! the check, and a server that asks for client certificates gets one.
+//! the check, and a server that asks for client certificates gets one; the same on a cluster
+//! whose nodes speak TLS only.
 
 use forze_runtime::{CounterRoute, Error, Forze, RedisConfig};
-use forze_tests::RedisServer;
+use forze_tests::{RedisCluster, RedisServer};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
 /// A CA and the files a TLS server needs.
@@ -32,9 +33,14 @@ fn ca() -> CertifiedIssuer<'static, KeyPair> {
 
 /// A CA, a server certificate for `localhost` only (not `127.0.0.1`), a client certificate.
 fn pki() -> Pki {
+    pki_for(&["localhost"])
+}
+
+/// A CA, a server certificate for `names`, a client certificate.
+fn pki_for(names: &[&str]) -> Pki {
     let ca = ca();
     let server_key = KeyPair::generate().expect("server key");
-    let server = params(&["localhost"], "localhost")
+    let server = params(names, "localhost")
         .signed_by(&server_key, &ca)
         .expect("server cert");
     let client_key = KeyPair::generate().expect("client key");
@@ -57,20 +63,25 @@ fn pki() -> Pki {
     }
 }
 
-fn server(pki: &Pki, client_certs: bool) -> RedisServer {
+/// The TLS options of a server with `pki`'s certificate, asking for client certificates or not.
+fn server_args(pki: &Pki, client_certs: bool) -> Vec<String> {
     let path = |name: &str| pki.dir.path().join(name).display().to_string();
-    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
     let auth = if client_certs { "yes" } else { "no" };
-    RedisServer::start_tls(&[
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        auth,
-    ])
+    vec![
+        "--tls-cert-file".to_owned(),
+        path("server.pem"),
+        "--tls-key-file".to_owned(),
+        path("server.key"),
+        "--tls-ca-cert-file".to_owned(),
+        path("ca.pem"),
+        "--tls-auth-clients".to_owned(),
+        auth.to_owned(),
+    ]
+}
+
+fn server(pki: &Pki, client_certs: bool) -> RedisServer {
+    let args = server_args(pki, client_certs);
+    RedisServer::start_tls(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 async fn connect(cfg: RedisConfig) -> Result<Forze, Error> {
@@ -154,4 +165,52 @@ async fn a_server_that_asks_for_client_certificates_gets_one() {
     assert!(!format!("{cfg:?}").contains("PRIVATE KEY"));
     let forze = connect(cfg).await.expect("with a client certificate");
     assert_eq!(forze.counter("n").unwrap().incr().await.unwrap(), 1);
+}
+
+/// A cluster whose nodes speak TLS only and ask for client certificates: every node (the seeds,
+/// and those the slot map names) is verified against the given CA, with the client certificate
+/// presented to each; tagged writes and their invalidation cross slots over TLS; a wrong CA is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_verifies_every_node_and_presents_the_client_certificate() {
+    // The slot map names nodes by IP address: the certificate names it too.
+    let pki = pki_for(&["localhost", "127.0.0.1"]);
+    let args = server_args(&pki, true);
+    let cluster = RedisCluster::start_tls(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some((pki.client_cert.clone(), pki.client_key.clone())),
+    )
+    .await;
+    let config = RedisConfig::new(cluster.url())
+        .tls_ca(pki.ca_pem.clone())
+        .tls_client_cert(pki.client_cert.clone(), pki.client_key.clone());
+    let forze = Forze::builder()
+        .redis(config)
+        .cache("c", forze_runtime::CacheRoute::new("tls:c"))
+        .build()
+        .await
+        .expect("rediss+cluster:// with the CA and a client certificate connects");
+    let cache = forze.cache("c").unwrap();
+    for i in 0..30 {
+        cache
+            .set_tagged(&format!("k{i}"), &i, &["all"])
+            .await
+            .unwrap();
+    }
+    assert_eq!(cache.get::<i32>("k7").await.unwrap(), Some(7));
+    assert_eq!(cache.invalidate_tag("all").await.unwrap(), 30);
+    assert!(forze.health().await.reachable);
+
+    let wrong = Forze::builder()
+        .redis(
+            RedisConfig::new(cluster.url())
+                .tls_ca(ca().pem())
+                .tls_client_cert(pki.client_cert.clone(), pki.client_key.clone())
+                .connect_timeout(std::time::Duration::from_secs(2)),
+        )
+        .cache("c", forze_runtime::CacheRoute::new("tls:c"))
+        .build()
+        .await
+        .expect_err("another CA is refused");
+    assert!(wrong.is_unavailable(), "{wrong}");
 }
