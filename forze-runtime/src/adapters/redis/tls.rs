@@ -116,7 +116,8 @@ pub(super) fn cluster_client(
 ) -> Result<redis::cluster::ClusterClient, BackendError> {
     let builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
         .connection_timeout(config.connect_timeout)
-        .response_timeout(config.socket_timeout)
+        // No response timeout of the client's own: every call is bounded by forze's deadline
+        // (one timer per call, retries and reconnections included).
         .retries(super::conn::CLUSTER_RETRIES)
         .min_retry_wait(10)
         .max_retry_wait(500);
