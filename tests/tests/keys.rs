@@ -427,3 +427,30 @@ fn a_template_with_two_values_gives_one_key_per_pair() {
         })
         .unwrap();
 }
+
+/// A document's pointer, bodies and current copy share a Redis Cluster hash slot whatever its
+/// key (one script moves them together on a cluster), two keys never share a pointer, and a
+/// tag's per-slot set is in the slot it names.
+#[test]
+fn a_versioned_entrys_keys_share_a_slot_for_every_key() {
+    use forze_runtime::keys::{hash_slot, tag_slot_key};
+    let space = KeySpace::new("p:docs", Some("t{1}"));
+    runner(cases())
+        .run(
+            &(hostile(), hostile(), any::<u64>(), any::<u16>()),
+            |(a, b, version, slot)| {
+                let pointer = space.cache_pointer(&a);
+                let slot_of = hash_slot(pointer.as_bytes());
+                prop_assert_eq!(hash_slot(space.cache_current(&a).as_bytes()), slot_of);
+                prop_assert_eq!(hash_slot(space.cache_body(&a, version).as_bytes()), slot_of);
+                if a != b {
+                    prop_assert_ne!(pointer, space.cache_pointer(&b));
+                }
+                let slot = slot % forze_runtime::keys::HASH_SLOTS;
+                let set = tag_slot_key(&space.cache_tag(&b), slot);
+                prop_assert_eq!(hash_slot(set.as_bytes()), slot);
+                Ok(())
+            },
+        )
+        .unwrap();
+}

@@ -593,3 +593,50 @@ async fn native_commands_off_runs_the_scripts() {
         .await
         .unwrap();
 }
+
+/// A cluster client sends a command again after its connection dropped, even when the server
+/// had applied it. Sent twice here on purpose (scripts and the server's own commands, both):
+/// a begin that finds its own claim proceeds, a commit that finds its own record is committed,
+/// a lock acquire that finds its own token holds the lock; another caller's token does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_again_finds_its_own_write() {
+    use forze_runtime::adapters::redis::RedisBackend;
+    use forze_runtime::ports::{BeginOutcome, IdempotencyPort, LockPort};
+    let server = RedisServer::start();
+    for native in [true, false] {
+        let backend = RedisBackend::connect(redis_config(&server).native_commands(native))
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(30);
+        let key = format!("resend/{native}/idem");
+        for _ in 0..2 {
+            let begun = backend.begin(&key, "fp", "token-a", lease).await.unwrap();
+            assert!(
+                matches!(begun, BeginOutcome::Proceed),
+                "{native}: {begun:?}"
+            );
+        }
+        let other = backend.begin(&key, "fp", "token-b", lease).await.unwrap();
+        assert!(
+            matches!(other, BeginOutcome::InProgress),
+            "{native}: {other:?}"
+        );
+        for _ in 0..2 {
+            let committed = backend
+                .commit(&key, "token-a", "fp", b"snapshot", lease)
+                .await
+                .unwrap();
+            assert!(committed, "{native}: a commit sent again is committed");
+        }
+        let stale = backend
+            .commit(&key, "token-b", "fp", b"other", lease)
+            .await
+            .unwrap();
+        assert!(!stale, "{native}: another owner's commit is refused");
+        let lock = format!("resend/{native}/lock");
+        for _ in 0..2 {
+            assert!(backend.acquire(&lock, "token-a", lease).await.unwrap());
+        }
+        assert!(!backend.acquire(&lock, "token-b", lease).await.unwrap());
+    }
+}
