@@ -42,6 +42,9 @@ pub struct Health {
     /// The server and its version as it said at start-up (`"redis 7.0.15"`, `"valkey 9.1.2"`);
     /// `None` for memory, or when the server does not say.
     pub server: Option<String>,
+    /// The node the connections go to now, `host:port` (`None` for memory): the URL's; on a
+    /// cluster the first seed node; on Sentinel the master, following a failover.
+    pub endpoint: Option<String>,
     /// The server's conditional commands used instead of a script (`"SET IFEQ"`, `"DELIFEQ"`,
     /// `"DELEX IFEQ"`); empty on servers without them (Redis 7 runs the scripts) and for memory.
     pub native_commands: Vec<&'static str>,
@@ -60,6 +63,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             breaker: "none",
             persistence: "memory",
             server: None,
+            endpoint: None,
             native_commands: Vec::new(),
         },
         Backend::Redis(r) => {
@@ -83,6 +87,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                 },
                 persistence,
                 server: r.server().map(|s| s.to_string()),
+                endpoint: Some(r.endpoint()),
                 native_commands: r.native_commands(),
             }
         }

@@ -168,3 +168,39 @@ async fn a_demoted_master_is_left_for_the_new_one() {
         .unwrap();
     assert_eq!(there, before + 1);
 }
+
+/// A process that sends nothing while a `SENTINEL FAILOVER` runs still moves to the new master:
+/// it listens to the sentinels' `+switch-master` (a demoted master answers `PING`, so nothing
+/// else would tell it). Health names the node it talks to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_master_is_followed_without_a_failure() {
+    let deployment = RedisSentinel::start().await;
+    let forze = runtime(&deployment, short).await;
+    let old = format!("127.0.0.1:{}", deployment.nodes[0].port());
+    let new = format!("127.0.0.1:{}", deployment.nodes[1].port());
+    assert_eq!(forze.health().await.endpoint.as_deref(), Some(old.as_str()));
+    let mut sentinel = deployment.sentinels[0].client().await;
+    let _: () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg(forze_tests::sentinel::MASTER_NAME)
+        .query_async(&mut sentinel)
+        .await
+        .unwrap();
+    // Only health checks meanwhile: each a PING, which the demoted master answers too.
+    let moved = forze_tests::eventually(
+        Duration::from_secs(30),
+        "the move to the new master",
+        || async {
+            let h = forze.health().await;
+            (h.endpoint.as_deref() == Some(new.as_str())).then_some(h)
+        },
+    )
+    .await;
+    assert!(moved.reachable, "{moved:?}");
+    let counter = forze.counter("n").unwrap();
+    assert_eq!(
+        counter.incr().await.unwrap(),
+        1,
+        "the first write goes to the new master"
+    );
+}

@@ -29,9 +29,9 @@ pub(super) struct Inner {
     pub(super) breaker: Breaker,
     pub(super) server: Option<ServerInfo>,
     pub(super) native: Native,
-    /// `server.address` / `server.port` of the spans (from the URL).
-    pub(super) address: String,
-    pub(super) port: u16,
+    /// The node the connections go to (`server.address` / `server.port` of the spans, and
+    /// health's `endpoint`): the URL's; a cluster's first seed; on Sentinel, the master now.
+    pub(super) endpoint: arc_swap::ArcSwap<Endpoint>,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -106,13 +106,6 @@ impl RedisBackend {
         let topology = Topology::of(&config.url).map_err(|problem| Error::Config {
             problems: vec![problem],
         })?;
-        // The spans' `server.address` / `server.port` (the URL was validated by `problems`).
-        let url = url::Url::parse(&topology.first_url()).ok();
-        let address = url
-            .as_ref()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let port = url.as_ref().and_then(url::Url::port).unwrap_or(6379);
         let open = open(&topology, &config);
         // The manager retries a refused connection a few times; bound the whole start-up.
         let conns = tokio::time::timeout(config.connect_timeout * 2, open)
@@ -125,6 +118,11 @@ impl RedisBackend {
             })?
             .map_err(connect_err)?;
         let (conns, reopen) = conns;
+        // The URL was validated by `problems`; on Sentinel, the master the sentinels named.
+        let endpoint = match &reopen {
+            Reopen::Sentinel(master) => Endpoint::of_address(&master.address()),
+            _ => Endpoint::of_url(&topology.first_url()),
+        };
         let mut backend = Self {
             inner: Arc::new(Inner {
                 conns: conns
@@ -137,11 +135,11 @@ impl RedisBackend {
                 breaker: Breaker::new(config.breaker),
                 server: None,
                 native: Native::default(),
-                address,
-                port,
+                endpoint: arc_swap::ArcSwap::from_pointee(endpoint),
                 config,
             }),
         };
+        super::sentinel::listen(&backend.inner);
         backend.ping().await.map_err(connect_err)?;
         let mut info_cmd = redis::cmd("INFO");
         info_cmd.arg("server");
@@ -179,6 +177,13 @@ impl RedisBackend {
     /// servers without them or with [`RedisConfig::native_commands`] off.
     pub fn native_commands(&self) -> Vec<&'static str> {
         self.inner.native.names()
+    }
+
+    /// The node the connections go to now, `host:port`: the URL's; on a cluster, the first
+    /// seed node; on Sentinel, the master the sentinels name (it follows a failover).
+    pub fn endpoint(&self) -> String {
+        let e = self.inner.endpoint.load();
+        format!("{}:{}", e.address, e.port)
     }
 
     /// Number of multiplexed connections.
@@ -353,8 +358,8 @@ impl RedisBackend {
             db.system.name = "redis",
             db.operation.name = operation,
             db.stored_procedure.name = procedure,
-            server.address = %self.inner.address,
-            server.port = self.inner.port,
+            server.address = %self.inner.endpoint.load().address,
+            server.port = self.inner.endpoint.load().port,
             error.type = tracing::field::Empty,
         )
     }
@@ -380,6 +385,40 @@ impl RedisBackend {
             .await;
         record_error(&span, &result);
         result
+    }
+}
+
+/// A node's host and port.
+pub(super) struct Endpoint {
+    pub(super) address: String,
+    pub(super) port: u16,
+}
+
+impl Endpoint {
+    /// The host and port of `url` (6379 when it names none).
+    fn of_url(url: &str) -> Self {
+        let url = url::Url::parse(url).ok();
+        Self {
+            address: url
+                .as_ref()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default(),
+            port: url.as_ref().and_then(url::Url::port).unwrap_or(6379),
+        }
+    }
+
+    /// `host:port` as a sentinel gives it.
+    pub(super) fn of_address(address: &str) -> Self {
+        match address.rsplit_once(':') {
+            Some((host, port)) => Self {
+                address: host.to_owned(),
+                port: port.parse().unwrap_or(6379),
+            },
+            None => Self {
+                address: address.to_owned(),
+                port: 6379,
+            },
+        }
     }
 }
 

@@ -42,6 +42,16 @@ impl SentinelMaster {
             address: std::sync::Mutex::new(address),
         }
     }
+
+    /// The master's `host:port` the connections go to now.
+    pub(super) fn address(&self) -> String {
+        self.address.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// The sentinels.
+    pub(super) fn sentinels(&self) -> &Sentinels {
+        &self.sentinels
+    }
 }
 
 /// Whether a reopening runs, and when the last one started.
@@ -60,6 +70,14 @@ impl Reopening {
             running: AtomicBool::new(false),
             last_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+        }
+    }
+
+    /// The sentinels and the master, on Sentinel.
+    pub(super) fn sentinel(&self) -> Option<&SentinelMaster> {
+        match &self.how {
+            Reopen::Sentinel(master) => Some(master),
+            _ => None,
         }
     }
 
@@ -86,6 +104,22 @@ pub(super) fn after_unavailable(inner: &Arc<Inner>, error: &BackendError) {
         return;
     }
     reopening.last_ms.store(now, Ordering::Relaxed);
+    spawn(inner, 1);
+}
+
+/// Starts a reopening now (the sentinels announced a new master), unless one runs; it asks
+/// them again a few times should the new master not say it is one yet.
+pub(super) fn on_announcement(inner: &Arc<Inner>) {
+    if inner.reopening.running.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    spawn(inner, 8);
+}
+
+/// Runs a reopening (the caller set `running`): at least `tries` attempts on Sentinel, more
+/// while the breaker is open.
+fn spawn(inner: &Arc<Inner>, tries: u32) {
+    let reopening = &inner.reopening;
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         reopening.running.store(false, Ordering::Release);
         return;
@@ -94,9 +128,9 @@ pub(super) fn after_unavailable(inner: &Arc<Inner>, error: &BackendError) {
     handle.spawn(async move {
         // On Sentinel, the master may not have moved yet (the sentinels are still agreeing):
         // asked again every interval while calls keep failing (the breaker open), for at
-        // most `TRIES` intervals, so the new master is used as soon as they name it.
-        const TRIES: u32 = 120;
-        for _ in 0..TRIES {
+        // most `MAX_TRIES` intervals, so the new master is used as soon as they name it.
+        const MAX_TRIES: u32 = 120;
+        for attempt in 1..=MAX_TRIES {
             let opened = tokio::time::timeout(inner.config.connect_timeout, reopen(&inner)).await;
             match opened {
                 Ok(Ok(0)) => {}
@@ -112,7 +146,8 @@ pub(super) fn after_unavailable(inner: &Arc<Inner>, error: &BackendError) {
                 }
             }
             let sentinel = matches!(inner.reopening.how, Reopen::Sentinel(_));
-            if !sentinel || inner.breaker.state() != super::BreakerState::Open {
+            let failing = inner.breaker.state() == super::BreakerState::Open;
+            if !sentinel || (attempt >= tries && !failing) {
                 break;
             }
             tokio::time::sleep(REOPEN_INTERVAL).await;
@@ -153,6 +188,9 @@ async fn reopen(inner: &Inner) -> Result<usize, BackendError> {
             for (slot, manager) in inner.conns.iter().zip(managers) {
                 slot.store(Arc::new(Conn::Single(manager)));
             }
+            inner
+                .endpoint
+                .store(Arc::new(super::connection::Endpoint::of_address(&address)));
             tracing::warn!(
                 master = %master.sentinels.master,
                 from = %current,

@@ -1,13 +1,19 @@
 //! Redis Sentinel: the master's address asked of the sentinels, a connection to it checked to
-//! be a master, and asked again after failures (`reopen`): redis-rs resolves a master only when
-//! it connects, so after a failover its connections would keep reaching the old one.
+//! be a master, and asked again after failures (`reopen`) and whenever a sentinel announces a
+//! new one (`+switch-master`): redis-rs resolves a master only when it connects, so after a
+//! failover its connections would keep reaching the old one.
 
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use super::config::RedisConfig;
+use super::connection::Inner;
 use crate::error::{BackendError, BackendErrorKind};
 
 /// What a backend on Sentinel needs to find its master.
+#[derive(Clone)]
 pub(super) struct Sentinels {
     /// The master's name.
     pub(super) master: String,
@@ -103,4 +109,67 @@ pub(super) async fn is_master(
         matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
             || matches!(role.first(), Some(redis::Value::SimpleString(r)) if r == "master"),
     )
+}
+
+/// Listens, for as long as the backend of `inner` lives, to `+switch-master` on one sentinel at
+/// a time (the next one when its connection is lost, after a second), and moves the
+/// connections when the master it announces is ours. Does nothing but on Sentinel.
+pub(super) fn listen(inner: &Arc<Inner>) {
+    let Some(master) = inner.reopening.sentinel() else {
+        return;
+    };
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let sentinels = master.sentinels().sentinels.clone();
+    let name = master.sentinels().master.clone();
+    let tls = inner.config.tls.clone();
+    let timeout = inner.config.connect_timeout;
+    let weak = Arc::downgrade(inner);
+    handle.spawn(async move {
+        for url in sentinels.iter().cycle() {
+            if weak.strong_count() == 0 {
+                return;
+            }
+            let subscribed = tokio::time::timeout(timeout, subscribe(url, &tls)).await;
+            if let Ok(Ok(pubsub)) = subscribed {
+                if !announcements(pubsub, &name, &weak).await {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn subscribe(url: &str, tls: &super::TlsConfig) -> Result<redis::aio::PubSub, BackendError> {
+    let client = super::tls::client(url, tls)?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe("+switch-master").await?;
+    Ok(pubsub)
+}
+
+/// Reads `+switch-master` messages (`<name> <old ip> <old port> <new ip> <new port>`) until the
+/// connection is lost (`true`: listen again) or the backend is gone (`false`).
+async fn announcements(mut pubsub: redis::aio::PubSub, name: &str, weak: &Weak<Inner>) -> bool {
+    let mut messages = pubsub.on_message();
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { return true };
+                let payload: String = message.get_payload().unwrap_or_default();
+                if payload.split(' ').next() != Some(name) {
+                    continue;
+                }
+                let Some(inner) = weak.upgrade() else { return false };
+                tracing::info!(announcement = %payload, "a sentinel announced a new master");
+                super::reopen::on_announcement(&inner);
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                if weak.strong_count() == 0 {
+                    return false;
+                }
+            }
+        }
+    }
 }
