@@ -16,27 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::{cached, CacheRoute, Forze};
-use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
+use forze_tests::bench::{command_calls, command_usec, median, ratio_spread, user, User};
 use forze_tests::RedisServer;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-    roles: Vec<String>,
-}
-
-fn user(id: u64) -> User {
-    User {
-        id,
-        name: format!("user-{id}"),
-        email: format!("user-{id}@example.com"),
-        roles: vec!["reader".into(), "writer".into()],
-    }
-}
 
 #[cached(cache = "users", key = "user:{id}", ttl = "10m")]
 async fn get_user(id: u64) -> Result<User, std::io::Error> {

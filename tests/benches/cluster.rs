@@ -14,14 +14,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use forze_runtime::document::{Documents, MemoryDocumentStore};
 use forze_runtime::{
     cached, idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError,
     IdempotencyRoute, LimiterRoute, RateLimited,
 };
-use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
+use forze_tests::bench::{
+    command_calls, command_usec, median, profile, ratio_spread, run, user, Scenario, User,
+};
 use forze_tests::RedisCluster;
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
@@ -42,23 +44,6 @@ impl From<RateLimited> for AppError {
 impl From<IdempotencyError> for AppError {
     fn from(_: IdempotencyError) -> Self {
         AppError::Idem
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-    roles: Vec<String>,
-}
-
-fn user(id: u64) -> User {
-    User {
-        id,
-        name: format!("user-{id}"),
-        email: format!("user-{id}@example.com"),
-        roles: vec!["reader".into(), "writer".into()],
     }
 }
 
@@ -121,93 +106,76 @@ struct World {
     next_miss: Arc<AtomicU64>,
 }
 
-async fn step(w: &mut World, op: Op, i: u64, t: u64) {
-    match op {
-        Op::RawGet => {
-            let key = format!("bench:users/cache/kv/user:{}", i % HOT);
-            let v: Vec<u8> = redis::cmd("GET")
-                .arg(key)
-                .query_async(&mut w.conn)
-                .await
-                .unwrap();
-            std::hint::black_box(serde_json::from_slice::<User>(&v).unwrap());
+impl Scenario for World {
+    type Op = Op;
+
+    fn forze(&self) -> &Forze {
+        &self.forze
+    }
+
+    /// The timed raw side is the raw side on the client with a response timeout.
+    fn for_task(&self, op: Op) -> (Self, Op) {
+        let mut w = self.clone();
+        match op {
+            Op::Timed(miss) => {
+                std::mem::swap(&mut w.conn, &mut w.timed);
+                (w, if miss { Op::RawMiss } else { Op::RawGet })
+            }
+            other => (w, other),
         }
-        Op::RawMiss => {
-            let id = w.next_miss.fetch_add(1, Ordering::Relaxed);
-            let key = format!("bench:raw/cache/kv/user:{id}");
-            let found: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut w.conn)
-                .await
-                .unwrap();
-            if found.is_none() {
-                let bytes = serde_json::to_vec(&user(id)).unwrap();
-                let _: () = redis::cmd("SET")
-                    .arg(&key)
-                    .arg(bytes)
-                    .arg("PX")
-                    .arg(600_000)
+    }
+
+    async fn step(&mut self, op: Op, i: u64, t: u64) {
+        let w = self;
+        match op {
+            Op::RawGet => {
+                let key = format!("bench:users/cache/kv/user:{}", i % HOT);
+                let v: Vec<u8> = redis::cmd("GET")
+                    .arg(key)
                     .query_async(&mut w.conn)
                     .await
                     .unwrap();
+                std::hint::black_box(serde_json::from_slice::<User>(&v).unwrap());
             }
-        }
-        Op::CachedHit => {
-            std::hint::black_box(get_user(i % HOT).await.unwrap());
-        }
-        Op::CachedMiss => {
-            let id = w.next_miss.fetch_add(1, Ordering::Relaxed);
-            std::hint::black_box(get_user(id).await.unwrap());
-        }
-        Op::DocGet => {
-            std::hint::black_box(w.repo.get(&(i % 100)).await.unwrap().unwrap());
-        }
-        Op::Limited => {
-            limited(t).await.unwrap();
-        }
-        Op::Replay => {
-            pay(i % HOT, 5).await.unwrap();
-        }
-        Op::Timed(_) => unreachable!("`run` turns it into the raw side on the timed client"),
-    }
-}
-
-async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks as u64)
-        .map(|t| {
-            let (mut w, done) = (world.clone(), done.clone());
-            let op = match op {
-                Op::Timed(miss) => {
-                    std::mem::swap(&mut w.conn, &mut w.timed);
-                    if miss {
-                        Op::RawMiss
-                    } else {
-                        Op::RawGet
-                    }
+            Op::RawMiss => {
+                let id = w.next_miss.fetch_add(1, Ordering::Relaxed);
+                let key = format!("bench:raw/cache/kv/user:{id}");
+                let found: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut w.conn)
+                    .await
+                    .unwrap();
+                if found.is_none() {
+                    let bytes = serde_json::to_vec(&user(id)).unwrap();
+                    let _: () = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(bytes)
+                        .arg("PX")
+                        .arg(600_000)
+                        .query_async(&mut w.conn)
+                        .await
+                        .unwrap();
                 }
-                other => other,
-            };
-            tokio::spawn(async move {
-                let f = w.forze.clone();
-                f.scope(async move {
-                    let mut i = t;
-                    while start.elapsed() < dur {
-                        step(&mut w, op, i, t).await;
-                        i += tasks as u64;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .await
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
+            }
+            Op::CachedHit => {
+                std::hint::black_box(get_user(i % HOT).await.unwrap());
+            }
+            Op::CachedMiss => {
+                let id = w.next_miss.fetch_add(1, Ordering::Relaxed);
+                std::hint::black_box(get_user(id).await.unwrap());
+            }
+            Op::DocGet => {
+                std::hint::black_box(w.repo.get(&(i % 100)).await.unwrap().unwrap());
+            }
+            Op::Limited => {
+                limited(t).await.unwrap();
+            }
+            Op::Replay => {
+                pay(i % HOT, 5).await.unwrap();
+            }
+            Op::Timed(_) => unreachable!("`run` turns it into the raw side on the timed client"),
+        }
     }
-    let n = done.load(Ordering::Relaxed);
-    (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
 /// `(calls, usec)` of `names` summed over the masters.
@@ -269,26 +237,15 @@ async fn main() {
         repo,
         next_miss: Arc::new(AtomicU64::new(1_000_000)),
     };
-    // FORZE_BENCH_PROFILE=raw-get|cached-hit runs FORZE_BENCH_OPS (default 20 000) operations
-    // from one task and exits, for `valgrind --tool=callgrind` (as in benches/cache.rs).
-    if let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") {
-        let ops: u64 = std::env::var("FORZE_BENCH_OPS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(20_000);
-        let op = if side == "raw-get" {
+    // FORZE_BENCH_PROFILE=raw-get|cached-hit: one task's operations, for callgrind.
+    let profiled = profile(&world, |side| {
+        if side == "raw-get" {
             Op::RawGet
         } else {
             Op::CachedHit
-        };
-        let mut w = world.clone();
-        let f = world.forze.clone();
-        f.scope(async move {
-            for i in 0..ops {
-                step(&mut w, op, i, 0).await;
-            }
-        })
-        .await;
+        }
+    });
+    if profiled.await {
         return;
     }
     let dur = Duration::from_millis(800);

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use forze_runtime::document::{Documents, MemoryDocumentStore};
 use forze_runtime::ports::{Algorithm, Quota};
@@ -20,7 +20,9 @@ use forze_runtime::{
     idempotent, rate_limited, CacheRoute, DocumentSpec, Forze, IdempotencyError, IdempotencyRoute,
     LimiterRoute, RateLimited,
 };
-use forze_tests::bench::{command_calls, command_usec, median, ratio_spread};
+use forze_tests::bench::{
+    command_calls, command_usec, median, profile, ratio_spread, run, Scenario,
+};
 use forze_tests::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -116,67 +118,49 @@ struct World {
     limiter: Limiter,
 }
 
-async fn step(w: &mut World, op: Op, i: u64, t: u64) {
-    match op {
-        Op::RawGet => {
-            let key = format!("bench:projects/cache/body/{{projects:{}}}/1", i % DOCS);
-            let v: Vec<u8> = redis::cmd("GET")
-                .arg(key)
-                .query_async(&mut w.conn)
-                .await
-                .unwrap();
-            std::hint::black_box(serde_json::from_slice::<Project>(&v).unwrap());
-        }
-        Op::Limited => {
-            limited(t).await.unwrap();
-        }
-        Op::LimitedGcra => {
-            limited_gcra(t).await.unwrap();
-        }
-        Op::IdemNew => {
-            pay(w.fresh.fetch_add(1, Ordering::Relaxed), 5)
-                .await
-                .unwrap();
-        }
-        Op::IdemReplay => {
-            pay(i % REPLAY_KEYS, 5).await.unwrap();
-        }
-        Op::DocGet => {
-            std::hint::black_box(w.repo.get(&(i % DOCS)).await.unwrap().unwrap());
-        }
-        Op::Check(algorithm, limit) => {
-            let quota = Quota::new(limit, Duration::from_secs(60), algorithm);
-            let key = format!("check:{}", t % 4);
-            std::hint::black_box(w.limiter.check_quota(&key, &quota, 1).await.unwrap());
-        }
-    }
-}
+impl Scenario for World {
+    type Op = Op;
 
-async fn run(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64) {
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks as u64)
-        .map(|t| {
-            let (mut w, done) = (world.clone(), done.clone());
-            tokio::spawn(async move {
-                let f = w.forze.clone();
-                f.scope(async move {
-                    let mut i = t;
-                    while start.elapsed() < dur {
-                        step(&mut w, op, i, t).await;
-                        i += tasks as u64;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .await
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
+    fn forze(&self) -> &Forze {
+        &self.forze
     }
-    let n = done.load(Ordering::Relaxed);
-    (n as f64 / start.elapsed().as_secs_f64(), n)
+
+    async fn step(&mut self, op: Op, i: u64, t: u64) {
+        let w = self;
+        match op {
+            Op::RawGet => {
+                let key = format!("bench:projects/cache/body/{{projects:{}}}/1", i % DOCS);
+                let v: Vec<u8> = redis::cmd("GET")
+                    .arg(key)
+                    .query_async(&mut w.conn)
+                    .await
+                    .unwrap();
+                std::hint::black_box(serde_json::from_slice::<Project>(&v).unwrap());
+            }
+            Op::Limited => {
+                limited(t).await.unwrap();
+            }
+            Op::LimitedGcra => {
+                limited_gcra(t).await.unwrap();
+            }
+            Op::IdemNew => {
+                pay(w.fresh.fetch_add(1, Ordering::Relaxed), 5)
+                    .await
+                    .unwrap();
+            }
+            Op::IdemReplay => {
+                pay(i % REPLAY_KEYS, 5).await.unwrap();
+            }
+            Op::DocGet => {
+                std::hint::black_box(w.repo.get(&(i % DOCS)).await.unwrap().unwrap());
+            }
+            Op::Check(algorithm, limit) => {
+                let quota = Quota::new(limit, Duration::from_secs(60), algorithm);
+                let key = format!("check:{}", t % 4);
+                std::hint::black_box(w.limiter.check_quota(&key, &quota, 1).await.unwrap());
+            }
+        }
+    }
 }
 
 #[tokio::main]
@@ -216,26 +200,15 @@ async fn main() {
         repo,
         limiter: forze.limiter("api").unwrap(),
     };
-    // FORZE_BENCH_PROFILE=raw-get|replay runs FORZE_BENCH_OPS (default 20 000) operations from
-    // one task and exits, for `valgrind --tool=callgrind` (as in benches/cache.rs).
-    if let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") {
-        let ops: u64 = std::env::var("FORZE_BENCH_OPS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(20_000);
-        let op = if side == "raw-get" {
+    // FORZE_BENCH_PROFILE=raw-get|replay: one task's operations, for callgrind (`bench::profile`).
+    let profiled = profile(&world, |side| {
+        if side == "raw-get" {
             Op::RawGet
         } else {
             Op::IdemReplay
-        };
-        let mut w = world.clone();
-        let f = world.forze.clone();
-        f.scope(async move {
-            for i in 0..ops {
-                step(&mut w, op, i, 0).await;
-            }
-        })
-        .await;
+        }
+    });
+    if profiled.await {
         return;
     }
     let only = std::env::var("FORZE_BENCH_ONLY").ok();

@@ -64,3 +64,102 @@ pub fn bench_config(url: String) -> forze_runtime::RedisConfig {
         None => forze_runtime::RedisConfig::new(url),
     }
 }
+
+/// A bench's world: what each task clones, and one operation of it.
+pub trait Scenario: Clone + Send + 'static {
+    /// Which operation a run repeats.
+    type Op: Copy + Send + 'static;
+    /// The runtime the tasks run in the scope of.
+    fn forze(&self) -> &forze_runtime::Forze;
+    /// A task's own world for `op` (e.g. on another connection), and the operation it runs.
+    fn for_task(&self, op: Self::Op) -> (Self, Self::Op) {
+        (self.clone(), op)
+    }
+    /// The `i`-th operation `op` of task `t`.
+    fn step(
+        &mut self,
+        op: Self::Op,
+        i: u64,
+        t: u64,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// Runs `op` from `tasks` tasks for `dur`; returns (operations per second, operations done).
+pub async fn run<W: Scenario>(
+    world: &W,
+    op: W::Op,
+    tasks: usize,
+    dur: std::time::Duration,
+) -> (f64, u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let done = std::sync::Arc::new(AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    let handles: Vec<_> = (0..tasks as u64)
+        .map(|t| {
+            let ((mut w, op), done) = (world.for_task(op), done.clone());
+            tokio::spawn(async move {
+                let f = w.forze().clone();
+                f.scope(async move {
+                    let mut i = t;
+                    while start.elapsed() < dur {
+                        w.step(op, i, t).await;
+                        i += tasks as u64;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .await
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("bench task");
+    }
+    let n = done.load(Ordering::Relaxed);
+    (n as f64 / start.elapsed().as_secs_f64(), n)
+}
+
+/// With `FORZE_BENCH_PROFILE` set, runs `FORZE_BENCH_OPS` (default 20 000) operations, the
+/// one `pick` names for its value, from one task and returns `true` (the bench then exits):
+/// for `valgrind --tool=callgrind`, whose instruction counts less those of a run with
+/// `FORZE_BENCH_OPS=0` give the cost of one operation.
+pub async fn profile<W: Scenario>(world: &W, pick: impl Fn(&str) -> W::Op) -> bool {
+    let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") else {
+        return false;
+    };
+    let ops: u64 = std::env::var("FORZE_BENCH_OPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let (mut w, op) = world.for_task(pick(&side));
+    let f = world.forze().clone();
+    f.scope(async move {
+        for i in 0..ops {
+            w.step(op, i, 0).await;
+        }
+    })
+    .await;
+    true
+}
+
+/// The value the cache benches store: a small user record, as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: u64,
+    /// A name.
+    pub name: String,
+    /// An e-mail address.
+    pub email: String,
+    /// Some roles.
+    pub roles: Vec<String>,
+}
+
+/// The user of `id`.
+pub fn user(id: u64) -> User {
+    User {
+        id,
+        name: format!("user-{id}"),
+        email: format!("user-{id}@example.com"),
+        roles: vec!["reader".into(), "writer".into()],
+    }
+}

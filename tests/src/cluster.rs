@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use redis::AsyncCommands;
-
 use crate::server::{free_port, RedisServer};
 
 /// The environment variable that makes the harness's Redis environments a cluster
@@ -283,9 +281,10 @@ impl RedisCluster {
         }
     }
 
-    /// The index of the running node that says it is master of `slot`, if one does.
-    pub async fn serving(&self, slot: u16) -> Option<usize> {
+    /// The indexes of the running nodes that say they are masters.
+    pub async fn masters(&self) -> Vec<usize> {
         let tls = self.tls.as_ref();
+        let mut masters = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if node.server.pid().is_none() {
                 continue;
@@ -297,64 +296,36 @@ impl RedisCluster {
             )
             .await
             .unwrap_or_default();
-            if !info.contains("role:master") {
-                continue;
+            if info.contains("role:master") {
+                masters.push(i);
             }
-            let slots: Vec<(u16, u16, redis::Value)> = command::<Vec<redis::Value>>(
-                tls,
-                node.server.port(),
-                redis::cmd("CLUSTER").arg("SLOTS"),
-            )
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|range| match range {
+        }
+        masters
+    }
+
+    /// The index of the running node that says it is master of `slot`, if one does.
+    pub async fn serving(&self, slot: u16) -> Option<usize> {
+        let tls = self.tls.as_ref();
+        for i in self.masters().await {
+            let port = self.nodes[i].server.port();
+            let ranges: Vec<redis::Value> = command(tls, port, redis::cmd("CLUSTER").arg("SLOTS"))
+                .await
+                .unwrap_or_default();
+            let mine = ranges.iter().any(|range| match range {
                 redis::Value::Array(parts) if parts.len() >= 3 => {
-                    let start = redis::from_redis_value::<u16>(parts[0].clone()).ok()?;
-                    let end = redis::from_redis_value::<u16>(parts[1].clone()).ok()?;
-                    Some((start, end, parts[2].clone()))
+                    let bound = |v: &redis::Value| redis::from_redis_value::<u16>(v.clone()).ok();
+                    let (Some(start), Some(end)) = (bound(&parts[0]), bound(&parts[1])) else {
+                        return false;
+                    };
+                    (start..=end).contains(&slot)
+                        && matches!(&parts[2], redis::Value::Array(m) if m.get(1) == Some(&redis::Value::Int(i64::from(port))))
                 }
-                _ => None,
-            })
-            .collect();
-            let port = node.server.port() as i64;
-            let mine = slots.iter().any(|(start, end, master)| {
-                (*start..=*end).contains(&slot)
-                    && matches!(master, redis::Value::Array(m) if m.get(1) == Some(&redis::Value::Int(port)))
+                _ => false,
             });
             if mine {
                 return Some(i);
             }
         }
         None
-    }
-
-    /// Keys in the whole cluster (every master's `KEYS *`), for assertions on small tests.
-    pub async fn keys(&self) -> Vec<String> {
-        let tls = self.tls.as_ref();
-        let mut all = Vec::new();
-        for node in self.nodes.iter().filter(|n| n.server.pid().is_some()) {
-            let info: String = command(
-                tls,
-                node.server.port(),
-                redis::cmd("INFO").arg("replication"),
-            )
-            .await
-            .unwrap_or_default();
-            if info.contains("role:master") {
-                let keys: Vec<String> =
-                    command(tls, node.server.port(), redis::cmd("KEYS").arg("*"))
-                        .await
-                        .unwrap_or_default();
-                all.extend(keys);
-            }
-        }
-        all
-    }
-
-    /// `GET key` through the cluster.
-    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut c = self.client().await;
-        c.get(key).await.expect("GET through the cluster")
     }
 }

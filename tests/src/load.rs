@@ -96,6 +96,56 @@ impl Load {
         .await;
     }
 
+    /// After a failover that began at `from` and was seen over at `to`: waits for 500 more
+    /// acknowledged increments, stops, and asserts [`Report::assert_failover`] with `deadline`
+    /// and `slack`; then that `counter` (which had `floor` replicated increments before the
+    /// fault) lost none of those nor any acknowledged after `to`, counted no call more than
+    /// `resends` times, and counts 100 increments after it exactly.
+    pub async fn finish_failover(
+        self,
+        counter: &Counter,
+        floor: u64,
+        resends: u64,
+        (deadline, slack): (Duration, Duration),
+        (from, to): (Instant, Instant),
+    ) {
+        let after = self.acked();
+        self.until_more_acked(
+            500,
+            Duration::from_secs(10),
+            "increments after the failover",
+        )
+        .await;
+        let report = self.stop().await;
+        report.assert_failover(deadline, slack, from, to);
+        // The breaker, if the failover opened it, lets calls through again at its next probe.
+        let value = crate::eventually(Duration::from_secs(2), "the counter read", || async {
+            counter.get().await.ok().flatten()
+        })
+        .await as u64;
+        assert!(
+            value >= floor,
+            "replicated increments lost: {value} < {floor}"
+        );
+        assert!(
+            value >= floor + (report.acked - after),
+            "increments acknowledged after the failover lost: {value} < {floor} + {}",
+            report.acked - after
+        );
+        assert!(
+            value <= floor + report.sent * resends,
+            "counted {value}, more than {} calls sent could make",
+            report.sent
+        );
+        for _ in 0..100 {
+            counter
+                .incr()
+                .await
+                .expect("an increment after the failover");
+        }
+        assert_eq!(counter.get().await.unwrap().unwrap() as u64, value + 100);
+    }
+
     /// Stops the tasks and reports.
     pub async fn stop(self) -> Report {
         self.stop.store(true, Ordering::Relaxed);

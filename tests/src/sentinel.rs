@@ -103,6 +103,17 @@ impl RedisSentinel {
         format!("redis+sentinel://{}/{MASTER_NAME}", hosts.join(","))
     }
 
+    /// `SENTINEL FAILOVER` on the first sentinel: the replica is promoted and the master
+    /// demoted (it keeps answering, as a replica).
+    pub async fn failover(&self) {
+        let _: () = query(
+            self.sentinels[0].port(),
+            redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME),
+        )
+        .await
+        .expect("SENTINEL FAILOVER");
+    }
+
     /// The port of the master as the first sentinel that answers says.
     pub async fn master_port(&self) -> Option<u16> {
         for sentinel in &self.sentinels {

@@ -88,34 +88,8 @@ async fn a_killed_master_is_replaced_under_load() {
     .await;
     let promoted_at = Instant::now();
     assert_eq!(deployment.role(1).await.as_deref(), Some("master"));
-    let after = load.acked();
-    load.until_more_acked(
-        500,
-        Duration::from_secs(10),
-        "increments after the failover",
-    )
-    .await;
-    let report = load.stop().await;
-    report.assert_failover(TIMEOUT, SLACK, killed, promoted_at);
-
-    let value = forze_tests::eventually(Duration::from_secs(2), "the counter read", || async {
-        counter.get().await.ok().flatten()
-    })
-    .await as u64;
-    assert!(value >= 200, "replicated increments lost: {value}");
-    assert!(
-        value >= 200 + (report.acked - after),
-        "acknowledged by the new master, lost"
-    );
-    assert!(
-        value <= 200 + report.sent,
-        "counted {value} of {} sent",
-        report.sent
-    );
-    for _ in 0..100 {
-        counter.incr().await.unwrap();
-    }
-    assert_eq!(counter.get().await.unwrap().unwrap() as u64, value + 100);
+    load.finish_failover(&counter, 200, 1, (TIMEOUT, SLACK), (killed, promoted_at))
+        .await;
 }
 
 /// `SENTINEL FAILOVER`: the master is demoted and still answers, now `READONLY`. The
@@ -132,13 +106,7 @@ async fn a_demoted_master_is_left_for_the_new_one() {
     let load = Load::start(&forze.cache("c").unwrap(), &counter);
     load.until_more_acked(200, Duration::from_secs(10), "load under way")
         .await;
-    let mut sentinel = deployment.sentinels[0].client().await;
-    let _: () = redis::cmd("SENTINEL")
-        .arg("FAILOVER")
-        .arg(forze_tests::sentinel::MASTER_NAME)
-        .query_async(&mut sentinel)
-        .await
-        .unwrap();
+    deployment.failover().await;
     let started = Instant::now();
     forze_tests::eventually(
         Duration::from_secs(30),
@@ -179,13 +147,7 @@ async fn an_announced_master_is_followed_without_a_failure() {
     let old = format!("127.0.0.1:{}", deployment.nodes[0].port());
     let new = format!("127.0.0.1:{}", deployment.nodes[1].port());
     assert_eq!(forze.health().await.endpoint.as_deref(), Some(old.as_str()));
-    let mut sentinel = deployment.sentinels[0].client().await;
-    let _: () = redis::cmd("SENTINEL")
-        .arg("FAILOVER")
-        .arg(forze_tests::sentinel::MASTER_NAME)
-        .query_async(&mut sentinel)
-        .await
-        .unwrap();
+    deployment.failover().await;
     // Only health checks meanwhile: each a PING, which the demoted master answers too.
     let moved = forze_tests::eventually(
         Duration::from_secs(30),
