@@ -662,3 +662,35 @@ async fn records_of_the_earlier_hash_layout_are_read() {
         Begin::Mismatch
     ));
 }
+
+/// A server that accepts connections and never answers: start-up fails within twice
+/// `connect_timeout` (the bound of its connections, which retry) and says how long it waited —
+/// the time it really waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_fails_start_up_within_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let start = Instant::now();
+    let err = Forze::builder()
+        .redis(config(format!("redis://127.0.0.1:{port}")))
+        .counter("n", CounterRoute::new("f:n"))
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap_err();
+    let waited = start.elapsed();
+    held.abort();
+    let message = err.to_string();
+    let bound = TIMEOUT * 2;
+    assert!(
+        waited >= bound && waited <= bound + SLACK,
+        "start-up took {waited:?}: {message}"
+    );
+    assert!(message.contains(&format!("within {bound:?}")), "{message}");
+}

@@ -34,7 +34,9 @@ pub struct RedisConfig {
     pub max_size: usize,
     /// Longest wait for the answer to one call (default 5 s).
     pub socket_timeout: Duration,
-    /// Longest wait to establish one connection (default 5 s).
+    /// Longest wait to establish one connection (default 5 s). Start-up waits at most twice
+    /// this for all its connections (a refused connection is tried again), and a start-up
+    /// that gives up says the time it waited ("no connection within 10s").
     pub connect_timeout: Duration,
     /// The circuit breaker (on by default): calls fail fast while the server is known to be
     /// down.
