@@ -153,7 +153,12 @@ async fn quota_then_429_with_headers() {
         assert!(header(&r, "x-ratelimit-reset").is_some());
         assert_eq!(
             header(&r, "ratelimit-policy").as_deref(),
-            Some("\"http\";q=3;w=60")
+            Some("http;q=3;w=60")
+        );
+        let current = header(&r, "ratelimit").unwrap();
+        assert!(
+            current.starts_with(&format!("http;r={left};t=")),
+            "{current}"
         );
     }
     let r = svc.get("/projects/1").await;

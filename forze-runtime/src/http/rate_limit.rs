@@ -92,8 +92,9 @@ impl KeyBy {
 /// Admitted requests get `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
 /// (seconds until the full quota is back); refused ones get `429 Too Many Requests`, the same
 /// headers, `Retry-After` (seconds) and a JSON body. With [`RateLimitLayer::ietf_headers`], the
-/// IETF draft fields `RateLimit-Policy: "name";q=100;w=60` and `RateLimit: "name";r=42;t=17`
-/// are added. When the limiter's backend is down, its [`crate::LimiterFailure`] policy decides
+/// IETF draft fields (draft-ietf-httpapi-ratelimit-headers) `RateLimit-Policy: name;q=100;w=60`
+/// and `RateLimit: name;r=42;t=17` are added, the limiter's name written as a structured-field
+/// Token (or a String when it is no Token: `"per user";q=…`). When the limiter's backend is down, its [`crate::LimiterFailure`] policy decides
 /// (`Error` answers `503`).
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {
@@ -156,6 +157,36 @@ fn set(resp: &mut Response, name: &'static str, value: String) {
     }
 }
 
+/// The policy's name as a structured-field item (RFC 9651) for `RateLimit` and
+/// `RateLimit-Policy`: a Token when the name is one (what every draft of the fields takes; the
+/// later ones also take a String), else a String with `\\` and `"` escaped and any byte outside
+/// printable ASCII written `_` (`api` → `api`, `per user` → `"per user"`).
+fn policy_name(name: &str) -> String {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~:/".contains(c);
+    let mut chars = name.chars();
+    let token = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '*')
+        && chars.all(tchar);
+    if token {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '\\' | '"' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision) {
     set(resp, "x-ratelimit-limit", d.limit.to_string());
     set(resp, "x-ratelimit-remaining", d.remaining.to_string());
@@ -165,12 +196,12 @@ fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision) {
         secs_ceil(d.reset_after).to_string(),
     );
     if layer.ietf {
-        let name = layer.limiter.core.name.to_string();
+        let name = policy_name(&layer.limiter.core.name);
         set(
             resp,
             "ratelimit-policy",
             format!(
-                "\"{name}\";q={};w={}",
+                "{name};q={};w={}",
                 layer.quota.limit,
                 secs_ceil(layer.quota.period)
             ),
@@ -178,11 +209,7 @@ fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision) {
         set(
             resp,
             "ratelimit",
-            format!(
-                "\"{name}\";r={};t={}",
-                d.remaining,
-                secs_ceil(d.reset_after)
-            ),
+            format!("{name};r={};t={}", d.remaining, secs_ceil(d.reset_after)),
         );
     }
 }
@@ -248,5 +275,21 @@ where
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_name;
+
+    #[test]
+    fn policy_names_are_structured_field_items() {
+        assert_eq!(policy_name("http"), "http");
+        assert_eq!(policy_name("api:v1/users"), "api:v1/users");
+        assert_eq!(policy_name("1st"), "\"1st\"");
+        assert_eq!(policy_name("per user"), "\"per user\"");
+        assert_eq!(policy_name("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(policy_name("é"), "\"_\"");
+        assert_eq!(policy_name(""), "\"\"");
     }
 }
