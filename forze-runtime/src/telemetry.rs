@@ -86,11 +86,50 @@ pub(crate) fn limiter_decision(_route: &Arc<str>, _allowed: bool) {
     metrics::counter!("forze.limiter.decisions", "route" => label(_route), "allowed" => if _allowed { "true" } else { "false" }).increment(1);
 }
 
-/// An idempotent run of `route` ended with `outcome`.
+/// An idempotent run of `route` ended with `outcome` (also recorded on its span).
 pub(crate) fn idempotency_outcome(_route: &Arc<str>, _outcome: &'static str) {
+    outcome(_outcome);
     #[cfg(feature = "metrics")]
     metrics::counter!("forze.idempotency.outcomes", "route" => label(_route), "outcome" => _outcome).increment(1);
 }
+
+/// The span of one flow (a `#[cached]`, `#[idempotent]` or `#[rate_limited]` call, or the
+/// typed call it makes): `forze` at `debug` level, with `forze.kind` (`cache`, `idempotency`,
+/// `limiter`), `forze.route` and, once known, `forze.outcome` (see [`outcome`]). It nests
+/// under the caller's span, and the backend operations' spans under it.
+pub(crate) fn flow_span(kind: &'static str, route: &str) -> tracing::Span {
+    tracing::debug_span!(
+        "forze",
+        otel.name = kind,
+        forze.kind = kind,
+        forze.route = route,
+        forze.outcome = tracing::field::Empty,
+    )
+}
+
+/// Records how the current flow ended on its span (`forze.outcome`): a cache's `hit`, `fill`
+/// (computed here and stored), `shared` (another computation's value, in this process or
+/// another) or `bypass` (computed without the cache: it was down, re-entered or had no key);
+/// a limiter's `allowed` / `denied`; an idempotent run's `ran`, `replay`, `in_progress`,
+/// `mismatch`, `refused`. Costs a level check when nothing listens at `debug`.
+pub(crate) fn outcome(outcome: &'static str) {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::Span::current().record("forze.outcome", outcome);
+    }
+}
+
+/// Runs `fut` in `span` — or, when nothing records the span, as it is (no wrapper to move).
+macro_rules! in_flow_span {
+    ($span:expr, $fut:expr) => {{
+        let span: tracing::Span = $span;
+        if span.is_disabled() {
+            $fut.await
+        } else {
+            tracing::Instrument::instrument($fut, span).await
+        }
+    }};
+}
+pub(crate) use in_flow_span;
 
 /// The breaker opened (`true`) or closed.
 pub(crate) fn breaker_state(_open: bool) {

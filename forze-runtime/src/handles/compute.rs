@@ -189,6 +189,9 @@ impl Cache {
     ///   with the same key) computes directly instead of waiting for itself;
     /// - the cache never fails the call: when it is down, slow, missing a tenant, or holds an
     ///   entry that does not decode, `compute()` runs, its value returns, a `warn` is traced.
+    ///
+    /// Each call is a `forze` span (`debug`) with its outcome: `hit`, `fill`, `shared` or
+    /// `bypass` (see the README's telemetry section).
     pub async fn get_or_compute_with<R, F, Fut>(
         &self,
         key: &str,
@@ -200,14 +203,35 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = R>,
     {
+        crate::telemetry::in_flow_span!(
+            crate::telemetry::flow_span("cache", &self.core.name),
+            self.flow(key, codec, fill, compute)
+        )
+    }
+
+    /// [`Cache::get_or_compute_with`] within its span.
+    async fn flow<R, F, Fut>(
+        &self,
+        key: &str,
+        codec: &ValueCodec<R>,
+        fill: Fill<'_>,
+        compute: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        use crate::telemetry::outcome;
         let full = match self.core.space() {
             Ok(space) => space.cache_kv(key),
             Err(e) => {
                 tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
+                outcome("bypass");
                 return compute().await;
             }
         };
         if reentrant::holds(&full) {
+            outcome("bypass");
             return compute().await;
         }
         // A hit is one read and nothing else.
@@ -223,6 +247,7 @@ impl Cache {
         if let Some(bytes) = found {
             if let Some(r) = self.decode_with(codec, key, &bytes) {
                 crate::telemetry::cache_request(&self.core.name, true);
+                outcome("hit");
                 return r;
             }
         }
@@ -233,9 +258,11 @@ impl Cache {
             Role::Follower(rx) => {
                 if let Some(bytes) = singleflight::wait(rx).await {
                     if let Some(r) = self.decode_with(codec, key, &bytes) {
+                        outcome("shared");
                         return r;
                     }
                 }
+                outcome("bypass");
                 return compute().await;
             }
         };
@@ -248,6 +275,7 @@ impl Cache {
                 Filled::Bytes(bytes) => {
                     if let Some(r) = self.decode_with(codec, key, &bytes) {
                         leader.finish(Some(bytes));
+                        outcome("shared");
                         return r;
                     }
                 }
@@ -271,6 +299,9 @@ impl Cache {
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
             self.write_bytes(key, full, bytes, fill.ttl, fill.tags)
                 .await;
+            outcome("fill");
+        } else {
+            outcome("bypass");
         }
         if let Some(guard) = guard {
             if let Err(e) = guard.release().await {

@@ -335,6 +335,25 @@ impl Idempotency {
         F: FnOnce() -> Fut,
         Fut: Future<Output = R>,
     {
+        crate::telemetry::in_flow_span!(
+            crate::telemetry::flow_span("idempotency", &self.core.name),
+            self.run_in_span(codec, operation, key, fingerprint, body)
+        )
+    }
+
+    /// [`Idempotency::run_as`] within its span.
+    async fn run_in_span<R, F, Fut>(
+        &self,
+        codec: RunCodec<R>,
+        operation: &str,
+        key: &str,
+        fingerprint: &str,
+        body: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
         let RunCodec {
             record,
             replay,
@@ -342,9 +361,13 @@ impl Idempotency {
         } = codec;
         let full = match self.core.space() {
             Ok(space) => space.idempotency(operation, key),
-            Err(e) => return refused(IdempotencyError::Unavailable(e)),
+            Err(e) => {
+                crate::telemetry::outcome("refused");
+                return refused(IdempotencyError::Unavailable(e));
+            }
         };
         if reentrant::holds(&full) {
+            crate::telemetry::outcome("refused");
             return refused(IdempotencyError::Reentrant {
                 operation: operation.to_owned(),
                 key: key.to_owned(),

@@ -96,14 +96,35 @@ impl Limiter {
         quota: Option<&Quota>,
         cost: u64,
     ) -> Result<Decision, RateLimited> {
+        crate::telemetry::in_flow_span!(
+            crate::telemetry::flow_span("limiter", &self.core.name),
+            self.admit_in_span(key, quota, cost)
+        )
+    }
+
+    /// [`Limiter::admit`] within its span (outcome `allowed`, `denied` or `unchecked`).
+    async fn admit_in_span(
+        &self,
+        key: &str,
+        quota: Option<&Quota>,
+        cost: u64,
+    ) -> Result<Decision, RateLimited> {
+        use crate::telemetry::outcome;
         let decision = match quota {
             Some(q) => self.check_quota(key, q, cost).await,
             None => self.check_cost(key, cost).await,
         };
         match decision {
-            Ok(d) if d.allowed => Ok(d),
-            Ok(d) => Err(RateLimited::from_decision(&d)),
+            Ok(d) if d.allowed => {
+                outcome("allowed");
+                Ok(d)
+            }
+            Ok(d) => {
+                outcome("denied");
+                Err(RateLimited::from_decision(&d))
+            }
             Err(e) => {
+                outcome("unchecked");
                 tracing::error!(limiter = %self.core.name, key, error = %e, "rate limit not checked; refusing the call");
                 let limit = quota.or(self.quota.as_ref()).map_or(0, |q| q.limit);
                 Err(RateLimited::unchecked(
