@@ -633,7 +633,28 @@ pub async fn build(
             "/health/redis",
             get(move || async move { health_response(&health).await }),
         );
+    #[cfg(feature = "metrics")]
+    let app = {
+        let metrics = prometheus()?;
+        app.route("/metrics", get(move || async move { metrics.render() }))
+    };
     Ok((app, forze, store))
+}
+
+/// The process's Prometheus recorder (installed once; every service built in the process
+/// renders the same metrics).
+#[cfg(feature = "metrics")]
+fn prometheus() -> Result<metrics_exporter_prometheus::PrometheusHandle, String> {
+    static HANDLE: std::sync::OnceLock<
+        Result<metrics_exporter_prometheus::PrometheusHandle, String>,
+    > = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| format!("cannot install the Prometheus recorder: {e}"))
+        })
+        .clone()
 }
 
 /// Serves `app` on `listener` (with peer addresses, for per-IP rate limits) until `shutdown`

@@ -56,6 +56,8 @@ async fn operations_and_outcomes_are_measured() {
         .cache("c", CacheRoute::new("m:c"))
         .limiter("l", LimiterRoute::new("m:l"))
         .idempotency("i", IdempotencyRoute::new("m:i"))
+        // The example service's annotations are linked in too (the test below).
+        .allow_unwired_annotations()
         .build()
         .await
         .unwrap();
@@ -129,4 +131,46 @@ async fn operations_and_outcomes_are_measured() {
         })
         .expect("a duration histogram for GET");
     assert_eq!(gets, 3, "one sample per GET");
+}
+
+/// The example service (built with its `metrics` feature) serves `/metrics` in the Prometheus
+/// text format: after one request, the limiter's decision and the Redis operations are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_service_serves_prometheus_metrics() {
+    use forze_examples::service::{build, serve, Config};
+    let server = RedisServer::start();
+    let cfg = Config {
+        redis: Some(redis_config(&server)),
+        database_url: None,
+        table: "unused".into(),
+        requests_per_minute: 100,
+        create_gate: None,
+    };
+    let (app, _forze, _store) = build(cfg).await.expect("service builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let missing = http.get(format!("{base}/projects/1")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let scrape = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+            .to_owned()
+    };
+    let decisions = line("forze_limiter_decisions");
+    assert!(
+        decisions.contains("route=\"http\"") && decisions.contains("allowed=\"true\""),
+        "{decisions}"
+    );
+    assert!(line("db_client_operation_duration").contains("db_system_name=\"redis\""));
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
 }
