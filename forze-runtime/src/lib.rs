@@ -40,6 +40,8 @@ pub mod http;
 pub mod keys;
 mod outcomes;
 pub mod ports;
+#[cfg(feature = "sessions")]
+pub mod sessions;
 pub mod telemetry;
 pub mod tenant;
 pub mod wiring;
