@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::server::{free_port, RedisServer};
+use crate::server::RedisServer;
 
 /// The environment variable that makes the harness's Redis environments a cluster
 /// (`FORZE_TOPOLOGY=cluster`) or a Sentinel deployment (`FORZE_TOPOLOGY=sentinel`);
@@ -108,8 +108,6 @@ impl RedisCluster {
     ) -> Self {
         let nodes: Vec<Node> = (0..6)
             .map(|_| {
-                let bus = free_port();
-                let bus_arg = bus.to_string();
                 let mut args = vec![
                     "--cluster-enabled",
                     "yes",
@@ -117,22 +115,18 @@ impl RedisCluster {
                     "nodes.conf",
                     "--cluster-node-timeout",
                     "1000",
-                    "--cluster-port",
-                    &bus_arg,
                     // A replica syncs at once, and takes over however far behind it was.
                     "--repl-diskless-sync-delay",
                     "0",
                     "--cluster-replica-validity-factor",
                     "0",
                 ];
-                let server = match tls {
-                    Some(tls) => {
-                        args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
-                        args.extend(tls);
-                        RedisServer::start_tls(&args)
-                    }
-                    None => RedisServer::start_with(&args),
-                };
+                if let Some(tls) = tls {
+                    args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+                    args.extend(tls);
+                }
+                let server = RedisServer::start_cluster_node(&args, tls.is_some());
+                let bus = server.bus_port().expect("a cluster node has a bus port");
                 Node { server, bus }
             })
             .collect();

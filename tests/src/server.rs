@@ -29,6 +29,8 @@ pub struct RedisServer {
     tls: bool,
     /// A sentinel's configuration (the server then runs with `--sentinel`).
     sentinel: Option<String>,
+    /// A cluster node's bus port (`--cluster-port`), picked anew with the port on each try.
+    bus: Option<u16>,
 }
 
 /// Whether the tests run against Valkey.
@@ -94,14 +96,25 @@ impl RedisServer {
     /// Starts a sentinel with the configuration `config` (`sentinel monitor …` lines), written
     /// to a `sentinel.conf` of its own (a sentinel rewrites it as it learns).
     pub fn start_sentinel(config: &str) -> Self {
-        Self::start_as(&[], false, Some(config.to_owned()))
+        Self::start_as(&[], false, Some(config.to_owned()), false)
     }
 
     fn start_on(extra: &[&str], tls: bool) -> Self {
-        Self::start_as(extra, tls, None)
+        Self::start_as(extra, tls, None, false)
     }
 
-    fn start_as(extra: &[&str], tls: bool, sentinel: Option<String>) -> Self {
+    /// Starts a cluster node (`extra` holds `--cluster-enabled yes` and the like) with a bus
+    /// port of its own ([`RedisServer::bus_port`]); TLS only when `tls`.
+    pub fn start_cluster_node(extra: &[&str], tls: bool) -> Self {
+        Self::start_as(extra, tls, None, true)
+    }
+
+    /// The cluster bus port of a node started with [`RedisServer::start_cluster_node`].
+    pub fn bus_port(&self) -> Option<u16> {
+        self.bus
+    }
+
+    fn start_as(extra: &[&str], tls: bool, sentinel: Option<String>, bus: bool) -> Self {
         let mut server = Self {
             child: None,
             port: 0,
@@ -109,6 +122,7 @@ impl RedisServer {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             tls,
             sentinel,
+            bus: bus.then_some(0),
         };
         if let Some(config) = &server.sentinel {
             std::fs::write(server.dir.path().join("sentinel.conf"), config)
@@ -117,6 +131,10 @@ impl RedisServer {
         let mut last = String::new();
         for _ in 0..5 {
             server.port = free_port();
+            // A port taken since it was probed (the client's or the bus's): both picked again.
+            if server.bus.is_some() {
+                server.bus = Some(free_port());
+            }
             match server.spawn() {
                 Ok(child) => {
                     server.child = Some(child);
@@ -165,6 +183,9 @@ impl RedisServer {
             command
                 .arg(self.dir.path().join("sentinel.conf"))
                 .arg("--sentinel");
+        }
+        if let Some(bus) = self.bus {
+            command.arg("--cluster-port").arg(bus.to_string());
         }
         let ready = if self.sentinel.is_some() {
             "Sentinel ID is"
