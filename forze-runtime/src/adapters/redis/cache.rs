@@ -43,7 +43,7 @@ impl CachePort for RedisBackend {
         if entries.is_empty() {
             return Ok(());
         }
-        if self.inner.cluster {
+        if self.is_cluster() {
             return self.set_many_per_slot(entries, ttl).await;
         }
         let mut pipe = redis::pipe();
@@ -68,7 +68,7 @@ impl CachePort for RedisBackend {
         if tags.is_empty() {
             return self.set(key, value, ttl).await;
         }
-        if self.inner.cluster {
+        if self.is_cluster() {
             return self.set_tagged_per_slot(key, value, ttl, tags).await;
         }
         let mut inv = self.inner.scripts.set_tagged.key(key);
@@ -83,7 +83,7 @@ impl CachePort for RedisBackend {
         if tags.is_empty() {
             return Ok(0);
         }
-        if self.inner.cluster {
+        if self.is_cluster() {
             return self.invalidate_tags_per_slot(tags).await;
         }
         let mut inv = self.inner.scripts.invalidate_tags.prepare_invoke();

@@ -22,8 +22,6 @@ pub(super) struct Inner {
     /// opened again (`reopen`).
     pub(super) conns: Vec<arc_swap::ArcSwap<Conn>>,
     pub(super) reopening: Reopening,
-    /// Whether this is a Redis Cluster (tags and `set_many` then work per slot).
-    pub(super) cluster: bool,
     pub(super) scripts: Scripts,
     pub(super) config: RedisConfig,
     pub(super) breaker: Breaker,
@@ -130,7 +128,6 @@ impl RedisBackend {
                     .map(arc_swap::ArcSwap::from_pointee)
                     .collect(),
                 reopening: Reopening::new(reopen),
-                cluster: matches!(topology, Topology::Cluster(_)),
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
                 server: None,
@@ -228,7 +225,7 @@ impl RedisBackend {
             .map(|rtts| rtts.into_iter().max().unwrap_or_default());
         self.record(&result);
         let rtt = result?;
-        if self.inner.cluster {
+        if self.is_cluster() {
             // A cluster's PING goes only to the masters it has a connection to: whether every
             // slot is served is what the cluster itself says. (Not the breaker's business: the
             // slots that are served still work.)
@@ -253,6 +250,11 @@ impl RedisBackend {
         if let Err(e) = result {
             super::reopen::after_unavailable(&self.inner, e);
         }
+    }
+
+    /// Whether this is a Redis Cluster (tags and `set_many` then work per slot).
+    pub(super) fn is_cluster(&self) -> bool {
+        self.inner.reopening.cluster()
     }
 
     pub(super) fn conn(&self) -> Conn {
@@ -455,14 +457,12 @@ async fn open(
             let address = sentinels
                 .master_address(config, config.connect_timeout)
                 .await?;
-            let managers = managers(&sentinels.master_url(&address), config).await?;
-            let mut first = Conn::Single(managers[0].clone());
-            if !super::sentinel::is_master(&mut first).await? {
+            let Some(managers) = sentinels.connect_master(&address, config).await? else {
                 return Err(BackendError::new(
                     BackendErrorKind::Unreachable,
                     format!("the sentinels name {address} the master of {master:?}, but it is not a master (yet)"),
                 ));
-            }
+            };
             Ok((
                 managers.into_iter().map(Conn::Single).collect(),
                 Reopen::Sentinel(Box::new(super::reopen::SentinelMaster::new(

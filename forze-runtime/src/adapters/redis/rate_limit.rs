@@ -81,7 +81,7 @@ impl RedisBackend {
                     // The call that opened the window sets its expiry. On a cluster, whose client
                     // may send an `INCRBY` again after a dropped connection, the opening call
                     // may see a count of up to 1 + the re-sends.
-                    let opened = if self.inner.cluster {
+                    let opened = if self.is_cluster() {
                         used <= 1 + u64::from(super::conn::CLUSTER_RETRIES)
                     } else {
                         used == 1

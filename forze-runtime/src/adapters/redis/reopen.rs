@@ -81,6 +81,11 @@ impl Reopening {
         }
     }
 
+    /// Whether the deployment is a Redis Cluster.
+    pub(super) fn cluster(&self) -> bool {
+        matches!(self.how, Reopen::Cluster(_))
+    }
+
     /// Whether failures of this deployment can call for a reopening.
     pub(super) fn possible(&self) -> bool {
         !matches!(self.how, Reopen::Never)
@@ -173,18 +178,19 @@ async fn reopen(inner: &Inner) -> Result<usize, BackendError> {
                 .sentinels
                 .master_address(&inner.config, timeout)
                 .await?;
-            let current = master.address.lock().map(|a| a.clone()).unwrap_or_default();
+            let current = master.address();
             if address == current {
                 // Still the master: its managers reconnect to it on their own.
                 return Ok(0);
             }
-            let url = master.sentinels.master_url(&address);
-            let managers = super::connection::managers(&url, &inner.config).await?;
-            let mut first = Conn::Single(managers[0].clone());
-            if !super::sentinel::is_master(&mut first).await? {
+            let Some(managers) = master
+                .sentinels
+                .connect_master(&address, &inner.config)
+                .await?
+            else {
                 // Not promoted yet: asked again at the next failure.
                 return Ok(0);
-            }
+            };
             for (slot, manager) in inner.conns.iter().zip(managers) {
                 slot.store(Arc::new(Conn::Single(manager)));
             }

@@ -88,6 +88,18 @@ impl Sentinels {
         }))
     }
 
+    /// `config.max_size` connections to the master at `address`, if the server there says it
+    /// is one (`None`: not, or not yet — a sentinel's answer may be stale or early).
+    pub(super) async fn connect_master(
+        &self,
+        address: &str,
+        config: &RedisConfig,
+    ) -> Result<Option<Vec<redis::aio::ConnectionManager>>, BackendError> {
+        let managers = super::connection::managers(&self.master_url(address), config).await?;
+        let mut first = super::conn::Conn::Single(managers[0].clone());
+        Ok(is_master(&mut first).await?.then_some(managers))
+    }
+
     /// The URL of the master at `address`.
     pub(super) fn master_url(&self, address: &str) -> String {
         self.node.replace("{host}", address)
@@ -101,9 +113,7 @@ fn redact_host(url: &str) -> &str {
 
 /// Whether the server behind `conn` is a master (`ROLE`), so that a sentinel's stale answer
 /// is not taken for the master.
-pub(super) async fn is_master(
-    conn: &mut impl redis::aio::ConnectionLike,
-) -> Result<bool, BackendError> {
+async fn is_master(conn: &mut impl redis::aio::ConnectionLike) -> Result<bool, BackendError> {
     let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await?;
     Ok(
         matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
