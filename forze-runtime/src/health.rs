@@ -48,9 +48,13 @@ pub struct Health {
     /// The server's conditional commands used instead of a script (`"SET IFEQ"`, `"DELIFEQ"`,
     /// `"DELEX IFEQ"`); empty on servers without them (Redis 7 runs the scripts) and for memory.
     pub native_commands: Vec<&'static str>,
+    /// The near caches (`None` when no route has one): on or off, size, hits, invalidations,
+    /// flushes.
+    pub near: Option<crate::NearStats>,
 }
 
-pub(crate) async fn check(backend: &Backend) -> Health {
+pub(crate) async fn check(backend: &Backend, near: &crate::near::NearHub) -> Health {
+    let near = near.is_used().then(|| near.stats());
     match backend {
         Backend::Memory(m) => Health {
             backend: "memory",
@@ -65,6 +69,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
             server: None,
             endpoint: None,
             native_commands: Vec::new(),
+            near,
         },
         Backend::Redis(r) => {
             let ping = r.ping().await;
@@ -89,6 +94,7 @@ pub(crate) async fn check(backend: &Backend) -> Health {
                 server: r.server().map(|s| s.to_string()),
                 endpoint: Some(r.endpoint()),
                 native_commands: r.native_commands(),
+                near,
             }
         }
     }

@@ -38,6 +38,7 @@ pub mod health;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod keys;
+mod near;
 mod outcomes;
 pub mod ports;
 #[cfg(feature = "sessions")]
@@ -68,6 +69,7 @@ pub use handles::{
     Snapshot, ValueCodec, Versioned,
 };
 pub use health::Health;
+pub use near::{NearCache, NearStats};
 pub use outcomes::{IdempotencyError, RateLimited};
 pub use wiring::{
     BackendConfig, CacheRoute, CounterRoute, FailurePolicy, Forze, ForzeBuilder, IdempotencyRoute,

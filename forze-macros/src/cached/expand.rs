@@ -157,7 +157,11 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
         #registration
         #lock_registration
         let #key: ::std::string::String = #key_expr;
-        let #mode = #codec;
+        let #mode = {
+            #[allow(unused_imports)]
+            use #krate::__private::{NearClone as _, NearNone as _};
+            (&&#krate::__private::near_probe(#codec, #mode_value)).forze_near()
+        };
         #krate::__private::cached::<#ret, _>(
             &#site,
             #via,

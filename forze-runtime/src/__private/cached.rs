@@ -24,6 +24,7 @@ pub struct Site {
     /// The lock route that guards cache fills across processes, if any.
     pub lock: Option<&'static str>,
     warned: AtomicBool,
+    warned_near: AtomicBool,
 }
 
 impl Site {
@@ -35,6 +36,7 @@ impl Site {
             function,
             lock: None,
             warned: AtomicBool::new(false),
+            warned_near: AtomicBool::new(false),
         }
     }
 
@@ -249,6 +251,17 @@ where
     let Some(cache) = site.resolve(via.as_ref()) else {
         return body.await;
     };
+    if cache.near.is_some() && !codec.keeps_near() {
+        warn_once(
+            &site.warned_near,
+            site.function,
+            &format_args!(
+                "cache {:?} has a near cache, but this function's stored type is not `Clone + \
+                 Send + Sync + 'static`: its values are read from the backend every time",
+                site.cache
+            ),
+        );
+    }
     let lock = SiteLock {
         site,
         via: via.as_ref(),
@@ -285,4 +298,56 @@ where
         }
     }
     result
+}
+
+/// Gives a `#[cached]` site's codec a near tier when its stored type can be shared
+/// (`Clone + Send + Sync + 'static`), by method resolution:
+/// `(&&near_probe(codec, mode)).forze_near()` is [`NearClone`]'s when it can, [`NearNone`]'s
+/// (the codec as it is) otherwise.
+pub struct NearProbe<R, M>(ValueCodec<R>, PhantomData<fn() -> M>);
+
+/// See [`NearProbe`].
+pub fn near_probe<R, M: Mode<R>>(codec: ValueCodec<R>, _mode: M) -> NearProbe<R, M> {
+    NearProbe(codec, PhantomData)
+}
+
+/// See [`NearProbe`].
+pub trait NearClone<R> {
+    /// See [`NearProbe`].
+    fn forze_near(&self) -> ValueCodec<R>;
+}
+
+impl<R, M: Mode<R>> NearClone<R> for &NearProbe<R, M>
+where
+    M::Value: Clone + Send + Sync + 'static,
+{
+    fn forze_near(&self) -> ValueCodec<R> {
+        self.0.with_near(keep::<R, M>, load::<R, M>)
+    }
+}
+
+/// See [`NearProbe`].
+pub trait NearNone<R> {
+    /// See [`NearProbe`].
+    fn forze_near(&self) -> ValueCodec<R>;
+}
+
+impl<R, M> NearNone<R> for NearProbe<R, M> {
+    fn forze_near(&self) -> ValueCodec<R> {
+        self.0
+    }
+}
+
+fn keep<R, M: Mode<R>>(r: &R) -> Option<Arc<dyn std::any::Any + Send + Sync>>
+where
+    M::Value: Clone + Send + Sync + 'static,
+{
+    M::cacheable(r).map(|v| Arc::new(v.clone()) as Arc<dyn std::any::Any + Send + Sync>)
+}
+
+fn load<R, M: Mode<R>>(v: &(dyn std::any::Any + Send + Sync)) -> Option<R>
+where
+    M::Value: Clone + Send + Sync + 'static,
+{
+    v.downcast_ref::<M::Value>().cloned().map(M::rebuild)
 }

@@ -20,8 +20,8 @@ pub use bounds::{
     TakesLimit, TakesRefusal,
 };
 pub use cached::{
-    cached, codec, invalidate_after, stored, Mode, OptionMode, PlainMode, Probe, ProbeOption,
-    ProbePlain, ProbeResult, ResultMode, Site, Success,
+    cached, codec, invalidate_after, near_probe, stored, Mode, NearClone, NearNone, NearProbe,
+    OptionMode, PlainMode, Probe, ProbeOption, ProbePlain, ProbeResult, ResultMode, Site, Success,
 };
 pub use idempotent::{idempotent, recorded, recorded_result, Fingerprint, IdemSite};
 pub use rate_limited::{

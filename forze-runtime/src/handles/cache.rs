@@ -37,6 +37,8 @@ pub struct Cache {
     pub(crate) max_value_bytes: usize,
     pub(crate) policy: FailurePolicy,
     pub(crate) flights: Arc<super::singleflight::SingleFlight>,
+    /// The route's near tier, if it has one.
+    pub(crate) near: Option<Arc<crate::near::NearTier>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -162,7 +164,9 @@ impl Cache {
         let full = self.core.space()?.cache_kv(key);
         let bytes = self.core.encode(key, value)?;
         self.check_size(key, &bytes)?;
-        match self.port.set(&full, &bytes, ttl).await {
+        let written = self.port.set(&full, &bytes, ttl).await;
+        self.forget(&full);
+        match written {
             Ok(()) => Ok(()),
             Err(e) => self.fail_open(key, "set", self.core.backend_err(key, e), ()),
         }
@@ -172,12 +176,60 @@ impl Cache {
     /// lost invalidation would leave stale data behind.
     pub async fn invalidate(&self, key: &str) -> Result<bool, Error> {
         let full = self.core.space()?.cache_kv(key);
-        let n = self
-            .port
-            .delete(std::slice::from_ref(&full))
-            .await
-            .map_err(|e| self.core.backend_err(key, e))?;
+        let deleted = self.port.delete(std::slice::from_ref(&full)).await;
+        self.forget(&full);
+        let n = deleted.map_err(|e| self.core.backend_err(key, e))?;
         Ok(n > 0)
+    }
+
+    /// The entry at `key`, shared: on a route with a near cache ([`crate::CacheRoute::near`]),
+    /// a value held in this process is returned as it is (an `Arc` clone: no network, no
+    /// decoding), and a value read from the backend is kept there; otherwise as [`Cache::get`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
+    /// use forze_runtime::{CacheRoute, Forze, NearCache};
+    /// let forze = Forze::builder()
+    ///     .cache("users", CacheRoute::new("app:users").near(NearCache::new(1 << 20)))
+    ///     .build()
+    ///     .await?;
+    /// let users = forze.cache("users")?;
+    /// users.set("user:1", &"Ada".to_owned()).await?;
+    /// let first = users.get_shared::<String>("user:1").await?.unwrap(); // read, kept near
+    /// let again = users.get_shared::<String>("user:1").await?.unwrap(); // from this process
+    /// assert!(std::sync::Arc::ptr_eq(&first, &again));
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_shared<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &str,
+    ) -> Result<Option<Arc<T>>, Error> {
+        let full = self.core.space()?.cache_kv(key);
+        let Some(near) = &self.near else {
+            return Ok(self.get::<T>(key).await?.map(Arc::new));
+        };
+        if let Some(v) = near.get(&full).and_then(|v| v.downcast::<T>().ok()) {
+            return Ok(Some(v));
+        }
+        let ticket = near.ticket(&full);
+        match self.port.get_with_ttl(&full).await {
+            Ok(Some((bytes, ttl))) => Ok(self.decode::<T>(key, &bytes).map(|v| {
+                let v = Arc::new(v);
+                if let Some(ticket) = ticket {
+                    near.fill(&full, ticket, v.clone(), bytes.len(), ttl);
+                }
+                v
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => self.fail_open(key, "get", self.core.backend_err(key, e), None),
+        }
+    }
+
+    /// Drops `full` from the near tier (after a write of this process).
+    pub(crate) fn forget(&self, full: &str) {
+        if let Some(near) = &self.near {
+            near.invalidate(full);
+        }
     }
 
     /// The entries at `keys`, in order, in one round trip.
@@ -210,7 +262,11 @@ impl Cache {
             self.check_size(key, &bytes)?;
             encoded.push((space.cache_kv(key), bytes));
         }
-        match self.port.set_many(&encoded, self.ttl).await {
+        let written = self.port.set_many(&encoded, self.ttl).await;
+        for (full, _) in &encoded {
+            self.forget(full);
+        }
+        match written {
             Ok(()) => Ok(()),
             Err(e) => {
                 let err = self
@@ -374,11 +430,12 @@ impl Cache {
         let bytes = self.core.encode(key, value)?;
         self.check_size(key, &bytes)?;
         let tag_keys: Vec<String> = tags.iter().map(|t| space.cache_tag(t)).collect();
-        match self
+        let written = self
             .port
             .set_tagged(&full, &bytes, self.ttl, &tag_keys)
-            .await
-        {
+            .await;
+        self.forget(&full);
+        match written {
             Ok(()) => Ok(()),
             Err(e) => self.fail_open(key, "set_tagged", self.core.backend_err(key, e), ()),
         }
@@ -430,11 +487,11 @@ impl Cache {
         let first = keys.first().map_or("", String::as_str);
         let mut dropped = 0;
         if !full.is_empty() {
-            dropped += self
-                .port
-                .delete(&full)
-                .await
-                .map_err(|e| self.core.backend_err(first, e))?;
+            let deleted = self.port.delete(&full).await;
+            for k in &full {
+                self.forget(k);
+            }
+            dropped += deleted.map_err(|e| self.core.backend_err(first, e))?;
         }
         if !tags.is_empty() {
             let tag_keys = self.tag_keys(tags)?;

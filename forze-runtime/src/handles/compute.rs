@@ -26,7 +26,24 @@ type EncodeFn<R> = fn(&R) -> Option<Result<Vec<u8>, String>>;
 pub struct ValueCodec<R> {
     encode: EncodeFn<R>,
     decode: fn(&[u8]) -> Result<R, String>,
+    near: Option<NearFns<R>>,
 }
+
+/// How a value of type `R` is kept in a near tier and taken out again.
+struct NearFns<R> {
+    /// The shared form of the stored part (`None`: not stored).
+    keep: fn(&R) -> Option<crate::near::Shared>,
+    /// A return value from a shared form (`None`: another type's).
+    load: fn(&(dyn std::any::Any + Send + Sync)) -> Option<R>,
+}
+
+impl<R> Clone for NearFns<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for NearFns<R> {}
 
 impl<R> Clone for ValueCodec<R> {
     fn clone(&self) -> Self {
@@ -46,7 +63,28 @@ impl<R> ValueCodec<R> {
     /// A codec from its two halves: `encode` gives the bytes to store (`None`: do not store this
     /// value), `decode` a value from stored bytes.
     pub fn new(encode: EncodeFn<R>, decode: fn(&[u8]) -> Result<R, String>) -> Self {
-        Self { encode, decode }
+        Self {
+            encode,
+            decode,
+            near: None,
+        }
+    }
+
+    /// This codec, keeping values in a route's near tier too: `keep` gives the shared form of
+    /// the stored part of a value (`None`: not kept), `load` a value from it (`None`: not of
+    /// this codec's type). What `#[cached]` uses when the stored type is `Clone`.
+    pub fn with_near(
+        mut self,
+        keep: fn(&R) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+        load: fn(&(dyn std::any::Any + Send + Sync)) -> Option<R>,
+    ) -> Self {
+        self.near = Some(NearFns { keep, load });
+        self
+    }
+
+    /// Whether values are kept in a near tier.
+    pub fn keeps_near(&self) -> bool {
+        self.near.is_some()
     }
 }
 
@@ -234,8 +272,26 @@ impl Cache {
             outcome("bypass");
             return compute().await;
         }
-        // A hit is one read and nothing else.
-        let read = self.port.get(&full).await;
+        // A near hit: a lookup and a clone, nothing else.
+        let near = self.near.as_deref().zip(codec.near);
+        if let Some((tier, fns)) = near {
+            if let Some(r) = tier.get(&full).and_then(|v| (fns.load)(&*v)) {
+                crate::telemetry::cache_request(&self.core.name, true);
+                outcome("near");
+                return r;
+            }
+        }
+        // Otherwise a hit is one read and nothing else (with the entry's TTL when the value is
+        // to be kept near; the ticket is taken before the read is sent).
+        let ticket = near.and_then(|(tier, _)| tier.ticket(&full));
+        let read = match ticket {
+            Some(_) => self.port.get_with_ttl(&full).await,
+            None => self
+                .port
+                .get(&full)
+                .await
+                .map(|found| found.map(|b| (b, None))),
+        };
         // A backend that just failed to answer is not asked again by this call: no fill lock,
         // no write (one deadline per call, not two); concurrent misses still share one
         // computation.
@@ -244,8 +300,13 @@ impl Cache {
             tracing::warn!(cache = %self.core.name, key, error = %e, "cache read failed; calling through");
             None
         });
-        if let Some(bytes) = found {
+        if let Some((bytes, ttl)) = found {
             if let Some(r) = self.decode_with(codec, key, &bytes) {
+                if let (Some((tier, fns)), Some(ticket)) = (near, ticket) {
+                    if let Some(shared) = (fns.keep)(&r) {
+                        tier.fill(&full, ticket, shared, bytes.len(), ttl);
+                    }
+                }
                 crate::telemetry::cache_request(&self.core.name, true);
                 outcome("hit");
                 return r;
@@ -393,6 +454,7 @@ impl Cache {
                 }
             }
         };
+        self.forget(full);
         if let Err(e) = written {
             tracing::warn!(cache = %self.core.name, key, error = %e, "cache write failed; result not stored");
         }

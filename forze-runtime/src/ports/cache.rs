@@ -21,6 +21,11 @@ use super::PortResult;
 pub trait CachePort: Send + Sync + 'static {
     /// The bytes stored at `key`, if any and not expired.
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
+    /// The bytes stored at `key` and what is left of their TTL (`None`: none, or not known),
+    /// in one round trip (`GET` and `PTTL` pipelined on Redis).
+    async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
+        Ok(self.get(key).await?.map(|b| (b, None)))
+    }
     /// Stores `value` at `key` for `ttl`.
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()>;
     /// Deletes the given keys; returns how many existed.

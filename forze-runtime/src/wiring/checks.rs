@@ -27,6 +27,13 @@ impl ForzeBuilder {
             if r.ttl.is_zero() {
                 out.push(format!("cache {name:?}: ttl must be above zero"));
             }
+            if let Some(near) = r.near {
+                if near.max_bytes == 0 || near.max_ttl.is_zero() {
+                    out.push(format!(
+                        "cache {name:?}: the near cache's max_bytes and max_ttl must be above zero"
+                    ));
+                }
+            }
             if r.max_value_bytes == 0 {
                 out.push(format!(
                     "cache {name:?}: max_value_bytes must be above zero"

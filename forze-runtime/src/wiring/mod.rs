@@ -217,10 +217,12 @@ impl ForzeBuilder {
         let limit_port = ports!(crate::ports::RateLimitPort);
         let lock_port = ports!(crate::ports::LockPort);
 
+        let near = Arc::new(crate::near::NearHub::default());
         let caches = this
             .caches
             .into_iter()
             .map(|(name, r)| {
+                let near_tier = r.near.map(|n| near.tier(&r.namespace, n));
                 let core = RouteCore::new(RouteKind::Cache, &name, &r.namespace, r.tenant_aware);
                 let h = Cache {
                     core,
@@ -229,6 +231,7 @@ impl ForzeBuilder {
                     max_value_bytes: r.max_value_bytes,
                     policy: r.on_error,
                     flights: Default::default(),
+                    near: near_tier,
                 };
                 (name, Arc::new(h))
             })
@@ -289,8 +292,13 @@ impl ForzeBuilder {
                 (name, h)
             })
             .collect();
+        match &backend {
+            Backend::Memory(m) => m.track(near.clone()),
+            Backend::Redis(r) => r.track(near.clone()),
+        }
         Ok(Forze {
             inner: Arc::new(Inner {
+                near,
                 backend,
                 caches,
                 counters,
@@ -304,6 +312,7 @@ impl ForzeBuilder {
 
 #[derive(Debug)]
 struct Inner {
+    near: Arc<crate::near::NearHub>,
     backend: Backend,
     caches: BTreeMap<String, Arc<Cache>>,
     counters: BTreeMap<String, Counter>,
@@ -372,6 +381,11 @@ impl Forze {
         lookup(&self.inner.locks, RouteKind::Lock, name)
     }
 
+    /// What the near caches hold and did (all zero when no route has one).
+    pub fn near_stats(&self) -> crate::NearStats {
+        self.inner.near.stats()
+    }
+
     /// `"redis"` or `"memory"`.
     pub fn backend_name(&self) -> &'static str {
         match &self.inner.backend {
@@ -382,7 +396,7 @@ impl Forze {
 
     /// Reachability, ping latency, connections and the (redacted) config of the backend.
     pub async fn health(&self) -> Health {
-        crate::health::check(&self.inner.backend).await
+        crate::health::check(&self.inner.backend, &self.inner.near).await
     }
 
     /// Ends this handle to the runtime. Connections close when the last clone of the runtime

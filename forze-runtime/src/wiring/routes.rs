@@ -49,6 +49,9 @@ pub struct CacheRoute {
     pub tenant_aware: bool,
     /// Behaviour on backend failure (default fail-open).
     pub on_error: FailurePolicy,
+    /// A near cache of decoded values in this process, invalidated by the server (default
+    /// none; see [`crate::NearCache`]).
+    pub near: Option<crate::NearCache>,
 }
 
 impl CacheRoute {
@@ -60,7 +63,16 @@ impl CacheRoute {
             max_value_bytes: 1 << 20,
             tenant_aware: false,
             on_error: FailurePolicy::FailOpen,
+            near: None,
         }
+    }
+
+    /// Puts a near cache in front of the route: reads through `#[cached]` and
+    /// [`crate::Cache::get_shared`] are served from decoded values in this process while the
+    /// server's invalidations reach it.
+    pub fn near(mut self, near: crate::NearCache) -> Self {
+        self.near = Some(near);
+        self
     }
 
     /// Sets the default TTL.

@@ -14,6 +14,10 @@ impl CachePort for MemoryBackend {
         Ok(self.cache_get(key))
     }
 
+    async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
+        Ok(self.cache_get_with_ttl(key))
+    }
+
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
         self.cache_put(key, value, ttl);
         Ok(())

@@ -53,6 +53,7 @@ impl Default for MemoryConfig {
 struct CacheEntry {
     bytes: Arc<[u8]>,
     ttl: Duration,
+    expires_at: Instant,
 }
 
 struct PerEntryTtl;
@@ -145,6 +146,8 @@ struct Inner {
     state: Mutex<State>,
     epoch: Instant,
     config: MemoryConfig,
+    /// The near tiers told of every entry that goes (replaced, deleted, expired, evicted).
+    near: Arc<std::sync::OnceLock<Arc<crate::near::NearHub>>>,
 }
 
 /// The in-memory backend. Cheap to clone; clones share their data.
@@ -181,7 +184,14 @@ fn unpoison<'a, T>(
 impl MemoryBackend {
     /// A new, empty backend with the given bounds.
     pub fn new(config: MemoryConfig) -> Self {
+        let near: Arc<std::sync::OnceLock<Arc<crate::near::NearHub>>> = Arc::default();
+        let told = near.clone();
         let cache = moka::sync::Cache::builder()
+            .eviction_listener(move |key: Arc<String>, _, _| {
+                if let Some(hub) = told.get() {
+                    hub.invalidate(key.as_bytes());
+                }
+            })
             .max_capacity(config.cache_max_bytes)
             .weigher(|k: &String, v: &CacheEntry| {
                 u32::try_from(k.len() + v.bytes.len() + 64).unwrap_or(u32::MAX)
@@ -198,6 +208,7 @@ impl MemoryBackend {
                 }),
                 epoch: Instant::now(),
                 config,
+                near,
             }),
         }
     }
@@ -217,6 +228,20 @@ impl MemoryBackend {
         unpoison(self.inner.state.lock())
     }
 
+    /// Tells the near tiers of `hub` of every entry that goes; they serve from now on.
+    pub(crate) fn track(&self, hub: Arc<crate::near::NearHub>) {
+        if hub.is_used() && self.inner.near.set(hub.clone()).is_ok() {
+            hub.tracking();
+        }
+    }
+
+    fn cache_get_with_ttl(&self, key: &str) -> Option<(Vec<u8>, Option<Duration>)> {
+        self.inner.cache.get(key).map(|e| {
+            let left = e.expires_at.saturating_duration_since(Instant::now());
+            (e.bytes.to_vec(), Some(left))
+        })
+    }
+
     fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
         self.inner.cache.get(key).map(|e| e.bytes.to_vec())
     }
@@ -231,6 +256,7 @@ impl MemoryBackend {
             CacheEntry {
                 bytes: Arc::from(value),
                 ttl,
+                expires_at: Instant::now() + ttl,
             },
         );
     }

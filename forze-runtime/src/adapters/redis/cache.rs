@@ -14,6 +14,13 @@ impl CachePort for RedisBackend {
         self.query(command("GET", 1, key.len()).arg(key)).await
     }
 
+    async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
+        let (value, pttl): (Option<Vec<u8>>, i64) = self.pipeline(&pipe).await?;
+        Ok(value.map(|v| (v, u64::try_from(pttl).ok().map(Duration::from_millis))))
+    }
+
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
         self.query(
             command("SET", 4, key.len() + value.len() + 22)

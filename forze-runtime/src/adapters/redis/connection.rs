@@ -30,6 +30,8 @@ pub(super) struct Inner {
     /// The node the connections go to (`server.address` / `server.port` of the spans, and
     /// health's `endpoint`): the URL's; a cluster's first seed; on Sentinel, the master now.
     pub(super) endpoint: arc_swap::ArcSwap<Endpoint>,
+    /// The near tiers this backend's invalidations go to (`tracking`), if any route has one.
+    pub(super) near: std::sync::OnceLock<Arc<crate::near::NearHub>>,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -133,6 +135,7 @@ impl RedisBackend {
                 server: None,
                 native: Native::default(),
                 endpoint: arc_swap::ArcSwap::from_pointee(endpoint),
+                near: std::sync::OnceLock::new(),
                 config,
             }),
         };
@@ -249,6 +252,12 @@ impl RedisBackend {
         self.inner.breaker.record(result);
         if let Err(e) = result {
             super::reopen::after_unavailable(&self.inner, e);
+            // An open breaker: invalidations may be lost too; the near tiers stop serving.
+            if e.is_unavailable() && self.inner.breaker.state() == BreakerState::Open {
+                if let Some(hub) = self.inner.near.get() {
+                    hub.lose();
+                }
+            }
         }
     }
 

@@ -30,6 +30,7 @@ mod sentinel;
 mod server;
 mod tls;
 mod topology;
+mod tracking;
 
 use std::time::Duration;
 

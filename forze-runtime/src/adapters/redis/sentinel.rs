@@ -113,7 +113,9 @@ fn redact_host(url: &str) -> &str {
 
 /// Whether the server behind `conn` is a master (`ROLE`), so that a sentinel's stale answer
 /// is not taken for the master.
-async fn is_master(conn: &mut impl redis::aio::ConnectionLike) -> Result<bool, BackendError> {
+pub(super) async fn is_master(
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> Result<bool, BackendError> {
     let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await?;
     Ok(
         matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")

@@ -1,0 +1,260 @@
+//! Server-assisted invalidation of the near caches: one dedicated RESP3 connection per master
+//! (the server, Sentinel's master, or each cluster master) in `CLIENT TRACKING ON BCAST` mode
+//! with the near routes' prefixes, so that every change of a key under them — a write through
+//! forze in any process, a plain `SET`/`DEL` by anything else, an expiry, an eviction — is
+//! pushed here and drops the key from the near tiers.
+//!
+//! BCAST rather than the default mode with `REDIRECT`: it does not depend on the data
+//! connections (their reconnections, a pool, a cluster's redirections), and the server keeps no
+//! table of the keys each client read (whose eviction would send spurious invalidations); the
+//! price is an invalidation for every key under the prefixes, read here or not.
+//!
+//! The tiers serve only while every tracking connection is up: a disconnection, a `ROLE` probe
+//! (every [`HEARTBEAT`]) that fails, times out or finds a replica, or the data connections'
+//! breaker opening turns them off and empties them; they come back, empty, once tracking is
+//! established again and the breaker is closed. `FLUSHALL`/`FLUSHDB` (a null invalidation)
+//! empties them.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::{PushInfo, PushKind, Value};
+
+use super::connection::Inner;
+use super::topology::Topology;
+use super::{BreakerState, RedisBackend};
+use crate::error::{BackendError, BackendErrorKind};
+use crate::near::NearHub;
+
+/// How often each tracking connection is probed.
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// The pause before tracking is tried again after it failed.
+const RETRY: Duration = Duration::from_millis(250);
+
+impl RedisBackend {
+    /// Starts tracking for the near tiers of `hub` (nothing when it has none); the task ends
+    /// with the backend.
+    pub(crate) fn track(&self, hub: Arc<NearHub>) {
+        if !hub.is_used() {
+            return;
+        }
+        let _ = self.inner.near.set(hub.clone());
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move { run(weak, hub).await });
+    }
+}
+
+async fn run(weak: Weak<Inner>, hub: Arc<NearHub>) {
+    let mut failing = false;
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            hub.lose();
+            return;
+        };
+        let established = establish(&inner, &hub).await;
+        drop(inner);
+        match established {
+            Ok(conns) => {
+                if failing {
+                    tracing::info!("near cache: tracking established again");
+                }
+                failing = false;
+                watch(&weak, &hub, conns).await;
+                hub.lose();
+            }
+            Err(e) => {
+                hub.lose();
+                if !failing {
+                    tracing::warn!(error = %e, "near cache off: tracking could not be established; retrying");
+                }
+                failing = true;
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Opens a tracking connection to every master, and turns the tiers on.
+async fn establish(
+    inner: &Inner,
+    hub: &Arc<NearHub>,
+) -> Result<Vec<redis::aio::MultiplexedConnection>, BackendError> {
+    if inner.breaker.state() == BreakerState::Open {
+        return Err(BackendError::new(
+            BackendErrorKind::Unreachable,
+            "the circuit breaker is open",
+        ));
+    }
+    let config = &inner.config;
+    let urls = masters(inner).await?;
+    let mut conns = Vec::with_capacity(urls.len());
+    for url in urls {
+        let client = super::tls::client(&resp3(&url), &config.tls)?;
+        let pushes = hub.clone();
+        let connection = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.socket_timeout))
+            .set_push_sender(move |push: PushInfo| {
+                on_push(&pushes, push);
+                Ok::<(), std::convert::Infallible>(())
+            });
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&connection)
+            .await?;
+        let mut track = redis::cmd("CLIENT");
+        track.arg("TRACKING").arg("ON").arg("BCAST");
+        for prefix in hub.prefixes() {
+            track.arg("PREFIX").arg(prefix);
+        }
+        let _: () = track.query_async(&mut conn).await?;
+        conns.push(conn);
+    }
+    hub.tracking();
+    Ok(conns)
+}
+
+/// Returns when a tracking connection is lost, stops answering, is no master any more, or the
+/// breaker opens (or the backend is gone).
+async fn watch(
+    weak: &Weak<Inner>,
+    hub: &NearHub,
+    mut conns: Vec<redis::aio::MultiplexedConnection>,
+) {
+    loop {
+        tokio::select! {
+            _ = hub.lost.notified() => return,
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.breaker.state() == BreakerState::Open {
+            return;
+        }
+        let timeout = inner.config.socket_timeout;
+        drop(inner);
+        for conn in &mut conns {
+            let role = tokio::time::timeout(timeout, super::sentinel::is_master(conn)).await;
+            if !matches!(role, Ok(Ok(true))) {
+                tracing::warn!(answer = ?role.map(|r| r.map_err(|e| e.to_string())).ok(), "near cache off: a tracking connection failed its probe");
+                return;
+            }
+        }
+    }
+}
+
+fn on_push(hub: &NearHub, push: PushInfo) {
+    match push.kind {
+        PushKind::Invalidate => match push.data.first() {
+            Some(Value::Array(keys)) => {
+                for key in keys {
+                    if let Value::BulkString(key) = key {
+                        hub.invalidate(key);
+                    }
+                }
+            }
+            // `FLUSHALL` / `FLUSHDB`: every key is gone.
+            Some(Value::Nil) => hub.flush(),
+            _ => {}
+        },
+        PushKind::Disconnection => hub.lose(),
+        _ => {}
+    }
+}
+
+/// `url`, asking for RESP3 (which carries the invalidations on the connection itself).
+fn resp3(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.query_pairs_mut().append_pair("protocol", "resp3");
+            u.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// The URL of every master the tracking connections go to.
+async fn masters(inner: &Inner) -> Result<Vec<String>, BackendError> {
+    let topology = Topology::of(&inner.config.url)
+        .map_err(|p| BackendError::new(BackendErrorKind::Protocol, p))?;
+    match topology {
+        Topology::Single(url) => Ok(vec![url]),
+        Topology::Sentinel { .. } => match inner.reopening.sentinel() {
+            Some(master) => Ok(vec![master.sentinels().master_url(&master.address())]),
+            None => Err(BackendError::new(
+                BackendErrorKind::Protocol,
+                "no Sentinel master known",
+            )),
+        },
+        Topology::Cluster(seeds) => {
+            let mut conn = super::conn::Conn::clone(&inner.conns[0].load());
+            let mut slots = redis::cmd("CLUSTER");
+            slots.arg("SLOTS");
+            let reply: Value =
+                tokio::time::timeout(inner.config.socket_timeout, conn.on_one_node(slots))
+                    .await
+                    .map_err(|_| {
+                        BackendError::new(BackendErrorKind::Timeout, "CLUSTER SLOTS timed out")
+                    })??;
+            let mut out = Vec::new();
+            for range in as_array(&reply) {
+                let Some(master) = as_array(range).get(2) else {
+                    continue;
+                };
+                let node = as_array(master);
+                let (Some(host), Some(Value::Int(port))) = (node.first(), node.get(1)) else {
+                    continue;
+                };
+                let host = match host {
+                    Value::BulkString(h) => String::from_utf8_lossy(h).into_owned(),
+                    Value::SimpleString(h) => h.clone(),
+                    _ => continue,
+                };
+                let url = node_url(&seeds[0], &host, *port as u16);
+                if !out.contains(&url) {
+                    out.push(url);
+                }
+            }
+            if out.is_empty() {
+                return Err(BackendError::new(
+                    BackendErrorKind::Protocol,
+                    "CLUSTER SLOTS named no master",
+                ));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn as_array(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(items) => items,
+        _ => &[],
+    }
+}
+
+/// `seed` (scheme, credentials, TLS fragment) pointed at `host:port`.
+fn node_url(seed: &str, host: &str, port: u16) -> String {
+    match url::Url::parse(seed) {
+        Ok(mut u) => {
+            let _ = u.set_host(Some(host));
+            let _ = u.set_port(Some(port));
+            u.to_string()
+        }
+        Err(_) => format!("redis://{host}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tracking_url_asks_for_resp3_and_keeps_the_rest() {
+        assert_eq!(
+            super::resp3("rediss://u:p@h:6380/2#insecure"),
+            "rediss://u:p@h:6380/2?protocol=resp3#insecure"
+        );
+        assert_eq!(
+            super::node_url("redis://:pw@a:1", "b", 2),
+            "redis://:pw@b:2"
+        );
+    }
+}
