@@ -1,7 +1,7 @@
 //! Every near tier of one runtime, and the switch that says whether they may serve.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{NearStats, NearTier};
 
@@ -31,36 +31,34 @@ impl Switch {
     }
 }
 
-/// The near tiers of one runtime.
+/// The near tiers of one runtime (fixed once the runtime is built).
 #[derive(Debug, Default)]
 pub(crate) struct NearHub {
     pub(crate) switch: Arc<Switch>,
-    tiers: Mutex<Vec<Arc<NearTier>>>,
+    tiers: Vec<Arc<NearTier>>,
     flushes: AtomicU64,
-    /// Woken when tracking is found lost (a disconnection, an open breaker).
+    /// Wakes the tracker watching now when tracking is found lost (a disconnection, an open
+    /// breaker); it also sees the switch off at its next heartbeat.
     pub(crate) lost: tokio::sync::Notify,
 }
 
 impl NearHub {
-    /// A tier for a route under `namespace`, registered with this hub.
-    pub(crate) fn tier(&self, namespace: &str, config: super::NearCache) -> Arc<NearTier> {
+    /// A tier for a route under `namespace`, registered with this hub (while the runtime is
+    /// built).
+    pub(crate) fn tier(&mut self, namespace: &str, config: super::NearCache) -> Arc<NearTier> {
         let tier = Arc::new(NearTier::new(namespace, config, self.switch.clone()));
-        self.tiers().push(tier.clone());
+        self.tiers.push(tier.clone());
         tier
-    }
-
-    fn tiers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<NearTier>>> {
-        self.tiers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether any route has a near tier.
     pub(crate) fn is_used(&self) -> bool {
-        !self.tiers().is_empty()
+        !self.tiers.is_empty()
     }
 
     /// The key prefixes to track, one per namespace.
     pub(crate) fn prefixes(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.tiers().iter().map(|t| t.prefix.clone()).collect();
+        let mut out: Vec<String> = self.tiers.iter().map(|t| t.prefix.clone()).collect();
         out.sort();
         out.dedup();
         out
@@ -71,12 +69,13 @@ impl NearHub {
         let Ok(key) = std::str::from_utf8(key) else {
             return; // forze's keys are UTF-8; anything else is not ours
         };
-        for tier in self.tiers().iter().filter(|t| key.starts_with(&t.prefix)) {
+        for tier in self.tiers.iter().filter(|t| key.starts_with(&t.prefix)) {
             tier.invalidate(key);
         }
     }
 
-    /// Empties every tier (`FLUSHALL`, a switch of the tracking state).
+    /// Empties every tier and lets them serve: invalidations are known to arrive (again), or
+    /// the server dropped every key (`FLUSHALL`).
     pub(crate) fn flush(&self) {
         self.switch.turn_off();
         self.clear();
@@ -85,27 +84,20 @@ impl NearHub {
 
     fn clear(&self) {
         self.flushes.fetch_add(1, Ordering::Relaxed);
-        for tier in self.tiers().iter() {
+        for tier in self.tiers.iter() {
             tier.clear();
         }
     }
 
-    /// Invalidations are known to arrive (again): the tiers start empty and serve.
-    pub(crate) fn tracking(&self) {
-        self.switch.turn_off();
-        self.clear();
-        self.switch.turn_on();
-    }
-
     /// Invalidations may have been missed: every tier empties and stays off until
-    /// [`NearHub::tracking`].
+    /// [`NearHub::flush`].
     pub(crate) fn lose(&self) {
         let was_on = self.switch.epoch_if_on().is_some();
         self.switch.turn_off();
         if was_on {
             self.clear();
         }
-        self.lost.notify_one();
+        self.lost.notify_waiters();
     }
 
     pub(crate) fn stats(&self) -> NearStats {
@@ -114,7 +106,7 @@ impl NearHub {
             flushes: self.flushes.load(Ordering::Relaxed),
             ..NearStats::default()
         };
-        for tier in self.tiers().iter() {
+        for tier in self.tiers.iter() {
             tier.add_stats(&mut stats);
         }
         stats

@@ -217,7 +217,7 @@ impl ForzeBuilder {
         let limit_port = ports!(crate::ports::RateLimitPort);
         let lock_port = ports!(crate::ports::LockPort);
 
-        let near = Arc::new(crate::near::NearHub::default());
+        let mut near = crate::near::NearHub::default();
         let caches = this
             .caches
             .into_iter()
@@ -236,6 +236,7 @@ impl ForzeBuilder {
                 (name, Arc::new(h))
             })
             .collect();
+        let near = Arc::new(near);
         let counters = this
             .counters
             .into_iter()

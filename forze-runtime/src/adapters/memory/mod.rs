@@ -231,7 +231,7 @@ impl MemoryBackend {
     /// Tells the near tiers of `hub` of every entry that goes; they serve from now on.
     pub(crate) fn track(&self, hub: Arc<crate::near::NearHub>) {
         if hub.is_used() && self.inner.near.set(hub.clone()).is_ok() {
-            hub.tracking();
+            hub.flush();
         }
     }
 

@@ -55,12 +55,14 @@ async fn run(weak: Weak<Inner>, hub: Arc<NearHub>) {
         let established = establish(&inner, &hub).await;
         drop(inner);
         match established {
-            Ok(conns) => {
+            Ok((conns, live)) => {
                 if failing {
                     tracing::info!("near cache: tracking established again");
                 }
                 failing = false;
                 watch(&weak, &hub, conns).await;
+                // These connections' own disconnection, when they are dropped, is old news.
+                live.store(false, std::sync::atomic::Ordering::SeqCst);
                 hub.lose();
             }
             Err(e) => {
@@ -75,11 +77,14 @@ async fn run(weak: Weak<Inner>, hub: Arc<NearHub>) {
     }
 }
 
+/// Connections that carry invalidations, and whether they are the ones in use.
+type Tracking = (
+    Vec<redis::aio::MultiplexedConnection>,
+    Arc<std::sync::atomic::AtomicBool>,
+);
+
 /// Opens a tracking connection to every master, and turns the tiers on.
-async fn establish(
-    inner: &Inner,
-    hub: &Arc<NearHub>,
-) -> Result<Vec<redis::aio::MultiplexedConnection>, BackendError> {
+async fn establish(inner: &Inner, hub: &Arc<NearHub>) -> Result<Tracking, BackendError> {
     if inner.breaker.state() == BreakerState::Open {
         return Err(BackendError::new(
             BackendErrorKind::Unreachable,
@@ -89,14 +94,17 @@ async fn establish(
     let config = &inner.config;
     let urls = masters(inner).await?;
     let mut conns = Vec::with_capacity(urls.len());
+    let live = Arc::new(std::sync::atomic::AtomicBool::new(true));
     for url in urls {
         let client = super::tls::client(&resp3(&url), &config.tls)?;
-        let pushes = hub.clone();
+        let (pushes, live) = (hub.clone(), live.clone());
         let connection = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.socket_timeout))
             .set_push_sender(move |push: PushInfo| {
-                on_push(&pushes, push);
+                if live.load(std::sync::atomic::Ordering::SeqCst) {
+                    on_push(&pushes, push);
+                }
                 Ok::<(), std::convert::Infallible>(())
             });
         let mut conn = client
@@ -110,8 +118,8 @@ async fn establish(
         let _: () = track.query_async(&mut conn).await?;
         conns.push(conn);
     }
-    hub.tracking();
-    Ok(conns)
+    hub.flush();
+    Ok((conns, live))
 }
 
 /// Returns when a tracking connection is lost, stops answering, is no master any more, or the
@@ -127,7 +135,7 @@ async fn watch(
             _ = tokio::time::sleep(HEARTBEAT) => {}
         }
         let Some(inner) = weak.upgrade() else { return };
-        if inner.breaker.state() == BreakerState::Open {
+        if inner.breaker.state() == BreakerState::Open || hub.switch.epoch_if_on().is_none() {
             return;
         }
         let timeout = inner.config.socket_timeout;

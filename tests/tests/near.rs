@@ -1,0 +1,227 @@
+//! The near cache: decoded values in this process, dropped by the server's invalidations.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use forze_runtime::{CacheRoute, Forze, NearCache};
+use forze_tests::{eventually, redis_config, RedisServer};
+use redis::AsyncCommands;
+
+async fn runtime(server: &RedisServer) -> Forze {
+    let forze = Forze::builder()
+        .redis(redis_config(server))
+        .cache(
+            "users",
+            CacheRoute::new("t:near").near(NearCache::new(1 << 20)),
+        )
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "tracking on", || {
+        let on = forze.near_stats().on;
+        async move { on.then_some(()) }
+    })
+    .await;
+    forze
+}
+
+/// Reads `key` in `forze` until it is held near (two reads give the same `Arc`).
+async fn held_near(forze: &Forze, key: &str) -> Arc<String> {
+    let users = forze.cache("users").unwrap();
+    eventually(Duration::from_secs(5), "held near", || {
+        let users = users.clone();
+        async move {
+            let a = users.get_shared::<String>(key).await.unwrap()?;
+            let b = users.get_shared::<String>(key).await.unwrap()?;
+            Arc::ptr_eq(&a, &b).then_some(a)
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_elsewhere_is_never_served_stale_once_its_invalidation_arrived() {
+    let server = RedisServer::start();
+    let (a, b) = (runtime(&server).await, runtime(&server).await);
+    let (ua, ub) = (a.cache("users").unwrap(), b.cache("users").unwrap());
+    ua.set("k", &"v1".to_owned()).await.unwrap();
+    assert_eq!(*held_near(&b, "k").await, "v1");
+
+    // A write through forze in another runtime.
+    let written = Instant::now();
+    ua.set("k", &"v2".to_owned()).await.unwrap();
+    eventually(Duration::from_secs(1), "B sees v2", || {
+        let ub = ub.clone();
+        async move { (ub.get_shared::<String>("k").await.unwrap()?.as_str() == "v2").then_some(()) }
+    })
+    .await;
+    let latency = written.elapsed();
+    // Once seen, never the old value again.
+    for _ in 0..100 {
+        assert_eq!(*ub.get_shared::<String>("k").await.unwrap().unwrap(), "v2");
+    }
+    assert!(
+        latency < Duration::from_millis(500),
+        "invalidation took {latency:?}"
+    );
+
+    // A plain SET by another client, and a DEL.
+    assert_eq!(*held_near(&b, "k").await, "v2");
+    let mut raw = server.client().await;
+    let key = "t:near/cache/kv/k";
+    let _: () = raw.set(key, "\"v3\"").await.unwrap();
+    eventually(Duration::from_secs(1), "B sees the plain SET", || {
+        let ub = ub.clone();
+        async move { (ub.get_shared::<String>("k").await.unwrap()?.as_str() == "v3").then_some(()) }
+    })
+    .await;
+    assert_eq!(*held_near(&b, "k").await, "v3");
+    let _: () = raw.del(key).await.unwrap();
+    eventually(Duration::from_secs(1), "B sees the DEL", || {
+        let ub = ub.clone();
+        async move {
+            ub.get_shared::<String>("k")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(b.near_stats().invalidations >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_writes_drop_the_near_value_at_once() {
+    let server = RedisServer::start();
+    let a = runtime(&server).await;
+    let users = a.cache("users").unwrap();
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    held_near(&a, "k").await;
+    users.set("k", &"v2".to_owned()).await.unwrap();
+    assert_eq!(
+        *users.get_shared::<String>("k").await.unwrap().unwrap(),
+        "v2"
+    );
+    held_near(&a, "k").await;
+    users.invalidate("k").await.unwrap();
+    assert_eq!(users.get_shared::<String>("k").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushall_empties_the_tier_and_a_lost_tracking_connection_flushes_it() {
+    let server = RedisServer::start();
+    let b = runtime(&server).await;
+    let users = b.cache("users").unwrap();
+    let mut raw = server.client().await;
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    held_near(&b, "k").await;
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut raw).await.unwrap();
+    eventually(Duration::from_secs(1), "FLUSHALL seen", || {
+        let users = users.clone();
+        async move {
+            users
+                .get_shared::<String>("k")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    held_near(&b, "k").await;
+    let flushes = b.near_stats().flushes;
+    // Kill the tracking connection (the client with tracking on).
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let tracking: Vec<&str> = list
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .any(|f| f.starts_with("flags=") && f.contains('t'))
+        })
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    assert_eq!(tracking.len(), 1, "one tracking connection: {list}");
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(tracking[0])
+        .query_async(&mut raw)
+        .await
+        .map(|_: i64| ())
+        .unwrap();
+    eventually(Duration::from_secs(5), "flushed and on again", || {
+        let stats = b.near_stats();
+        async move { (stats.flushes > flushes && stats.on && stats.entries == 0).then_some(()) }
+    })
+    .await;
+    assert_eq!(*held_near(&b, "k").await, "v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_value_never_outlives_its_ttl_on_the_server() {
+    let server = RedisServer::start();
+    let b = runtime(&server).await;
+    let users = b
+        .cache("users")
+        .unwrap()
+        .with_ttl(Duration::from_millis(300));
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    let started = Instant::now();
+    held_near(&b, "k").await;
+    eventually(Duration::from_secs(2), "expired", || {
+        let users = users.clone();
+        async move {
+            users
+                .get_shared::<String>("k")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[forze_runtime::cached(cache = "users", key = "user:{id}")]
+async fn user(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
+    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("user {id}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_functions_are_served_near_on_both_backends() {
+    let server = RedisServer::start();
+    for forze in [
+        runtime(&server).await,
+        Forze::builder()
+            .cache(
+                "users",
+                CacheRoute::new("t:near").near(NearCache::new(1 << 20)),
+            )
+            .allow_unwired_annotations()
+            .build()
+            .await
+            .unwrap(),
+    ] {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        forze
+            .scope(async {
+                for _ in 0..5 {
+                    assert_eq!(user(1, &calls).await, "user 1");
+                }
+            })
+            .await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let stats = forze.near_stats();
+        assert!(stats.hits >= 3, "near hits: {stats:?}");
+    }
+}
