@@ -7,9 +7,10 @@ use forze_runtime::{CacheRoute, Forze, NearCache};
 use forze_tests::{eventually, redis_config, RedisServer};
 use redis::AsyncCommands;
 
-async fn runtime(server: &RedisServer) -> Forze {
-    let forze = Forze::builder()
-        .redis(redis_config(server))
+/// A runtime on `backend` with the near route "users".
+async fn built(backend: forze_runtime::BackendConfig) -> Forze {
+    Forze::builder()
+        .backend(backend)
         .cache(
             "users",
             CacheRoute::new("t:near").near(NearCache::new(1 << 20)),
@@ -17,7 +18,12 @@ async fn runtime(server: &RedisServer) -> Forze {
         .allow_unwired_annotations()
         .build()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// [`built`] on `server`, once its tracking is on.
+async fn runtime(server: &RedisServer) -> Forze {
+    let forze = built(forze_runtime::BackendConfig::Redis(redis_config(server))).await;
     eventually(Duration::from_secs(5), "tracking on", || {
         let on = forze.near_stats().on;
         async move { on.then_some(()) }
@@ -38,6 +44,19 @@ async fn held_near(forze: &Forze, key: &str) -> Arc<String> {
         }
     })
     .await
+}
+
+/// Waits until `key` reads as absent through `cache`.
+async fn gone(cache: &forze_runtime::Cache, key: &str, within: Duration, what: &str) {
+    eventually(within, what, || async {
+        cache
+            .get_shared::<String>(key)
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,18 +137,7 @@ async fn flushall_empties_the_tier_and_a_lost_tracking_connection_flushes_it() {
     users.set("k", &"v1".to_owned()).await.unwrap();
     held_near(&b, "k").await;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut raw).await.unwrap();
-    eventually(Duration::from_secs(1), "FLUSHALL seen", || {
-        let users = users.clone();
-        async move {
-            users
-                .get_shared::<String>("k")
-                .await
-                .unwrap()
-                .is_none()
-                .then_some(())
-        }
-    })
-    .await;
+    gone(&users, "k", Duration::from_secs(1), "FLUSHALL seen").await;
 
     users.set("k", &"v1".to_owned()).await.unwrap();
     held_near(&b, "k").await;
@@ -176,18 +184,7 @@ async fn a_near_value_never_outlives_its_ttl_on_the_server() {
     users.set("k", &"v1".to_owned()).await.unwrap();
     let started = Instant::now();
     held_near(&b, "k").await;
-    eventually(Duration::from_secs(2), "expired", || {
-        let users = users.clone();
-        async move {
-            users
-                .get_shared::<String>("k")
-                .await
-                .unwrap()
-                .is_none()
-                .then_some(())
-        }
-    })
-    .await;
+    gone(&users, "k", Duration::from_secs(2), "expired").await;
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
@@ -202,15 +199,7 @@ async fn cached_functions_are_served_near_on_both_backends() {
     let server = RedisServer::start();
     for forze in [
         runtime(&server).await,
-        Forze::builder()
-            .cache(
-                "users",
-                CacheRoute::new("t:near").near(NearCache::new(1 << 20)),
-            )
-            .allow_unwired_annotations()
-            .build()
-            .await
-            .unwrap(),
+        built(forze_runtime::BackendConfig::default()).await,
     ] {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         forze
