@@ -6,7 +6,10 @@
 //! | metric | kind | labels |
 //! |---|---|---|
 //! | `db.client.operation.duration` | histogram, seconds | `db.system.name`, `db.operation.name`, `error.type` (on failures) |
-//! | `forze.cache.requests` | counter | `route`, `result` = `hit` / `miss` |
+//! | `forze.cache.requests` | counter | `route`, `result` = `hit` / `miss` / `near` (a near-cache hit) |
+//! | `forze.near.invalidations` | counter | keys dropped from near tiers (by the server or own writes) |
+//! | `forze.near.flushes` | counter | times every near tier was emptied |
+//! | `forze.near.state` | gauge | `1` near tiers serve, `0` off (tracking not established) |
 //! | `forze.limiter.decisions` | counter | `route`, `allowed` = `true` / `false` |
 //! | `forze.idempotency.outcomes` | counter | `route`, `outcome` = `ran` / `replay` / `in_progress` / `mismatch` / `refused` |
 //! | `forze.breaker.state` | gauge | `0` closed, `1` open |
@@ -74,10 +77,29 @@ pub(crate) fn operation(_started: Started, _operation: &str, _error: Option<&'st
     }
 }
 
-/// A cache read of `route` was a hit or a miss.
-pub(crate) fn cache_request(_route: &Arc<str>, _hit: bool) {
+/// A cache read of `route` was a `hit`, a `miss` or a `near` hit.
+pub(crate) fn cache_request(_route: &Arc<str>, _result: &'static str) {
     #[cfg(feature = "metrics")]
-    metrics::counter!("forze.cache.requests", "route" => label(_route), "result" => if _hit { "hit" } else { "miss" }).increment(1);
+    metrics::counter!("forze.cache.requests", "route" => label(_route), "result" => _result)
+        .increment(1);
+}
+
+/// A key was dropped from a near tier.
+pub(crate) fn near_invalidation() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("forze.near.invalidations").increment(1);
+}
+
+/// Every near tier was emptied.
+pub(crate) fn near_flush() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("forze.near.flushes").increment(1);
+}
+
+/// The near tiers started (`true`) or stopped serving.
+pub(crate) fn near_state(_on: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("forze.near.state").set(if _on { 1.0 } else { 0.0 });
 }
 
 /// A limiter of `route` decided.

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use forze_runtime::ports::{Algorithm, Quota};
-use forze_runtime::{CacheRoute, Forze, IdempotencyError, IdempotencyRoute, LimiterRoute};
-use forze_tests::{redis_config, RedisServer};
+use forze_runtime::{
+    CacheRoute, Forze, IdempotencyError, IdempotencyRoute, LimiterRoute, NearCache,
+};
+use forze_tests::{eventually, redis_config, RedisServer};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
 
@@ -131,6 +133,66 @@ async fn operations_and_outcomes_are_measured() {
         })
         .expect("a duration histogram for GET");
     assert_eq!(gets, 3, "one sample per GET");
+}
+
+#[forze_runtime::cached(cache = "near", key = "n:{id}")]
+async fn near_value(id: u32) -> u32 {
+    id
+}
+
+#[tokio::test]
+async fn the_near_cache_is_measured() {
+    let recorder = DebuggingRecorder::new();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = RedisServer::start();
+    let forze = Forze::builder()
+        .redis(redis_config(&server))
+        .cache("near", CacheRoute::new("m:n").near(NearCache::new(1 << 20)))
+        .allow_unwired_annotations()
+        .build()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "tracking on", || {
+        let on = forze.near_stats().on;
+        async move { on.then_some(()) }
+    })
+    .await;
+    // The first call fills the backend (and drops its own near entry); later calls read it
+    // back and keep it near, until one is served near.
+    eventually(Duration::from_secs(5), "a near hit", || {
+        let forze = forze.clone();
+        async move {
+            forze
+                .scope(async { assert_eq!(near_value(1).await, 1) })
+                .await;
+            (forze.near_stats().hits >= 1).then_some(())
+        }
+    })
+    .await;
+    // (A snapshot drains what it reads: one, at the end.)
+    let all = read(&recorder);
+    assert_eq!(
+        counter(&all, "forze.cache.requests", &["route=near", "result=near"]),
+        1
+    );
+    assert_eq!(
+        counter(&all, "forze.cache.requests", &["route=near", "result=miss"]),
+        1
+    );
+    assert!(counter(&all, "forze.cache.requests", &["route=near", "result=hit"]) >= 1);
+    assert!(counter(&all, "forze.near.invalidations", &[]) >= 1);
+    assert!(
+        counter(&all, "forze.near.flushes", &[]) >= 1,
+        "tracking established"
+    );
+    let state = all
+        .iter()
+        .find(|(k, n, _, _)| *k == MetricKind::Gauge && n == "forze.near.state")
+        .map(|(_, _, _, v)| match v {
+            DebugValue::Gauge(g) => g.into_inner(),
+            _ => -1.0,
+        });
+    assert_eq!(state, Some(1.0));
 }
 
 /// The example service (built with its `metrics` feature) serves `/metrics` in the Prometheus

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forze_runtime::{CacheRoute, Forze, NearCache};
-use forze_tests::{eventually, redis_config, RedisServer};
+use forze_tests::{eventually, redis_config, test_config, Proxy, RedisServer};
 use redis::AsyncCommands;
 
 /// A runtime on `backend` with the near route "users".
@@ -23,13 +23,23 @@ async fn built(backend: forze_runtime::BackendConfig) -> Forze {
 
 /// [`built`] on `server`, once its tracking is on.
 async fn runtime(server: &RedisServer) -> Forze {
-    let forze = built(forze_runtime::BackendConfig::Redis(redis_config(server))).await;
+    tracked(redis_config(server)).await
+}
+
+/// [`built`] on `config`, once its tracking is on.
+async fn tracked(config: forze_runtime::RedisConfig) -> Forze {
+    let forze = built(forze_runtime::BackendConfig::Redis(config)).await;
+    turned_on(&forze).await;
+    forze
+}
+
+/// Waits until `forze`'s near tiers serve (tracking established).
+async fn turned_on(forze: &Forze) {
     eventually(Duration::from_secs(5), "tracking on", || {
         let on = forze.near_stats().on;
         async move { on.then_some(()) }
     })
     .await;
-    forze
 }
 
 /// Reads `key` in `forze` until it is held near (two reads give the same `Arc`).
@@ -213,4 +223,141 @@ async fn cached_functions_are_served_near_on_both_backends() {
         let stats = forze.near_stats();
         assert!(stats.hits >= 3, "near hits: {stats:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_that_arrives_while_a_read_is_in_flight_keeps_its_reply_out() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let a = runtime(&server).await;
+    // B's data connections and its tracking connection go through the proxy.
+    let b = tracked(test_config(proxy.url())).await;
+    let (ua, ub) = (a.cache("users").unwrap(), b.cache("users").unwrap());
+    ua.set("k", &"v1".to_owned()).await.unwrap();
+    eventually(Duration::from_secs(1), "B told of the first write", || {
+        let n = b.near_stats().invalidations;
+        async move { (n >= 1).then_some(()) }
+    })
+    .await;
+
+    // B reads; the server answers v1, and the answer is held on its way to B.
+    proxy.hold_replies();
+    let read = tokio::spawn({
+        let ub = ub.clone();
+        async move { ub.get_shared::<String>("k").await }
+    });
+    eventually(Duration::from_secs(1), "B's reply held", || {
+        let held = proxy.held();
+        async move { (held >= 1).then_some(()) }
+    })
+    .await;
+    // A writes v2; B's tracking connection hears of it before B's read gets its reply.
+    let before = b.near_stats().invalidations;
+    ua.set("k", &"v2".to_owned()).await.unwrap();
+    eventually(Duration::from_secs(1), "B told of v2", || {
+        let n = b.near_stats().invalidations;
+        async move { (n > before).then_some(()) }
+    })
+    .await;
+    proxy.release_replies();
+    // The read was answered before the write: v1 is its answer, but it is not kept.
+    assert_eq!(*read.await.unwrap().unwrap().unwrap(), "v1");
+    assert_eq!(*ub.get_shared::<String>("k").await.unwrap().unwrap(), "v2");
+    assert_eq!(*held_near(&b, "k").await, "v2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_turns_the_near_cache_off_until_tracking_is_back() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let config = test_config(proxy.url()).socket_timeout(Duration::from_millis(300));
+    let b = tracked(config).await;
+    let users = b.cache("users").unwrap();
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    held_near(&b, "k").await;
+
+    // The data path stops answering while the tracking connection goes on: the reads time out
+    // and the breaker opens.
+    proxy.hold_replies();
+    let flushes = b.near_stats().flushes;
+    eventually(Duration::from_secs(5), "near off and empty", || {
+        let users = users.clone();
+        let b = b.clone();
+        async move {
+            let _ = users.get_shared::<String>("other").await;
+            let stats = b.near_stats();
+            (!stats.on && stats.entries == 0 && stats.flushes > flushes).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(b.health().await.breaker, "open");
+    // Off, the near value is not served.
+    assert!(!matches!(
+        users.get_shared::<String>("k").await,
+        Ok(Some(_))
+    ));
+
+    proxy.release_replies();
+    turned_on(&b).await;
+    assert_eq!(*held_near(&b, "k").await, "v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_turns_the_near_cache_off() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let timeout = Duration::from_millis(300);
+    let b = tracked(test_config(proxy.url()).socket_timeout(timeout)).await;
+    let users = b.cache("users").unwrap();
+    users.set("k", &"v1".to_owned()).await.unwrap();
+    held_near(&b, "k").await;
+
+    // Nothing answers, not even the tracking connection; no read is made. The heartbeat finds
+    // it within its period (0.5 s) and socket_timeout.
+    proxy.go_silent();
+    let silent = Instant::now();
+    eventually(Duration::from_secs(3), "near off and empty", || {
+        let stats = b.near_stats();
+        async move { (!stats.on && stats.entries == 0).then_some(()) }
+    })
+    .await;
+    let off_after = silent.elapsed();
+    assert!(
+        off_after <= Duration::from_millis(500) + timeout + Duration::from_millis(300),
+        "off after {off_after:?}"
+    );
+    proxy.restore();
+    turned_on(&b).await;
+    assert_eq!(*held_near(&b, "k").await, "v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tier_stays_within_max_bytes() {
+    let server = RedisServer::start();
+    let b = runtime(&server).await; // 1 MiB
+    let users = b.cache("users").unwrap();
+    let value = "x".repeat(1024);
+    let keys: Vec<String> = (0..2000).map(|i| format!("k{i}")).collect();
+    let entries: Vec<(&str, &String)> = keys.iter().map(|k| (k.as_str(), &value)).collect();
+    users.set_many(&entries).await.unwrap();
+    for (i, key) in keys.iter().enumerate() {
+        for _ in 0..2 {
+            assert_eq!(
+                users
+                    .get_shared::<String>(key)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .len(),
+                1024
+            );
+        }
+        if i % 100 == 99 {
+            let stats = b.near_stats();
+            assert!(stats.bytes <= 1 << 20, "{stats:?}");
+        }
+    }
+    let stats = b.near_stats();
+    assert!(stats.bytes <= 1 << 20 && stats.bytes > 1 << 19, "{stats:?}");
+    assert!(stats.entries < 2000 && stats.hits > 0, "{stats:?}");
 }

@@ -276,7 +276,7 @@ impl Cache {
         let near = self.near.as_deref().zip(codec.near);
         if let Some((tier, fns)) = near {
             if let Some(r) = tier.get(&full).and_then(|v| (fns.load)(&*v)) {
-                crate::telemetry::cache_request(&self.core.name, true);
+                crate::telemetry::cache_request(&self.core.name, "near");
                 outcome("near");
                 return r;
             }
@@ -307,12 +307,12 @@ impl Cache {
                         tier.fill(&full, ticket, shared, bytes.len(), ttl);
                     }
                 }
-                crate::telemetry::cache_request(&self.core.name, true);
+                crate::telemetry::cache_request(&self.core.name, "hit");
                 outcome("hit");
                 return r;
             }
         }
-        crate::telemetry::cache_request(&self.core.name, false);
+        crate::telemetry::cache_request(&self.core.name, "miss");
         // A miss: concurrent misses of this key share one computation.
         let leader = match self.flights.join(full) {
             Role::Leader(l) => l,

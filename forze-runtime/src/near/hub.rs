@@ -23,11 +23,13 @@ impl Switch {
     pub(crate) fn turn_on(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.on.store(true, Ordering::SeqCst);
+        crate::telemetry::near_state(true);
     }
 
     pub(crate) fn turn_off(&self) {
         self.on.store(false, Ordering::SeqCst);
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        crate::telemetry::near_state(false);
     }
 }
 
@@ -84,6 +86,7 @@ impl NearHub {
 
     fn clear(&self) {
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::near_flush();
         for tier in self.tiers.iter() {
             tier.clear();
         }

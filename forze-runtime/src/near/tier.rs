@@ -160,6 +160,7 @@ impl NearTier {
         self.entries.invalidate(key);
         drop(stamp);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::near_invalidation();
     }
 
     /// Drops everything (the hub moved the epoch first, so reads in flight store nothing).

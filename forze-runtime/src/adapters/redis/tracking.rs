@@ -83,13 +83,16 @@ type Tracking = (
     Arc<std::sync::atomic::AtomicBool>,
 );
 
-/// Opens a tracking connection to every master, and turns the tiers on.
-async fn establish(inner: &Inner, hub: &Arc<NearHub>) -> Result<Tracking, BackendError> {
+/// Opens a tracking connection to every master, and turns the tiers on. While the breaker is
+/// open, it first probes the data connections as a call would (when a probe is due): the tiers
+/// come back once the backend answers, even when nothing else calls it.
+async fn establish(inner: &Arc<Inner>, hub: &Arc<NearHub>) -> Result<Tracking, BackendError> {
     if inner.breaker.state() == BreakerState::Open {
-        return Err(BackendError::new(
-            BackendErrorKind::Unreachable,
-            "the circuit breaker is open",
-        ));
+        inner.breaker.admit()?;
+        let backend = RedisBackend {
+            inner: inner.clone(),
+        };
+        backend.ping().await?;
     }
     let config = &inner.config;
     let urls = masters(inner).await?;
