@@ -29,6 +29,21 @@ pub struct ValueCodec<R> {
     near: Option<NearFns<R>>,
 }
 
+thread_local! {
+    /// The buffer a cache read's storage key is first built in (see `get_or_compute_with`).
+    static NEAR_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What a cache read found before it went to the backend.
+enum Probe<R> {
+    /// The key is being computed by this very task: call through.
+    Reentered,
+    /// A near hit.
+    Near(R),
+    /// Go on to the backend with this storage key.
+    Read(String),
+}
+
 /// How a value of type `R` is kept in a near tier and taken out again.
 struct NearFns<R> {
     /// The shared form of the stored part (`None`: not stored).
@@ -260,27 +275,41 @@ impl Cache {
         Fut: Future<Output = R>,
     {
         use crate::telemetry::outcome;
-        let full = match self.core.space() {
-            Ok(space) => space.cache_kv(key),
+        let space = match self.core.space() {
+            Ok(space) => space,
             Err(e) => {
                 tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
                 outcome("bypass");
                 return compute().await;
             }
         };
-        if reentrant::holds(&full) {
-            outcome("bypass");
-            return compute().await;
-        }
-        // A near hit: a lookup and a clone, nothing else.
         let near = self.near.as_deref().zip(codec.near);
-        if let Some((tier, fns)) = near {
-            if let Some(r) = tier.get(&full).and_then(|v| (fns.load)(&*v)) {
+        // The storage key, built in a per-thread buffer: a near hit (a lookup and a clone,
+        // nothing else) allocates none of its own.
+        let found = NEAR_KEY.with_borrow_mut(|full| {
+            space.write_cache_kv(key, full);
+            if reentrant::holds(full) {
+                return Probe::Reentered;
+            }
+            if let Some((tier, fns)) = near {
+                if let Some(r) = tier.get(full).and_then(|v| (fns.load)(&*v)) {
+                    return Probe::Near(r);
+                }
+            }
+            Probe::Read(full.clone())
+        });
+        let full = match found {
+            Probe::Reentered => {
+                outcome("bypass");
+                return compute().await;
+            }
+            Probe::Near(r) => {
                 crate::telemetry::cache_request(&self.core.name, "near");
                 outcome("near");
                 return r;
             }
-        }
+            Probe::Read(full) => full,
+        };
         // Otherwise a hit is one read and nothing else (with the entry's TTL when the value is
         // to be kept near; the ticket is taken before the read is sent).
         let ticket = near.and_then(|(tier, _)| tier.ticket(&full));

@@ -50,6 +50,15 @@ impl KeySpace {
         self.under("/cache/kv/", &escape_part(key))
     }
 
+    /// [`KeySpace::cache_kv`], written into `out` (cleared first): for a lookup that needs no
+    /// key of its own (a near-cache hit).
+    pub(crate) fn write_cache_kv(&self, key: &str, out: &mut String) {
+        out.clear();
+        out.push_str(&self.prefix);
+        out.push_str("/cache/kv/");
+        out.push_str(&escape_part(key));
+    }
+
     /// `{prefix}/cache/pointer/{{key}}`: the current version of a versioned (document) entry.
     /// The key stands between braces, a Redis Cluster hash tag (see [`entity_tag`]), so the
     /// pointer, the bodies and the current copy of one entry share a hash slot.
