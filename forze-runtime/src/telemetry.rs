@@ -37,6 +37,7 @@ fn operation_label(name: &str) -> &'static str {
         "MGET",
         "INCRBY",
         "PEXPIREAT",
+        "PTTL",
         "EVALSHA",
         "PIPELINE",
         "DELIFEQ",

@@ -231,10 +231,13 @@ async fn main() {
         csc,
         next_miss: Arc::new(AtomicU64::new(1_000_000)),
     };
-    // FORZE_BENCH_PROFILE=raw-hit|csc-hit|near-hit runs one side from one task (callgrind).
+    // FORZE_BENCH_PROFILE=raw-hit|csc-hit|near-hit|plain-miss|near-miss runs one side from one
+    // task (callgrind).
     let picked = profile(&world, |side| match side {
         "raw-hit" => Op::RawHit,
         "csc-hit" => Op::CscHit,
+        "plain-miss" => Op::PlainMiss,
+        "near-miss" => Op::NearMiss,
         _ => Op::NearHit,
     })
     .await;

@@ -21,8 +21,8 @@ use super::PortResult;
 pub trait CachePort: Send + Sync + 'static {
     /// The bytes stored at `key`, if any and not expired.
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
-    /// The bytes stored at `key` and what is left of their TTL (`None`: none, or not known),
-    /// in one round trip (`GET` and `PTTL` pipelined on Redis).
+    /// The bytes stored at `key` and what is left of their TTL (`None`: none, or not known):
+    /// on Redis a `GET`, then a `PTTL` when there is a value.
     async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
         Ok(self.get(key).await?.map(|b| (b, None)))
     }

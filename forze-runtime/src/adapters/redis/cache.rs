@@ -15,10 +15,18 @@ impl CachePort for RedisBackend {
     }
 
     async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let (value, pttl): (Option<Vec<u8>>, i64) = self.pipeline(&pipe).await?;
-        Ok(value.map(|v| (v, u64::try_from(pttl).ok().map(Duration::from_millis))))
+        // `GET`, and `PTTL` only when there is a value: a miss costs what it costs without a
+        // near cache (measured: `GET` + `PTTL` pipelined made a near route's miss ~0.7× a
+        // plain one's), a fill one round trip more. A change between the two is invalidated
+        // like any other (the tier's ticket was taken before the `GET`).
+        let Some(value) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let pttl: i64 = self.query(command("PTTL", 1, key.len()).arg(key)).await?;
+        Ok(Some((
+            value,
+            u64::try_from(pttl).ok().map(Duration::from_millis),
+        )))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
