@@ -310,8 +310,8 @@ impl Cache {
             }
             Probe::Read(full) => full,
         };
-        // Otherwise a hit is one read and nothing else (with the entry's TTL when the value is
-        // to be kept near; the ticket is taken before the read is sent).
+        // Otherwise a hit is one read and nothing else (and, when the value is to be kept near,
+        // its TTL once it is found; the ticket is taken before the read is sent).
         let ticket = near.and_then(|(tier, _)| tier.ticket(&full));
         let read = match ticket {
             Some(_) => self.port.get_with_ttl(&full).await,

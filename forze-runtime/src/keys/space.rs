@@ -47,16 +47,20 @@ impl KeySpace {
 
     /// `{prefix}/cache/kv/{key}`: a plain cache entry.
     pub fn cache_kv(&self, key: &str) -> String {
-        self.under("/cache/kv/", &escape_part(key))
+        let mut out = String::new();
+        self.write_cache_kv(key, &mut out);
+        out
     }
 
-    /// [`KeySpace::cache_kv`], written into `out` (cleared first): for a lookup that needs no
-    /// key of its own (a near-cache hit).
+    /// [`KeySpace::cache_kv`], written into `out` (cleared first, then grown once): for a
+    /// lookup that needs no key of its own (a near-cache hit).
     pub(crate) fn write_cache_kv(&self, key: &str, out: &mut String) {
+        let part = escape_part(key);
         out.clear();
+        out.reserve(self.prefix.len() + "/cache/kv/".len() + part.len());
         out.push_str(&self.prefix);
         out.push_str("/cache/kv/");
-        out.push_str(&escape_part(key));
+        out.push_str(&part);
     }
 
     /// `{prefix}/cache/pointer/{{key}}`: the current version of a versioned (document) entry.

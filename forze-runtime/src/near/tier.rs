@@ -148,10 +148,11 @@ impl NearTier {
     /// The value held for `key`, if any.
     pub(crate) fn get(&self, key: &str) -> Option<Shared> {
         let found = self.entries.get(key).and_then(|e| {
-            if e.expires > Instant::now() {
+            let now = Instant::now();
+            if e.expires > now {
                 return Some(e.value);
             }
-            self.entries.remove_if(key, |e| e.expires <= Instant::now());
+            self.entries.remove_if(key, |e| e.expires <= now);
             None
         });
         self.counts.count(found.is_some());
@@ -273,6 +274,29 @@ mod tests {
         switch.turn_on();
         t.fill("ns/k", ticket, value(1), 1, None);
         assert_eq!(read(&t, "ns/k"), None);
+    }
+
+    #[test]
+    fn a_hot_value_outlives_a_scan_of_values_read_once() {
+        let switch = Arc::new(Switch::default());
+        switch.turn_on();
+        // Room for ~100 values of weight ~100 (1 byte + key + 64).
+        let t = NearTier::new("ns", NearCache::new(10_000), switch);
+        let fill = |key: &str, n: u32| {
+            let ticket = t.ticket(key).unwrap();
+            t.fill(key, ticket, value(n), 1, None);
+        };
+        fill("ns/hot", 1);
+        for _ in 0..3 {
+            assert_eq!(read(&t, "ns/hot"), Some(1));
+        }
+        for i in 0..2_000 {
+            fill(&format!("ns/scan-{i:05}"), i);
+        }
+        assert_eq!(read(&t, "ns/hot"), Some(1));
+        let mut stats = crate::NearStats::default();
+        t.add_stats(&mut stats);
+        assert!(stats.bytes <= 10_000, "{stats:?}");
     }
 
     #[test]
