@@ -22,11 +22,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use forze_runtime::async_trait;
 use forze_runtime::document::{
     ApplyUpdate, DocumentError, DocumentStore, Documents, MemoryDocumentStore, StoreError,
 };
-use forze_runtime::http::{health_response, problem, IdempotencyLayer, KeyBy, RateLimitLayer};
+use forze_runtime::http::{
+    health_response, problem, quota_exceeded, IdempotencyLayer, KeyBy, RateLimitLayer,
+};
 use forze_runtime::ports::{Algorithm, Quota};
 use forze_runtime::{
     cache_invalidate, cached, idempotent, rate_limited, BackendConfig, CacheRoute, CounterRoute,
@@ -148,7 +149,6 @@ fn row_to_project(row: &sqlx::postgres::PgRow) -> Result<Project, sqlx::Error> {
     })
 }
 
-#[async_trait]
 impl DocumentStore<Project> for PgProjects {
     async fn get(&self, id: &i64) -> Result<Option<Project>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -228,7 +228,6 @@ impl Store {
     }
 }
 
-#[async_trait]
 impl DocumentStore<Project> for Store {
     async fn get(&self, id: &i64) -> Result<Option<Project>, StoreError> {
         match self {
@@ -364,17 +363,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "no such project"),
-            ApiError::Limited(r) => {
-                let mut resp = problem(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    &format!("too many requests; retry in {} s", r.retry_after_secs()),
-                );
-                if let Ok(v) = r.retry_after_secs().to_string().parse() {
-                    resp.headers_mut().insert("retry-after", v);
-                }
-                resp
-            }
+            ApiError::Limited(r) => quota_exceeded("stars", r.retry_after_secs()),
             ApiError::Idempotency(e) => {
                 let (status, code) = match &e {
                     IdempotencyError::InProgress { .. } => (StatusCode::CONFLICT, "in_progress"),

@@ -52,8 +52,9 @@ pub mod __private;
 
 pub use adapters::memory::MemoryConfig;
 pub use adapters::redis::{RedisConfig, TlsConfig};
-/// `#[async_trait]`, re-exported: implementing [`document::DocumentStore`] (or a port) needs it,
-/// and this way no other crate does.
+/// `#[async_trait]`, re-exported: implementing a port (the object-safe traits in [`ports`], for a
+/// backend of your own) needs it, and this way no other crate does. [`document::DocumentStore`]
+/// needs nothing: implement it with plain `async fn`s.
 ///
 /// ```
 /// use forze_runtime::async_trait;

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use forze_runtime::document::{
     DocumentError, DocumentSpec as _, DocumentStore, MemoryDocumentStore, StoreError,
 };
@@ -73,7 +72,6 @@ impl Probe {
     }
 }
 
-#[async_trait]
 impl DocumentStore<Project> for Probe {
     async fn get(&self, id: &u64) -> Result<Option<Project>, StoreError> {
         if self.fail.load(Ordering::SeqCst) {
@@ -408,7 +406,6 @@ struct KillsRedis {
     armed: Arc<std::sync::atomic::AtomicBool>,
 }
 
-#[async_trait]
 impl DocumentStore<Project> for KillsRedis {
     async fn get(&self, id: &u64) -> Result<Option<Project>, StoreError> {
         self.inner.get(id).await

@@ -153,20 +153,39 @@ async fn quota_then_429_with_headers() {
         assert!(header(&r, "x-ratelimit-reset").is_some());
         assert_eq!(
             header(&r, "ratelimit-policy").as_deref(),
-            Some("http;q=3;w=60")
+            Some("\"http\";q=3;w=60"),
+            "draft-11: the policy's identifier is a structured-field String"
         );
         let current = header(&r, "ratelimit").unwrap();
-        assert!(
-            current.starts_with(&format!("http;r={left};t=")),
-            "{current}"
-        );
+        let t: u64 = current
+            .strip_prefix(&format!("\"http\";r={left};t="))
+            .unwrap_or_else(|| panic!("{current}"))
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&t), "{current}");
     }
     let r = svc.get("/projects/1").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(header(&r, "x-ratelimit-remaining").as_deref(), Some("0"));
-    assert_eq!(json(r).await["error"], "rate_limited");
+    // Retry-After no earlier than the end of the effective window `t`.
+    assert_eq!(
+        header(&r, "ratelimit"),
+        Some(format!("\"http\";r=0;t={retry}"))
+    );
+    assert_eq!(
+        header(&r, "content-type").as_deref(),
+        Some("application/problem+json")
+    );
+    let body = json(r).await;
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(
+        body["type"],
+        "https://iana.org/assignments/http-problem-types#quota-exceeded"
+    );
+    assert_eq!(body["violated-policies"], serde_json::json!(["http"]));
+    assert_eq!(body["status"], 429);
     svc.stop().await;
 }
 
@@ -322,6 +341,14 @@ async fn the_document_cache_stays_right_across_an_update() {
     }
     let r = svc.post(&format!("/projects/{id}/stars"), None, "").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(header(&r, "retry-after").is_some());
+    // The same problem as the layer's refusal, naming the #[rate_limited] limiter.
+    let body = json(r).await;
+    assert_eq!(
+        body["type"],
+        "https://iana.org/assignments/http-problem-types#quota-exceeded"
+    );
+    assert_eq!(body["violated-policies"], serde_json::json!(["stars"]));
     svc.stop().await;
 }
 

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
+use std::future::Future;
 
 use super::{ApplyUpdate, DocumentSpec};
 
@@ -29,16 +29,57 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(n.v, 1);
 /// # Ok(()) }
 /// ```
-#[async_trait]
+///
+/// Implement it with plain `async fn`s — no `#[async_trait]` and no other crate (the futures
+/// must be `Send`: hold no `std::sync::MutexGuard` across an `.await`):
+///
+/// ```
+/// use forze_runtime::document::{DocumentStore, MemoryDocumentStore, StoreError};
+/// use forze_runtime::DocumentSpec;
+///
+/// #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, DocumentSpec)]
+/// #[document(name = "notes")]
+/// struct Note { #[document(id)] id: u32, #[document(version)] v: u64, text: String }
+///
+/// /// A store that refuses empty notes and keeps the rest in memory.
+/// struct NonEmpty(MemoryDocumentStore<Note>);
+///
+/// impl DocumentStore<Note> for NonEmpty {
+///     async fn get(&self, id: &u32) -> Result<Option<Note>, StoreError> {
+///         self.0.get(id).await
+///     }
+///     async fn create(&self, note: Note) -> Result<Note, StoreError> {
+///         if note.text.is_empty() {
+///             return Err("a note needs text".into());
+///         }
+///         self.0.create(note).await
+///     }
+///     async fn update(&self, id: &u32, note: Note) -> Result<Option<Note>, StoreError> {
+///         self.0.update(id, note).await
+///     }
+///     async fn delete(&self, id: &u32) -> Result<Option<u64>, StoreError> {
+///         self.0.delete(id).await
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = NonEmpty(MemoryDocumentStore::new());
+/// assert!(store.create(Note { id: 1, v: 0, text: String::new() }).await.is_err());
+/// assert_eq!(store.create(Note { id: 1, v: 0, text: "hi".into() }).await.unwrap().v, 1);
+/// # }
+/// ```
 pub trait DocumentStore<D: DocumentSpec>: Send + Sync + 'static {
     /// The document `id`, if it exists.
-    async fn get(&self, id: &D::Id) -> Result<Option<D>, StoreError>;
+    fn get(&self, id: &D::Id) -> impl Future<Output = Result<Option<D>, StoreError>> + Send;
     /// Creates a document; returns it with its id and first version.
-    async fn create(&self, cmd: D::Create) -> Result<D, StoreError>;
+    fn create(&self, cmd: D::Create) -> impl Future<Output = Result<D, StoreError>> + Send;
     /// Updates document `id`; returns it with its new version, `None` if it does not exist.
-    async fn update(&self, id: &D::Id, cmd: D::Update) -> Result<Option<D>, StoreError>;
+    fn update(
+        &self,
+        id: &D::Id,
+        cmd: D::Update,
+    ) -> impl Future<Output = Result<Option<D>, StoreError>> + Send;
     /// Deletes document `id`; returns the version it had, `None` if it did not exist.
-    async fn delete(&self, id: &D::Id) -> Result<Option<u64>, StoreError>;
+    fn delete(&self, id: &D::Id) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 }
 
 struct Rows<D: DocumentSpec> {
@@ -93,7 +134,6 @@ fn next_version<D: DocumentSpec>(rows: &mut Rows<D>, id: &D::Id) -> u64 {
     *v
 }
 
-#[async_trait]
 impl<D> DocumentStore<D> for MemoryDocumentStore<D>
 where
     D: DocumentSpec + ApplyUpdate<D::Update>,

@@ -63,6 +63,40 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
         "detail": detail,
         "error": code,
     });
+    problem_response(status, &body)
+}
+
+/// The answer to a refused request: `429 Too Many Requests` with `Retry-After`, its body the
+/// `quota-exceeded` problem of draft-ietf-httpapi-ratelimit-headers-11 naming the policy in
+/// `violated-policies` (and `error: "rate_limited"`). [`RateLimitLayer`] answers with it;
+/// a handler refused by `#[rate_limited]` can too, so both refusals read alike.
+///
+/// ```
+/// use forze_runtime::http::quota_exceeded;
+/// let resp = quota_exceeded("stars", 12);
+/// assert_eq!(resp.status(), 429);
+/// assert_eq!(resp.headers()["retry-after"], "12");
+/// assert_eq!(resp.headers()["content-type"], "application/problem+json");
+/// ```
+pub fn quota_exceeded(policy: &str, retry_after_secs: u64) -> Response {
+    let body = serde_json::json!({
+        "type": "https://iana.org/assignments/http-problem-types#quota-exceeded",
+        "title": "Request cannot be satisfied as assigned quota has been exceeded",
+        "status": 429,
+        "detail": format!("too many requests; retry after {retry_after_secs}s"),
+        "error": "rate_limited",
+        "violated-policies": [policy],
+    });
+    let mut resp = problem_response(StatusCode::TOO_MANY_REQUESTS, &body);
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry_after_secs),
+    );
+    resp
+}
+
+/// A problem-details body as the response.
+fn problem_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

@@ -92,10 +92,11 @@ impl KeyBy {
 /// Admitted requests get `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
 /// (seconds until the full quota is back); refused ones get `429 Too Many Requests`, the same
 /// headers, `Retry-After` (seconds) and a JSON body. With [`RateLimitLayer::ietf_headers`], the
-/// IETF draft fields (draft-ietf-httpapi-ratelimit-headers) `RateLimit-Policy: name;q=100;w=60`
-/// and `RateLimit: name;r=42;t=17` are added, the limiter's name written as a structured-field
-/// Token (or a String when it is no Token: `"per user";q=…`). When the limiter's backend is down, its [`crate::LimiterFailure`] policy decides
-/// (`Error` answers `503`).
+/// fields of draft-ietf-httpapi-ratelimit-headers-11 are added: `RateLimit-Policy:
+/// "name";q=100;w=60` and `RateLimit: "name";r=42;t=17`, the limiter's name as a structured-field
+/// String (a refused request's `t` is its `Retry-After`, and its body the draft's
+/// `quota-exceeded` problem with `violated-policies`). When the limiter's backend is down, its
+/// [`crate::LimiterFailure`] policy decides (`Error` answers `503`).
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {
     limiter: Limiter,
@@ -157,20 +158,10 @@ fn set(resp: &mut Response, name: &'static str, value: String) {
     }
 }
 
-/// The policy's name as a structured-field item (RFC 9651) for `RateLimit` and
-/// `RateLimit-Policy`: a Token when the name is one (what every draft of the fields takes; the
-/// later ones also take a String), else a String with `\\` and `"` escaped and any byte outside
-/// printable ASCII written `_` (`api` → `api`, `per user` → `"per user"`).
+/// The policy's name as a structured-field String (RFC 9651 §3.3.3), as draft-11 of the
+/// RateLimit fields requires of a policy's identifier: `\\` and `"` escaped, any byte outside
+/// printable ASCII written `_` (`api` → `"api"`, `per user` → `"per user"`).
 fn policy_name(name: &str) -> String {
-    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~:/".contains(c);
-    let mut chars = name.chars();
-    let token = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '*')
-        && chars.all(tchar);
-    if token {
-        return name.to_owned();
-    }
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
     for c in name.chars() {
@@ -187,7 +178,10 @@ fn policy_name(name: &str) -> String {
     out
 }
 
-fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision) {
+/// The rate-limit fields of a response. `window` is the `t` of the IETF `RateLimit` field: the
+/// seconds until the full quota is back on an admitted request, and on a refused one the
+/// `Retry-After` delay (the draft: `Retry-After` no earlier than the end of the effective window).
+fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision, window: u64) {
     set(resp, "x-ratelimit-limit", d.limit.to_string());
     set(resp, "x-ratelimit-remaining", d.remaining.to_string());
     set(
@@ -203,15 +197,23 @@ fn decorate(resp: &mut Response, layer: &RateLimitLayer, d: &Decision) {
             format!(
                 "{name};q={};w={}",
                 layer.quota.limit,
-                secs_ceil(layer.quota.period)
+                secs_ceil(layer.quota.period).max(1)
             ),
         );
         set(
             resp,
             "ratelimit",
-            format!("{name};r={};t={}", d.remaining, secs_ceil(d.reset_after)),
+            format!("{name};r={};t={window}", d.remaining),
         );
     }
+}
+
+/// The answer to a refused request ([`super::quota_exceeded`] and the rate-limit fields).
+fn refused(layer: &RateLimitLayer, d: &Decision) -> Response {
+    let retry = d.retry_after.map_or(1, secs_ceil).max(1);
+    let mut resp = super::quota_exceeded(&layer.limiter.core.name, retry);
+    decorate(&mut resp, layer, d, retry);
+    resp
 }
 
 impl<S> tower::Service<Request<Body>> for RateLimitService<S>
@@ -251,20 +253,10 @@ where
             match decision {
                 Ok(d) if d.allowed => {
                     let mut resp = inner.call(Request::from_parts(parts, body)).await?;
-                    decorate(&mut resp, &layer, &d);
+                    decorate(&mut resp, &layer, &d, secs_ceil(d.reset_after));
                     Ok(resp)
                 }
-                Ok(d) => {
-                    let retry = d.retry_after.map_or(1, secs_ceil).max(1);
-                    let mut resp = super::problem(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "rate_limited",
-                        &format!("too many requests; retry after {retry}s"),
-                    );
-                    decorate(&mut resp, &layer, &d);
-                    set(&mut resp, "retry-after", retry.to_string());
-                    Ok(resp)
-                }
+                Ok(d) => Ok(refused(&layer, &d)),
                 Err(e) => {
                     tracing::error!(error = %e, "rate limit check failed");
                     Ok(super::problem(
@@ -283,10 +275,9 @@ mod tests {
     use super::policy_name;
 
     #[test]
-    fn policy_names_are_structured_field_items() {
-        assert_eq!(policy_name("http"), "http");
-        assert_eq!(policy_name("api:v1/users"), "api:v1/users");
-        assert_eq!(policy_name("1st"), "\"1st\"");
+    fn policy_names_are_structured_field_strings() {
+        assert_eq!(policy_name("http"), "\"http\"");
+        assert_eq!(policy_name("api:v1/users"), "\"api:v1/users\"");
         assert_eq!(policy_name("per user"), "\"per user\"");
         assert_eq!(policy_name("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(policy_name("é"), "\"_\"");
