@@ -9,6 +9,7 @@
 //! | `GET /projects/{id}/summary` | a `#[cached]` summary, dropped by `#[cache_invalidate]` on update |
 //! | `POST /projects/{id}/stars` | a `#[rate_limited]` star (3 per minute per project) |
 //! | `POST /projects/{id}/transfer` | an `#[idempotent]` owner transfer (`{"request_id", "to"}`) |
+//! | `POST /login`, `GET /me`, `POST /logout`, `POST /logout/everywhere` | logins in sessions (see [`crate::login`]) |
 //! | `GET /health/redis` | backend health: 200, or 503 with the reason |
 //!
 //! Every route is rate limited per client IP (`X-RateLimit-*` headers, 429 with `Retry-After`).
@@ -577,6 +578,7 @@ pub async fn build(
         .backend(backend)
         .cache("projects", CacheRoute::new("svc:projects"))
         .cache("summaries", CacheRoute::new("svc:summaries"))
+        .cache("sessions", CacheRoute::new("svc:sessions"))
         .counter("stars", CounterRoute::new("svc:stars"))
         .counter("transfers", CounterRoute::new("svc:transfers"))
         .idempotency("ops", IdempotencyRoute::new("svc:ops"))
@@ -610,6 +612,7 @@ pub async fn build(
         .route("/projects/{id}/stars", post(add_star))
         .route("/projects/{id}/transfer", post(post_transfer))
         .with_state(state)
+        .merge(crate::login::routes(&forze)?)
         .layer(
             // Keys are per caller: one client's key never replays another's response.
             IdempotencyLayer::scoped(

@@ -57,7 +57,9 @@ impl ForzeSessionStore {
     }
 
     /// Drops every session of `user` (whose user field held `user`); returns how many there
-    /// were.
+    /// were. Called from a request of that user, also flush that request's session
+    /// (`Session::flush`): `tower-sessions` saves a loaded session again when the request ends
+    /// if it changed, or always with `with_always_save(true)`.
     pub async fn log_out_everywhere(&self, user: &str) -> Result<u64, Error> {
         self.cache.invalidate_tag(&user_tag(user)).await
     }

@@ -506,3 +506,122 @@ async fn an_unreachable_postgres_is_named_at_start_up() {
         "{err}"
     );
 }
+
+/// The session cookie a response sets (`id=…`), to send back as a browser would.
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = header(r, "set-cookie").expect("a session cookie");
+    set.split(';').next().unwrap().to_owned()
+}
+
+impl Service {
+    async fn with_cookie(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn login(&self, user: &str) -> String {
+        let r = self
+            .post(
+                "/login",
+                None,
+                &serde_json::json!({ "user": user }).to_string(),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let cookie = session_cookie(&r);
+        assert_eq!(json(r).await["user"], user);
+        cookie
+    }
+
+    async fn me(&self, cookie: &str) -> (StatusCode, Value) {
+        let r = self.with_cookie(reqwest::Method::GET, "/me", cookie).await;
+        (r.status(), json(r).await)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_live_in_redis_sessions_and_end_everywhere_at_once() {
+    let svc = Service::start(1000, None).await;
+    // No session: 401 as a problem.
+    let r = svc.get("/me").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(r).await["error"], "not_logged_in");
+    let bad = svc.post("/login", None, r#"{"user":" "}"#).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // Ada on two devices, Bob on one: three sessions, each a key in Redis with its idle TTL.
+    let laptop = svc.login("ada").await;
+    let phone = svc.login("ada").await;
+    let bob = svc.login("bob").await;
+    assert_ne!(laptop, phone, "each login is its own session");
+    assert_eq!(
+        svc.me(&laptop).await,
+        (StatusCode::OK, serde_json::json!({"user": "ada"}))
+    );
+    assert_eq!(svc.me(&bob).await.1["user"], "bob");
+    let mut raw = svc.redis.client().await;
+    let id = laptop.split_once('=').unwrap().1;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!(
+            "svc:sessions/cache/kv/{}",
+            forze_runtime::keys::escape_part(id)
+        ))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let idle = forze_examples::login::IDLE.whole_milliseconds() as i64;
+    assert!(
+        ttl > idle - 60_000 && ttl <= idle,
+        "the session's TTL is its idle expiry: {ttl} ms"
+    );
+
+    // Sliding: a request renews the session's expiry (shortened here, then read back).
+    let key = format!(
+        "svc:sessions/cache/kv/{}",
+        forze_runtime::keys::escape_part(id)
+    );
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(5_000)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(svc.me(&laptop).await.0, StatusCode::OK);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(
+        ttl > idle - 60_000,
+        "a request slid the session's expiry: {ttl} ms"
+    );
+
+    // Logging out ends that session only.
+    let gone = svc.login("carol").await;
+    let r = svc
+        .with_cookie(reqwest::Method::POST, "/logout", &gone)
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(svc.me(&gone).await.0, StatusCode::UNAUTHORIZED);
+
+    // From the phone, end every session of Ada's: the laptop is logged out too, Bob is not.
+    let r = svc
+        .with_cookie(reqwest::Method::POST, "/logout/everywhere", &phone)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json(r).await["sessions"], 2);
+    assert_eq!(svc.me(&laptop).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(svc.me(&phone).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(svc.me(&bob).await.1["user"], "bob");
+    svc.stop().await;
+}
