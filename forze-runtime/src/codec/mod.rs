@@ -5,9 +5,16 @@
 //! by an older shape of the type — is reported as an error by [`decode`]; the cache handles turn
 //! that into a miss, never a panic.
 //!
+//! A cache route may store values above a threshold compressed ([`Compression`], feature
+//! `compression`): a zstd frame of the JSON, told apart by its first four bytes, so that
+//! [`decode`] reads plain and compressed entries alike.
+//!
 //! The idempotency record's format is in [`idempotency`].
 
+pub mod compress;
 pub mod idempotency;
+
+pub use compress::Compression;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,6 +38,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
 /// assert!(forze_runtime::codec::decode::<Vec<u32>>(b"\xff garbage").is_err());
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    if compress::is_compressed(bytes) {
+        let plain = compress::unpack(bytes)?;
+        return serde_json::from_slice(&plain).map_err(|e| e.to_string());
+    }
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 

@@ -35,6 +35,8 @@ pub struct Cache {
     pub(crate) port: Arc<dyn CachePort>,
     pub(crate) ttl: Duration,
     pub(crate) max_value_bytes: usize,
+    /// How values above a size are compressed, if they are.
+    pub(crate) compress: Option<crate::codec::Compression>,
     pub(crate) policy: FailurePolicy,
     pub(crate) flights: Arc<super::singleflight::SingleFlight>,
     /// The route's near tier, if it has one.
@@ -121,6 +123,25 @@ impl Cache {
         }
     }
 
+    /// The stored form of encoded `bytes`: compressed when the route says so.
+    pub(crate) fn pack<'a>(&self, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        match &self.compress {
+            Some(c) => c.pack(bytes),
+            None => std::borrow::Cow::Borrowed(bytes),
+        }
+    }
+
+    /// `value` encoded, packed and checked against `max_value_bytes`: what a write stores.
+    fn stored<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Vec<u8>, Error> {
+        let bytes = self.core.encode(key, value)?;
+        let bytes = match self.pack(&bytes) {
+            std::borrow::Cow::Owned(packed) => packed,
+            std::borrow::Cow::Borrowed(_) => bytes,
+        };
+        self.check_size(key, &bytes)?;
+        Ok(bytes)
+    }
+
     fn check_size(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
         if bytes.len() > self.max_value_bytes {
             return Err(Error::TooLarge {
@@ -162,8 +183,7 @@ impl Cache {
             return Err(self.core.invalid("ttl must be above zero"));
         }
         let full = self.core.space()?.cache_kv(key);
-        let bytes = self.core.encode(key, value)?;
-        self.check_size(key, &bytes)?;
+        let bytes = self.stored(key, value)?;
         let written = self.port.set(&full, &bytes, ttl).await;
         self.forget(&full);
         match written {
@@ -216,7 +236,13 @@ impl Cache {
             Ok(Some((bytes, ttl))) => Ok(self.decode::<T>(key, &bytes).map(|v| {
                 let v = Arc::new(v);
                 if let Some(ticket) = ticket {
-                    near.fill(&full, ticket, v.clone(), bytes.len(), ttl);
+                    near.fill(
+                        &full,
+                        ticket,
+                        v.clone(),
+                        crate::codec::compress::plain_len(&bytes),
+                        ttl,
+                    );
                 }
                 v
             })),
@@ -258,8 +284,7 @@ impl Cache {
         let space = self.core.space()?;
         let mut encoded = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let bytes = self.core.encode(key, value)?;
-            self.check_size(key, &bytes)?;
+            let bytes = self.stored(key, value)?;
             encoded.push((space.cache_kv(key), bytes));
         }
         let written = self.port.set_many(&encoded, self.ttl).await;
@@ -339,6 +364,7 @@ impl Cache {
                 .invalid(format!("version {version} is above 2^53")));
         }
         let [pointer, body_prefix, current] = self.versioned_keys(key)?;
+        let bytes = &*self.pack(bytes);
         self.check_size(key, bytes)?;
         let copy = crate::codec::encode_current(version, bytes);
         let body_at = copy.len() - bytes.len();
@@ -427,8 +453,7 @@ impl Cache {
     ) -> Result<(), Error> {
         let space = self.core.space()?;
         let full = space.cache_kv(key);
-        let bytes = self.core.encode(key, value)?;
-        self.check_size(key, &bytes)?;
+        let bytes = self.stored(key, value)?;
         let tag_keys: Vec<String> = tags.iter().map(|t| space.cache_tag(t)).collect();
         let written = self
             .port

@@ -333,7 +333,13 @@ impl Cache {
             if let Some(r) = self.decode_with(codec, key, &bytes) {
                 if let (Some((tier, fns)), Some(ticket)) = (near, ticket) {
                     if let Some(shared) = (fns.keep)(&r) {
-                        tier.fill(&full, ticket, shared, bytes.len(), ttl);
+                        tier.fill(
+                            &full,
+                            ticket,
+                            shared,
+                            crate::codec::compress::plain_len(&bytes),
+                            ttl,
+                        );
                     }
                 }
                 crate::telemetry::cache_request(&self.core.name, "hit");
@@ -467,6 +473,7 @@ impl Cache {
         ttl: Option<Duration>,
         tags: &[String],
     ) {
+        let bytes = &*self.pack(bytes);
         if bytes.len() > self.max_value_bytes {
             tracing::warn!(cache = %self.core.name, key, size = bytes.len(), max = self.max_value_bytes, "result too large to cache; not stored");
             return;

@@ -39,6 +39,18 @@ impl ForzeBuilder {
                     "cache {name:?}: max_value_bytes must be above zero"
                 ));
             }
+            if let Some(c) = r.compress {
+                if !cfg!(feature = "compression") {
+                    out.push(format!(
+                        "cache {name:?}: compression needs forze-runtime's feature `compression`"
+                    ));
+                } else if !(1..=22).contains(&c.level) {
+                    out.push(format!(
+                        "cache {name:?}: the zstd level must be 1 to 22, not {}",
+                        c.level
+                    ));
+                }
+            }
         }
         for (name, r) in &self.idempotency {
             if r.ttl.is_zero() || r.lease.is_zero() {

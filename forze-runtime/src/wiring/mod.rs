@@ -229,6 +229,7 @@ impl ForzeBuilder {
                     port: cache_port.clone(),
                     ttl: r.ttl,
                     max_value_bytes: r.max_value_bytes,
+                    compress: r.compress,
                     policy: r.on_error,
                     flights: Default::default(),
                     near: near_tier,

@@ -43,7 +43,8 @@ pub struct CacheRoute {
     pub namespace: String,
     /// Default TTL of entries (default 5 minutes).
     pub ttl: Duration,
-    /// Largest encoded value accepted (default 1 MiB); larger ones are refused, not stored.
+    /// Largest stored value accepted (default 1 MiB; after compression, when the route
+    /// compresses); larger ones are refused, not stored.
     pub max_value_bytes: usize,
     /// Put the current tenant into every key.
     pub tenant_aware: bool,
@@ -52,6 +53,9 @@ pub struct CacheRoute {
     /// A near cache of decoded values in this process, invalidated by the server (default
     /// none; see [`crate::NearCache`]).
     pub near: Option<crate::NearCache>,
+    /// Values whose JSON is above a size stored compressed (default none; feature
+    /// `compression`; see [`crate::codec::Compression`]).
+    pub compress: Option<crate::codec::Compression>,
 }
 
 impl CacheRoute {
@@ -64,7 +68,22 @@ impl CacheRoute {
             tenant_aware: false,
             on_error: FailurePolicy::FailOpen,
             near: None,
+            compress: None,
         }
+    }
+
+    /// Stores values whose JSON is longer than `bytes` as zstd frames (level 3), when that is
+    /// smaller; reads take plain and compressed entries alike, so turning it on, off, or
+    /// changing the threshold leaves every entry readable. Needs the feature `compression`
+    /// (without it, building the runtime says so). `max_value_bytes` bounds the stored size.
+    pub fn compress_above(self, bytes: usize) -> Self {
+        self.compression(crate::codec::Compression::above(bytes))
+    }
+
+    /// Stores values as [`crate::codec::Compression`] says (threshold and zstd level).
+    pub fn compression(mut self, c: crate::codec::Compression) -> Self {
+        self.compress = Some(c);
+        self
     }
 
     /// Puts a near cache in front of the route: reads through `#[cached]` and
