@@ -13,32 +13,33 @@ mod rate_limited;
 
 use proc_macro::TokenStream;
 
-/// Caches an async fn's result in a named cache. See `forze_runtime` for the documentation.
+/// `#[cached]`, implemented in `forze-macros` (used as `forze_runtime::cached`).
 #[proc_macro_attribute]
 pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     cached::cached(attr.into(), item.into()).into()
 }
 
-/// Invalidates cache entries after an async fn succeeds. See `forze_runtime` for the
-/// documentation.
+/// `#[cache_invalidate]`, implemented in `forze-macros` (used as
+/// `forze_runtime::cache_invalidate`).
 #[proc_macro_attribute]
 pub fn cache_invalidate(attr: TokenStream, item: TokenStream) -> TokenStream {
     invalidate::cache_invalidate(attr.into(), item.into()).into()
 }
 
-/// Runs an async fn at most once per idempotency key. See `forze_runtime` for the documentation.
+/// `#[idempotent]`, implemented in `forze-macros` (used as `forze_runtime::idempotent`).
 #[proc_macro_attribute]
 pub fn idempotent(attr: TokenStream, item: TokenStream) -> TokenStream {
     idempotent::idempotent(attr.into(), item.into()).into()
 }
 
-/// Rate limits an async fn. See `forze_runtime` for the documentation.
+/// `#[rate_limited]`, implemented in `forze-macros` (used as `forze_runtime::rate_limited`).
 #[proc_macro_attribute]
 pub fn rate_limited(attr: TokenStream, item: TokenStream) -> TokenStream {
     rate_limited::rate_limited(attr.into(), item.into()).into()
 }
 
-/// Derives `forze_runtime::document::DocumentSpec`. See `forze_runtime` for the documentation.
+/// `#[derive(DocumentSpec)]`, implemented in `forze-macros` (used as
+/// `forze_runtime::DocumentSpec`).
 #[proc_macro_derive(DocumentSpec, attributes(document))]
 pub fn derive_document_spec(input: TokenStream) -> TokenStream {
     document::derive(input.into()).into()
