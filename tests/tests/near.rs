@@ -15,6 +15,10 @@ async fn built(backend: forze_runtime::BackendConfig) -> Forze {
             "users",
             CacheRoute::new("t:near").near(NearCache::new(1 << 20)),
         )
+        .cache(
+            "docs",
+            CacheRoute::new("t:neardocs").near(NearCache::new(1 << 20)),
+        )
         .allow_unwired_annotations()
         .build()
         .await
@@ -370,4 +374,100 @@ async fn the_tier_stays_within_max_bytes() {
     let stats = b.near_stats();
     assert!(stats.bytes <= 1 << 20 && stats.bytes > 1 << 19, "{stats:?}");
     assert!(stats.entries < 2000 && stats.hits > 0, "{stats:?}");
+}
+
+#[derive(
+    Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, forze_runtime::DocumentSpec,
+)]
+#[document(name = "notes", cache(name = "docs"))]
+struct Note {
+    #[document(id)]
+    id: u64,
+    #[document(version)]
+    v: u64,
+    text: String,
+}
+
+/// Reads note `id` through `docs` until a read is a near hit; returns what it read.
+async fn note_held_near(
+    forze: &Forze,
+    docs: &forze_runtime::document::Documents<
+        Note,
+        forze_runtime::document::MemoryDocumentStore<Note>,
+    >,
+    id: u64,
+) -> Option<Note> {
+    eventually(Duration::from_secs(5), "the note held near", || async {
+        docs.get(&id).await.unwrap();
+        let before = forze.near_stats().hits;
+        let read = docs.get(&id).await.unwrap();
+        (forze.near_stats().hits > before).then_some(read)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_served_near_and_never_stale_after_a_write() {
+    let server = RedisServer::start();
+    let (a, b) = (runtime(&server).await, runtime(&server).await);
+    // One source of truth for both processes (a database, here a shared memory store).
+    let store = forze_runtime::document::MemoryDocumentStore::<Note>::new();
+    let (da, db) = (
+        a.documents(store.clone()).unwrap(),
+        b.documents(store.clone()).unwrap(),
+    );
+    let note = da
+        .create(Note {
+            id: 1,
+            v: 0,
+            text: "one".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(note_held_near(&b, &db, 1).await, Some(note));
+
+    // A write in the other process: B serves the new version once its invalidation arrived,
+    // and never the old one after.
+    let two = da
+        .update(
+            &1,
+            Note {
+                id: 1,
+                v: 0,
+                text: "two".into(),
+            },
+        )
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(1), "B reads version 2", || async {
+        (db.get(&1).await.unwrap().as_ref() == Some(&two)).then_some(())
+    })
+    .await;
+    assert_eq!(note_held_near(&b, &db, 1).await, Some(two.clone()));
+    for _ in 0..100 {
+        assert_eq!(db.get(&1).await.unwrap().as_ref(), Some(&two));
+    }
+
+    // B's own write: the next read is the new version at once, no waiting.
+    let three = db
+        .update(
+            &1,
+            Note {
+                id: 1,
+                v: 0,
+                text: "three".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.get(&1).await.unwrap(), Some(three.clone()));
+    assert_eq!(note_held_near(&b, &db, 1).await, Some(three));
+
+    // A deletion elsewhere: gone in B, and the deletion itself is held near.
+    assert!(da.delete(&1).await.unwrap());
+    eventually(Duration::from_secs(1), "B sees the deletion", || async {
+        db.get(&1).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(note_held_near(&b, &db, 1).await, None);
 }

@@ -198,25 +198,60 @@ impl<D: DocumentSpec, S: DocumentStore<D>> Documents<D, S> {
     /// The document `id`: from the cache in one round trip when it is there, else from the
     /// store (and then cached, unless a newer version got there first).
     pub async fn get(&self, id: &D::Id) -> Result<Option<D>, DocumentError> {
-        if let Some(cache) = &self.cache {
-            let key = cache_key::<D>(id);
-            let current = cache.get_current_raw(&key).await.unwrap_or_else(|e| {
+        let Some(cache) = &self.cache else {
+            return self.get_from_store(id).await;
+        };
+        let key = cache_key::<D>(id);
+        // A near tier on the route: the document (or its deletion) held in this process, as
+        // decoded when it was read (a clone: no network, no decoding).
+        let near = cache
+            .current_near(&key, |_, body| Self::cached_body(&key, body))
+            .await;
+        match near {
+            None => self.get_through(cache, &key, id).await,
+            Some(Ok(Some(held))) => Ok(Option::clone(&held)),
+            Some(Ok(None)) => self.get_from_store(id).await,
+            Some(Err(e)) => {
                 tracing::warn!(document = D::NAME, key, error = %e, "cache read failed; reading the store");
-                None
-            });
-            if let Some(current) = current {
-                let bytes = current.body();
-                if bytes == TOMBSTONE {
-                    return Ok(None);
-                }
-                match crate::codec::decode::<D>(bytes) {
-                    Ok(doc) => return Ok(Some(doc)),
-                    Err(e) => {
-                        tracing::warn!(document = D::NAME, key, error = %e, "cached document does not decode; reading the store");
-                    }
-                }
+                self.get_from_store(id).await
             }
         }
+    }
+
+    /// What a cached body says: the document, its deletion (`Some(None)`), or nothing usable
+    /// (`None`: read the store).
+    fn cached_body(key: &str, body: &[u8]) -> Option<Option<D>> {
+        if body == TOMBSTONE {
+            return Some(None);
+        }
+        match crate::codec::decode::<D>(body) {
+            Ok(doc) => Some(Some(doc)),
+            Err(e) => {
+                tracing::warn!(document = D::NAME, key, error = %e, "cached document does not decode; reading the store");
+                None
+            }
+        }
+    }
+
+    /// [`Documents::get`] on a route without a near tier: one `GET` of the current copy.
+    async fn get_through(
+        &self,
+        cache: &Cache,
+        key: &str,
+        id: &D::Id,
+    ) -> Result<Option<D>, DocumentError> {
+        let current = cache.get_current_raw(key).await.unwrap_or_else(|e| {
+            tracing::warn!(document = D::NAME, key, error = %e, "cache read failed; reading the store");
+            None
+        });
+        match current.and_then(|c| Self::cached_body(key, c.body())) {
+            Some(found) => Ok(found),
+            None => self.get_from_store(id).await,
+        }
+    }
+
+    /// Reads document `id` from the store and caches it.
+    async fn get_from_store(&self, id: &D::Id) -> Result<Option<D>, DocumentError> {
         let found = self.store.get(id).await.map_err(Self::store_err)?;
         if let Some(doc) = &found {
             self.remember_doc(doc, VersionWrite::Rewarm).await;

@@ -228,16 +228,32 @@ impl Cache {
         let Some(near) = &self.near else {
             return Ok(self.get::<T>(key).await?.map(Arc::new));
         };
-        if let Some(v) = near.get(&full).and_then(|v| v.downcast::<T>().ok()) {
+        self.read_near(near, key, &full, |bytes| self.decode::<T>(key, bytes))
+            .await
+    }
+
+    /// The entry at `full` through the route's near tier `near`: the value held in this
+    /// process, else the backend's bytes, `decode`d and kept near. The ticket is taken before
+    /// the read is sent, so a reply that an invalidation (the server's, or a write of this
+    /// process) overtook is never stored. The one near read of the cache handle, of
+    /// [`Cache::get_shared`] and of documents.
+    pub(crate) async fn read_near<T: Send + Sync + 'static>(
+        &self,
+        near: &crate::near::NearTier,
+        key: &str,
+        full: &str,
+        decode: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Result<Option<Arc<T>>, Error> {
+        if let Some(v) = near.get(full).and_then(|v| v.downcast::<T>().ok()) {
             return Ok(Some(v));
         }
-        let ticket = near.ticket(&full);
-        match self.port.get_with_ttl(&full).await {
-            Ok(Some((bytes, ttl))) => Ok(self.decode::<T>(key, &bytes).map(|v| {
+        let ticket = near.ticket(full);
+        match self.port.get_with_ttl(full).await {
+            Ok(Some((bytes, ttl))) => Ok(decode(&bytes).map(|v| {
                 let v = Arc::new(v);
                 if let Some(ticket) = ticket {
                     near.fill(
-                        &full,
+                        full,
                         ticket,
                         v.clone(),
                         crate::codec::compress::plain_len(&bytes),
@@ -249,6 +265,27 @@ impl Cache {
             Ok(None) => Ok(None),
             Err(e) => self.fail_open(key, "get", self.core.backend_err(key, e), None),
         }
+    }
+
+    /// The versioned entry `key` through the near tier, its body turned into a `T` by
+    /// `decode` (`None`: not a usable body, read elsewhere); `None` without a near tier.
+    pub(crate) async fn current_near<T: Send + Sync + 'static>(
+        &self,
+        key: &str,
+        decode: impl FnOnce(u64, &[u8]) -> Option<T>,
+    ) -> Option<Result<Option<Arc<T>>, Error>> {
+        let near = self.near.as_ref()?;
+        let full = match self.core.space() {
+            Ok(space) => space.cache_current(key),
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            self.read_near(near, key, &full, |value| {
+                let (version, body_at) = decode_current(value)?;
+                decode(version, &value[body_at..])
+            })
+            .await,
+        )
     }
 
     /// Drops `full` from the near tier (after a write of this process).
@@ -373,11 +410,12 @@ impl Cache {
             body_prefix: &body_prefix,
             current: &current,
         };
-        match self
+        let written = self
             .port
             .set_version(keys, version, &copy, body_at, self.ttl, write)
-            .await
-        {
+            .await;
+        self.forget(&current);
+        match written {
             Ok(moved) => Ok(moved),
             Err(e) => self.fail_open(key, "set_version", self.core.backend_err(key, e), false),
         }
@@ -402,11 +440,9 @@ impl Cache {
             body_prefix: &body_prefix,
             current: &current,
         };
-        let previous = self
-            .port
-            .fence(keys, self.ttl)
-            .await
-            .map_err(|e| self.core.backend_err(key, e))?;
+        let fenced = self.port.fence(keys, self.ttl).await;
+        self.forget(&current);
+        let previous = fenced.map_err(|e| self.core.backend_err(key, e))?;
         Ok(Fence { previous })
     }
 
@@ -421,10 +457,9 @@ impl Cache {
                     body_prefix: &body_prefix,
                     current: &current,
                 };
-                self.port
-                    .unfence(keys, &fence.previous, self.ttl)
-                    .await
-                    .map_err(|e| self.core.backend_err(key, e))
+                let lifted = self.port.unfence(keys, &fence.previous, self.ttl).await;
+                self.forget(&current);
+                lifted.map_err(|e| self.core.backend_err(key, e))
             }
             Err(e) => Err(e),
         };
@@ -534,11 +569,9 @@ impl Cache {
     pub async fn invalidate_current(&self, key: &str) -> Result<bool, Error> {
         let space = self.core.space()?;
         let keys = [space.cache_pointer(key), space.cache_current(key)];
-        let n = self
-            .port
-            .delete(&keys)
-            .await
-            .map_err(|e| self.core.backend_err(key, e))?;
+        let deleted = self.port.delete(&keys).await;
+        self.forget(&keys[1]);
+        let n = deleted.map_err(|e| self.core.backend_err(key, e))?;
         Ok(n > 0)
     }
 }
