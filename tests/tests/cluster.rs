@@ -166,3 +166,97 @@ async fn a_master_killed_under_load_fails_over() {
     )
     .await;
 }
+
+/// A runtime on `cluster` with the near route "near", once its tracking is on.
+async fn near_runtime(cluster: &RedisCluster) -> Forze {
+    let forze = Forze::builder()
+        .redis(
+            test_config(cluster.url())
+                .socket_timeout(Duration::from_secs(1))
+                .connect_timeout(Duration::from_secs(1)),
+        )
+        .cache(
+            "near",
+            CacheRoute::new("cl:near").near(forze_runtime::NearCache::new(1 << 20)),
+        )
+        .build()
+        .await
+        .expect("cluster runtime");
+    forze_tests::eventually(Duration::from_secs(10), "tracking on", || {
+        let on = forze.near_stats().on;
+        async move { on.then_some(()) }
+    })
+    .await;
+    forze
+}
+
+/// Reads every key through `cache` until each is held near and reads as `value`.
+async fn all_held_near(cache: &forze_runtime::Cache, keys: &[String], value: &str) {
+    for key in keys {
+        forze_tests::eventually(Duration::from_secs(5), "held near", || async {
+            let a = cache.get_shared::<String>(key).await.ok()??;
+            let b = cache.get_shared::<String>(key).await.ok()??;
+            (std::sync::Arc::ptr_eq(&a, &b) && a.as_str() == value).then_some(())
+        })
+        .await;
+    }
+}
+
+/// The near cache on a cluster: a tracking connection per master, so writes on every master
+/// reach the other process; a killed master flushes the tier, and once its replica is promoted
+/// tracking covers it again and its writes are seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_near_cache_tracks_every_master_and_survives_a_failover() {
+    let mut cluster = RedisCluster::start().await;
+    let (a, b) = (near_runtime(&cluster).await, near_runtime(&cluster).await);
+    let (ca, cb) = (a.cache("near").unwrap(), b.cache("near").unwrap());
+    let space = KeySpace::new("cl:near", None);
+    let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
+    let storage: Vec<String> = keys.iter().map(|k| space.cache_kv(k)).collect();
+    assert_eq!(masters_of(&cluster, &storage).await.len(), 3);
+    for key in &keys {
+        ca.set(key, &"v1".to_owned()).await.unwrap();
+    }
+    all_held_near(&cb, &keys, "v1").await;
+    // A write on each master through the other runtime, and a plain SET by another client.
+    for key in &keys {
+        ca.set(key, &"v2".to_owned()).await.unwrap();
+    }
+    all_held_near(&cb, &keys, "v2").await;
+    let mut raw = cluster.client().await;
+    let _: () = raw.set(&storage[0], "\"raw\"").await.unwrap();
+    forze_tests::eventually(Duration::from_secs(2), "the plain SET seen", || async {
+        (cb.get_shared::<String>(&keys[0]).await.ok()??.as_str() == "raw").then_some(())
+    })
+    .await;
+
+    // Kill the master of k1: the tier is flushed, and serves again once tracking is back.
+    let slot = hash_slot(storage[1].as_bytes());
+    let victim = cluster.master_of(slot).await;
+    let flushes = b.near_stats().flushes;
+    cluster.nodes[victim].server.stop();
+    forze_tests::eventually(Duration::from_secs(10), "the tier flushed", || {
+        let n = b.near_stats().flushes;
+        async move { (n > flushes).then_some(()) }
+    })
+    .await;
+    forze_tests::eventually(Duration::from_secs(20), "a replica promoted", || async {
+        cluster.serving(slot).await.filter(|now| *now != victim)
+    })
+    .await;
+    forze_tests::eventually(Duration::from_secs(20), "tracking back", || {
+        let on = b.near_stats().on;
+        async move { on.then_some(()) }
+    })
+    .await;
+    // A write on the promoted master reaches B's tier.
+    forze_tests::eventually(
+        Duration::from_secs(20),
+        "a write after the failover",
+        || async { ca.set(&keys[1], &"v3".to_owned()).await.ok() },
+    )
+    .await;
+    all_held_near(&cb, &keys[1..2], "v3").await;
+    ca.set(&keys[1], &"v4".to_owned()).await.unwrap();
+    all_held_near(&cb, &keys[1..2], "v4").await;
+}

@@ -166,3 +166,73 @@ async fn an_announced_master_is_followed_without_a_failure() {
         "the first write goes to the new master"
     );
 }
+
+/// The near cache on Sentinel: a demoted master is found by the tracker (`ROLE`), the tier is
+/// flushed, and tracking follows to the new master, whose writes are seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_near_cache_follows_a_failover() {
+    let deployment = RedisSentinel::start().await;
+    async fn near(deployment: &RedisSentinel) -> Forze {
+        let forze = Forze::builder()
+            .redis(short(test_config(deployment.url())))
+            .cache(
+                "near",
+                CacheRoute::new("st:near").near(forze_runtime::NearCache::new(1 << 20)),
+            )
+            .build()
+            .await
+            .expect("sentinel runtime");
+        forze_tests::eventually(Duration::from_secs(10), "tracking on", || {
+            let on = forze.near_stats().on;
+            async move { on.then_some(()) }
+        })
+        .await;
+        forze
+    }
+    async fn held(cache: &forze_runtime::Cache, value: &str) {
+        forze_tests::eventually(Duration::from_secs(10), "held near", || async {
+            let a = cache.get_shared::<String>("k").await.ok()??;
+            let b = cache.get_shared::<String>("k").await.ok()??;
+            (std::sync::Arc::ptr_eq(&a, &b) && a.as_str() == value).then_some(())
+        })
+        .await;
+    }
+    let (a, b) = (near(&deployment).await, near(&deployment).await);
+    let (ca, cb) = (a.cache("near").unwrap(), b.cache("near").unwrap());
+    ca.set("k", &"v1".to_owned()).await.unwrap();
+    held(&cb, "v1").await;
+    ca.set("k", &"v2".to_owned()).await.unwrap();
+    held(&cb, "v2").await;
+
+    let flushes = b.near_stats().flushes;
+    deployment.failover().await;
+    forze_tests::eventually(Duration::from_secs(30), "the tier flushed", || {
+        let n = b.near_stats().flushes;
+        async move { (n > flushes).then_some(()) }
+    })
+    .await;
+    forze_tests::eventually(
+        Duration::from_secs(30),
+        "the old master demoted",
+        || async { (deployment.role(0).await.as_deref() == Some("slave")).then_some(()) },
+    )
+    .await;
+    forze_tests::eventually(
+        Duration::from_secs(30),
+        "a write on the new master",
+        || async {
+            ca.set("k", &"v3".to_owned()).await.ok()?;
+            let mut new_master = deployment.nodes[1].client().await;
+            let there: Option<String> = redis::cmd("GET")
+                .arg("st:near/cache/kv/k")
+                .query_async(&mut new_master)
+                .await
+                .ok()?;
+            (there.as_deref() == Some("\"v3\"")).then_some(())
+        },
+    )
+    .await;
+    held(&cb, "v3").await;
+    ca.set("k", &"v4".to_owned()).await.unwrap();
+    held(&cb, "v4").await;
+}
