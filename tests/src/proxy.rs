@@ -3,7 +3,8 @@
 //! not serve yet), then comes back, closing the connections it held so that clients reconnect.
 //!
 //! It can also hold the server's replies on the data path while the tracking connections (those
-//! that sent `CLIENT TRACKING`) go on: a reply in flight, made to arrive after an invalidation.
+//! that sent `CLIENT TRACKING`) go on: a reply in flight, made to arrive after an invalidation;
+//! or hold the tracking connections' invalidations while the data path goes on.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub struct Proxy {
     port: u16,
     mode: watch::Sender<Mode>,
     hold: watch::Sender<bool>,
+    hold_tracking: watch::Sender<bool>,
     held: Arc<AtomicUsize>,
 }
 
@@ -38,12 +40,14 @@ impl Proxy {
         let port = listener.local_addr().expect("proxy addr").port();
         let (mode, rx) = watch::channel(Mode::Forward);
         let (hold, holding) = watch::channel(false);
+        let (hold_tracking, holding_tracking) = watch::channel(false);
         let held = Arc::new(AtomicUsize::new(0));
         let counted = held.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let path = DataPath {
                     holding: holding.clone(),
+                    holding_tracking: holding_tracking.clone(),
                     held: counted.clone(),
                 };
                 tokio::spawn(serve(client, upstream, rx.clone(), path));
@@ -53,8 +57,20 @@ impl Proxy {
             port,
             mode,
             hold,
+            hold_tracking,
             held,
         }
+    }
+
+    /// Holds what the server sends on the tracking connections (its invalidations), until
+    /// [`Proxy::release_tracking`]; the data path goes on.
+    pub fn hold_tracking(&self) {
+        self.hold_tracking.send_replace(true);
+    }
+
+    /// Lets the tracking connections' held bytes through.
+    pub fn release_tracking(&self) {
+        self.hold_tracking.send_replace(false);
     }
 
     /// Holds every reply on the connections that did not turn on `CLIENT TRACKING`, until
@@ -92,6 +108,7 @@ impl Proxy {
 /// What a connection needs to hold its replies.
 struct DataPath {
     holding: watch::Receiver<bool>,
+    holding_tracking: watch::Receiver<bool>,
     held: Arc<AtomicUsize>,
 }
 
@@ -150,9 +167,14 @@ async fn forward(
             if n == 0 {
                 return;
             }
-            if !tracking.load(Ordering::SeqCst) && *path.holding.borrow_and_update() {
+            let hold = if tracking.load(Ordering::SeqCst) {
+                &mut path.holding_tracking
+            } else {
+                &mut path.holding
+            };
+            if *hold.borrow_and_update() {
                 path.held.fetch_add(1, Ordering::SeqCst);
-                let _ = path.holding.wait_for(|h| !*h).await;
+                let _ = hold.wait_for(|h| !*h).await;
                 path.held.fetch_sub(1, Ordering::SeqCst);
             }
             if to_client.write_all(&buf[..n]).await.is_err() {

@@ -230,6 +230,19 @@ async fn the_near_cache_tracks_every_master_and_survives_a_failover() {
     })
     .await;
 
+    // A tag over every master, invalidated in A: its near values are gone in A at once.
+    let tagged: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+    for key in &tagged {
+        ca.set_tagged(key, &"t".to_owned(), &["team"])
+            .await
+            .unwrap();
+    }
+    all_held_near(&ca, &tagged, "t").await;
+    assert_eq!(ca.invalidate_tag("team").await.unwrap(), 12);
+    for key in &tagged {
+        assert_eq!(ca.get_shared::<String>(key).await.unwrap(), None, "{key}");
+    }
+
     // Kill the master of k1: the tier is flushed, and serves again once tracking is back.
     let slot = hash_slot(storage[1].as_bytes());
     let victim = cluster.master_of(slot).await;

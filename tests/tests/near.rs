@@ -471,3 +471,43 @@ async fn documents_are_served_near_and_never_stale_after_a_write() {
     .await;
     assert_eq!(note_held_near(&b, &db, 1).await, None);
 }
+
+/// This process's own tag invalidation drops the tagged near values at once, not when the
+/// server's invalidations arrive (held here in a proxy until after the check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let a = tracked(test_config(proxy.url())).await;
+    let users = a.cache("users").unwrap();
+    for key in ["t1", "t2", "t3"] {
+        users
+            .set_tagged(key, &"v".to_owned(), &["team"])
+            .await
+            .unwrap();
+    }
+    users.set("other", &"o".to_owned()).await.unwrap();
+    for key in ["t1", "t2", "t3", "other"] {
+        held_near(&a, key).await;
+    }
+    let flushes = a.near_stats().flushes;
+    proxy.hold_tracking();
+    assert_eq!(users.invalidate_tag("team").await.unwrap(), 3);
+    for key in ["t1", "t2", "t3"] {
+        assert_eq!(
+            users.get_shared::<String>(key).await.unwrap(),
+            None,
+            "{key}"
+        );
+    }
+    assert_eq!(
+        *users.get_shared::<String>("other").await.unwrap().unwrap(),
+        "o"
+    );
+    assert_eq!(
+        a.near_stats().flushes,
+        flushes,
+        "dropped by the call, not by a flush"
+    );
+    proxy.release_tracking();
+}

@@ -473,10 +473,21 @@ impl Cache {
     /// existed. Errors are always returned.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, Error> {
         let tag_key = self.core.space()?.cache_tag(tag);
-        self.port
-            .invalidate_tags(std::slice::from_ref(&tag_key))
+        self.drop_tags(std::slice::from_ref(&tag_key), tag).await
+    }
+
+    /// Invalidates the tag sets `tag_keys`; on a near route, the keys they listed are dropped
+    /// from this process's tier at once (not only when the server's invalidations arrive).
+    async fn drop_tags(&self, tag_keys: &[String], first: &str) -> Result<u64, Error> {
+        let (n, keys) = self
+            .port
+            .invalidate_tags(tag_keys, self.near.is_some())
             .await
-            .map_err(|e| self.core.backend_err(tag, e))
+            .map_err(|e| self.core.backend_err(first, e))?;
+        for key in &keys {
+            self.forget(key);
+        }
+        Ok(n)
     }
 
     /// Stores `value` at `key` for the route's TTL, recorded under each of `tags`.
@@ -555,11 +566,7 @@ impl Cache {
         }
         if !tags.is_empty() {
             let tag_keys = self.tag_keys(tags)?;
-            dropped += self
-                .port
-                .invalidate_tags(&tag_keys)
-                .await
-                .map_err(|e| self.core.backend_err(&tags[0], e))?;
+            dropped += self.drop_tags(&tag_keys, &tags[0]).await?;
         }
         Ok(dropped)
     }

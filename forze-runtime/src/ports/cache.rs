@@ -44,8 +44,9 @@ pub trait CachePort: Send + Sync + 'static {
         tags: &[String],
     ) -> PortResult<()>;
     /// Deletes every entry listed in the tag sets `tags`, and the sets; returns how many entries
-    /// existed. Atomic, one round trip.
-    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64>;
+    /// existed and, when `list`, the keys the sets listed (for a near tier to drop at once).
+    /// Atomic, one round trip.
+    async fn invalidate_tags(&self, tags: &[String], list: bool) -> PortResult<(u64, Vec<String>)>;
     /// Stores the body of `version`, moves the pointer to it and copies it to the `current` key,
     /// unless the pointer already names a newer version (then nothing is written). Atomic;
     /// returns whether `version` is current. The body and the copy live for `ttl`, the pointer

@@ -81,10 +81,11 @@ impl CachePort for MemoryBackend {
         Ok(())
     }
 
-    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+    async fn invalidate_tags(&self, tags: &[String], list: bool) -> PortResult<(u64, Vec<String>)> {
         let now = Instant::now();
         let mut state = self.state();
         let mut removed = 0;
+        let mut listed = Vec::new();
         for tag in tags {
             match state.live(tag, now).map(|s| &s.value) {
                 Some(Value::Tag(_)) => {}
@@ -100,10 +101,13 @@ impl CachePort for MemoryBackend {
                     if self.inner.cache.remove(m.as_str()).is_some() {
                         removed += 1;
                     }
+                    if list {
+                        listed.push(m);
+                    }
                 }
             }
         }
-        Ok(removed)
+        Ok((removed, listed))
     }
 
     async fn set_version(

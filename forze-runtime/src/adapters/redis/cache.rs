@@ -94,18 +94,18 @@ impl CachePort for RedisBackend {
         self.run::<i64>("set_tagged", &inv).await.map(|_| ())
     }
 
-    async fn invalidate_tags(&self, tags: &[String]) -> PortResult<u64> {
+    async fn invalidate_tags(&self, tags: &[String], list: bool) -> PortResult<(u64, Vec<String>)> {
         if tags.is_empty() {
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
         if self.is_cluster() {
-            return self.invalidate_tags_per_slot(tags).await;
+            return self.invalidate_tags_per_slot(tags, list).await;
         }
         let mut inv = self.inner.scripts.invalidate_tags.prepare_invoke();
         for tag in tags {
             inv.key(tag);
         }
-        self.run("invalidate_tags", &inv).await
+        self.run_invalidate_tags(&mut inv, list).await
     }
 
     async fn set_version(

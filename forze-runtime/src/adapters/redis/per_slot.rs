@@ -78,7 +78,11 @@ impl RedisBackend {
 
     /// `invalidate_tags`: each tag's slots read, then one invalidation script per slot (over
     /// the sets of every tag in it), all at once. Returns how many entries existed.
-    pub(super) async fn invalidate_tags_per_slot(&self, tags: &[String]) -> PortResult<u64> {
+    pub(super) async fn invalidate_tags_per_slot(
+        &self,
+        tags: &[String],
+        list: bool,
+    ) -> PortResult<(u64, Vec<String>)> {
         let slot_lists = futures_util::future::try_join_all(tags.iter().map(|tag| {
             let mut cmd = redis::cmd("SMEMBERS");
             cmd.arg(tag_slots_key(tag));
@@ -102,7 +106,7 @@ impl RedisBackend {
             }
         }
         let scripts = &self.inner.scripts;
-        let invocations: Vec<_> = per_slot
+        let mut invocations: Vec<_> = per_slot
             .values()
             .map(|sets| {
                 let mut inv = scripts.invalidate_tags.prepare_invoke();
@@ -114,10 +118,37 @@ impl RedisBackend {
             .collect();
         let removed = futures_util::future::try_join_all(
             invocations
-                .iter()
-                .map(|inv| self.run::<u64>("invalidate_tags", inv)),
+                .iter_mut()
+                .map(|inv| self.run_invalidate_tags(inv, list)),
         )
         .await?;
-        Ok(removed.into_iter().sum())
+        let mut all = (0, Vec::new());
+        for (n, keys) in removed {
+            all.0 += n;
+            all.1.extend(keys);
+        }
+        Ok(all)
+    }
+
+    /// Runs the tag invalidation script `inv`, listing the keys when `list`.
+    pub(super) async fn run_invalidate_tags(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        list: bool,
+    ) -> PortResult<(u64, Vec<String>)> {
+        if !list {
+            return Ok((self.run::<u64>("invalidate_tags", inv).await?, Vec::new()));
+        }
+        inv.arg("k");
+        let mut reply: Vec<redis::Value> = self.run("invalidate_tags", inv).await?;
+        let count = match reply.first() {
+            Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let keys = reply
+            .drain(1.min(reply.len())..)
+            .filter_map(|v| redis::from_redis_value::<String>(v).ok())
+            .collect();
+        Ok((count, keys))
     }
 }
