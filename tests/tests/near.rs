@@ -511,3 +511,43 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
     );
     proxy.release_tracking();
 }
+
+/// What a near route sends (`MONITOR`, the tracker's `ROLE` heartbeat left out): a miss is the
+/// plain route's `GET` + `SET`, a fill from a found value `GET` + `PTTL`, a near hit nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
+    let server = RedisServer::start();
+    let forze = runtime(&server).await;
+    let mut mon = forze_tests::monitor::Monitor::start(&server).await;
+    let sent =
+        |cmds: Vec<String>| -> Vec<String> { cmds.into_iter().filter(|c| c != "ROLE").collect() };
+    let _ = mon.commands().await;
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    forze.scope(async { user(7, &calls).await }).await;
+    assert_eq!(sent(mon.commands().await), ["GET", "SET"], "a miss");
+    // The fill's own write comes back as an invalidation; then a read fills the tier.
+    eventually(Duration::from_secs(1), "the fill's invalidations", || {
+        let n = forze.near_stats().invalidations;
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+    forze.scope(async { user(7, &calls).await }).await;
+    assert_eq!(
+        sent(mon.commands().await),
+        ["GET", "PTTL"],
+        "a fill from a found value"
+    );
+    forze
+        .scope(async {
+            for _ in 0..5 {
+                user(7, &calls).await;
+            }
+        })
+        .await;
+    assert_eq!(
+        sent(mon.commands().await),
+        Vec::<String>::new(),
+        "near hits"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
