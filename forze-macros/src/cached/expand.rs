@@ -53,7 +53,7 @@ pub fn template_string(t: &Template, krate: &syn::Path) -> TokenStream {
     let w = format_ident!("__forze_w", span = Span::mixed_site());
     let pushes = template_pushes(t, &w, krate);
     quote!({
-        let mut #w = #krate::__private::KeyWriter::new();
+        let mut #w = #krate::__private::key_writer();
         #pushes
         #w.finish()
     })
@@ -113,7 +113,7 @@ pub fn expand(plan: &Plan, func: &ItemFn) -> TokenStream {
                 )
             });
             quote!({
-                let mut #w = #krate::__private::KeyWriter::new();
+                let mut #w = #krate::__private::key_writer();
                 #w.push_lit(#function);
                 #(#pushes)*
                 #w.finish()

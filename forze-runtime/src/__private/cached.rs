@@ -270,7 +270,9 @@ where
     if site.lock.is_some() {
         fill = fill.lock(&lock);
     }
-    cache.get_or_compute_with(&key, &codec, fill, || body).await
+    let result = cache.get_or_compute_with(&key, &codec, fill, || body).await;
+    super::key_pool::recycle(key);
+    result
 }
 
 /// The body of every `#[cache_invalidate]` function: runs it, then, if it succeeded, drops the

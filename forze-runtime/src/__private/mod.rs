@@ -10,6 +10,7 @@
 mod bounds;
 mod cached;
 mod idempotent;
+mod key_pool;
 mod rate_limited;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +25,7 @@ pub use cached::{
     OptionMode, PlainMode, Probe, ProbeOption, ProbePlain, ProbeResult, ResultMode, Site, Success,
 };
 pub use idempotent::{idempotent, recorded, recorded_result, Fingerprint, IdemSite};
+pub use key_pool::key_writer;
 pub use rate_limited::{
     limit_codec, rate_limited, result_limit_codec, IsResult, LimitCodec, LimitSite,
 };

@@ -67,6 +67,12 @@ impl KeyWriter {
         }
     }
 
+    /// A key written into `buf` (emptied first; its capacity is kept).
+    pub(crate) fn with_buffer(mut buf: String) -> Self {
+        buf.clear();
+        Self { buf, inner: false }
+    }
+
     /// Appends template text as it is.
     pub fn lit(mut self, text: &str) -> Self {
         self.buf.push_str(text);

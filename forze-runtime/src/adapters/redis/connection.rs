@@ -363,6 +363,10 @@ impl RedisBackend {
     /// for a script, `server.address`, `server.port`, and `error.type` when it fails). At
     /// `debug` level: with no subscriber that wants it, it costs a check of one flag.
     fn span(&self, operation: &str, procedure: Option<&'static str>) -> tracing::Span {
+        // Not built for `log` alone (see `telemetry::flow_span`).
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return tracing::Span::none();
+        }
         tracing::debug_span!(
             "redis",
             otel.name = operation,
