@@ -275,3 +275,34 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A runtime on `config` with the near cache route `"near"` under `namespace`, once its
+/// tracking is on (the near tests of the cluster and Sentinel suites).
+pub async fn near_runtime(config: RedisConfig, namespace: &str) -> Forze {
+    let forze = Forze::builder()
+        .redis(config)
+        .cache(
+            "near",
+            CacheRoute::new(namespace).near(forze_runtime::NearCache::new(1 << 20)),
+        )
+        .build()
+        .await
+        .expect("near runtime");
+    eventually(Duration::from_secs(10), "tracking on", || {
+        let on = forze.near_stats().on;
+        async move { on.then_some(()) }
+    })
+    .await;
+    forze
+}
+
+/// Reads `key` through `cache` until it is held near (two reads give the same `Arc`) and
+/// reads as `value`.
+pub async fn held_near(cache: &forze_runtime::Cache, key: &str, value: &str) {
+    eventually(Duration::from_secs(10), "held near", || async {
+        let a = cache.get_shared::<String>(key).await.ok()??;
+        let b = cache.get_shared::<String>(key).await.ok()??;
+        (std::sync::Arc::ptr_eq(&a, &b) && a.as_str() == value).then_some(())
+    })
+    .await;
+}

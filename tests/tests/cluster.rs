@@ -167,38 +167,18 @@ async fn a_master_killed_under_load_fails_over() {
     .await;
 }
 
-/// A runtime on `cluster` with the near route "near", once its tracking is on.
+/// The near runtime of these tests on `cluster`.
 async fn near_runtime(cluster: &RedisCluster) -> Forze {
-    let forze = Forze::builder()
-        .redis(
-            test_config(cluster.url())
-                .socket_timeout(Duration::from_secs(1))
-                .connect_timeout(Duration::from_secs(1)),
-        )
-        .cache(
-            "near",
-            CacheRoute::new("cl:near").near(forze_runtime::NearCache::new(1 << 20)),
-        )
-        .build()
-        .await
-        .expect("cluster runtime");
-    forze_tests::eventually(Duration::from_secs(10), "tracking on", || {
-        let on = forze.near_stats().on;
-        async move { on.then_some(()) }
-    })
-    .await;
-    forze
+    let config = test_config(cluster.url())
+        .socket_timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_secs(1));
+    forze_tests::near_runtime(config, "cl:near").await
 }
 
 /// Reads every key through `cache` until each is held near and reads as `value`.
 async fn all_held_near(cache: &forze_runtime::Cache, keys: &[String], value: &str) {
     for key in keys {
-        forze_tests::eventually(Duration::from_secs(5), "held near", || async {
-            let a = cache.get_shared::<String>(key).await.ok()??;
-            let b = cache.get_shared::<String>(key).await.ok()??;
-            (std::sync::Arc::ptr_eq(&a, &b) && a.as_str() == value).then_some(())
-        })
-        .await;
+        forze_tests::held_near(cache, key, value).await;
     }
 }
 

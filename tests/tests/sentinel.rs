@@ -172,32 +172,9 @@ async fn an_announced_master_is_followed_without_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_near_cache_follows_a_failover() {
     let deployment = RedisSentinel::start().await;
-    async fn near(deployment: &RedisSentinel) -> Forze {
-        let forze = Forze::builder()
-            .redis(short(test_config(deployment.url())))
-            .cache(
-                "near",
-                CacheRoute::new("st:near").near(forze_runtime::NearCache::new(1 << 20)),
-            )
-            .build()
-            .await
-            .expect("sentinel runtime");
-        forze_tests::eventually(Duration::from_secs(10), "tracking on", || {
-            let on = forze.near_stats().on;
-            async move { on.then_some(()) }
-        })
-        .await;
-        forze
-    }
-    async fn held(cache: &forze_runtime::Cache, value: &str) {
-        forze_tests::eventually(Duration::from_secs(10), "held near", || async {
-            let a = cache.get_shared::<String>("k").await.ok()??;
-            let b = cache.get_shared::<String>("k").await.ok()??;
-            (std::sync::Arc::ptr_eq(&a, &b) && a.as_str() == value).then_some(())
-        })
-        .await;
-    }
-    let (a, b) = (near(&deployment).await, near(&deployment).await);
+    let near = || forze_tests::near_runtime(short(test_config(deployment.url())), "st:near");
+    let held = |cache, value| forze_tests::held_near(cache, "k", value);
+    let (a, b) = (near().await, near().await);
     let (ca, cb) = (a.cache("near").unwrap(), b.cache("near").unwrap());
     ca.set("k", &"v1".to_owned()).await.unwrap();
     held(&cb, "v1").await;
