@@ -523,8 +523,14 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         |cmds: Vec<String>| -> Vec<String> { cmds.into_iter().filter(|c| c != "ROLE").collect() };
     let _ = mon.commands().await;
     let calls = std::sync::atomic::AtomicUsize::new(0);
+    let before = forze.near_stats();
     forze.scope(async { user(7, &calls).await }).await;
     assert_eq!(sent(mon.commands().await), ["GET", "SET"], "a miss");
+    assert_eq!(
+        forze.near_stats().misses,
+        before.misses + 1,
+        "one miss counted once"
+    );
     // The fill's own write comes back as an invalidation; then a read fills the tier.
     eventually(Duration::from_secs(1), "the fill's invalidations", || {
         let n = forze.near_stats().invalidations;
@@ -548,6 +554,12 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         sent(mon.commands().await),
         Vec::<String>::new(),
         "near hits"
+    );
+    let after = forze.near_stats();
+    assert_eq!(
+        (after.hits - before.hits, after.misses - before.misses),
+        (5, 2),
+        "five near hits; the miss and the fill's read, each counted once"
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -256,10 +256,33 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = R>,
     {
-        crate::telemetry::in_flow_span!(
-            crate::telemetry::flow_span("cache", &self.core.name),
-            self.flow(key, codec, fill, compute)
-        )
+        let span = crate::telemetry::flow_span("cache", &self.core.name);
+        if span.is_disabled() {
+            // A near hit is answered before the flow's future is built (measured: building
+            // and moving it was ~10% of a near hit).
+            if let Some(r) = self.near_hit(key, codec) {
+                return r;
+            }
+            return self.flow(key, codec, fill, compute).await;
+        }
+        tracing::Instrument::instrument(self.flow(key, codec, fill, compute), span).await
+    }
+
+    /// The value held near for `key`, if the route and the codec keep values near and this task
+    /// is not computing `key` itself.
+    fn near_hit<R>(&self, key: &str, codec: &ValueCodec<R>) -> Option<R> {
+        let (tier, fns) = self.near.as_deref().zip(codec.near)?;
+        let space = self.core.space().ok()?;
+        let r = NEAR_KEY.with_borrow_mut(|full| {
+            space.write_cache_kv(key, full);
+            if reentrant::holds(full) {
+                return None;
+            }
+            // A miss is counted by the flow's own look, not here too.
+            tier.lookup(full, false).and_then(|v| (fns.load)(&*v))
+        })?;
+        crate::telemetry::cache_request(&self.core.name, "near");
+        Some(r)
     }
 
     /// [`Cache::get_or_compute_with`] within its span.
