@@ -15,6 +15,16 @@ fn raw_key(key: &str) -> String {
     format!("t:big/cache/kv/{}", forze_runtime::keys::escape_part(key))
 }
 
+/// Why building a runtime with the route "big" as `route` is refused.
+async fn refusal(route: CacheRoute) -> String {
+    Forze::builder()
+        .cache("big", route)
+        .build()
+        .await
+        .expect_err("refused")
+        .to_string()
+}
+
 /// A value whose JSON is about 11 KB and compresses well.
 fn report() -> Vec<String> {
     (0..500).map(|i| format!("row {i}: ok")).collect()
@@ -26,14 +36,9 @@ mod without_the_feature {
 
     #[tokio::test]
     async fn a_compressing_route_is_refused_with_the_reason() {
-        let err = Forze::builder()
-            .cache("big", CacheRoute::new("t:big").compress_above(1024))
-            .build()
-            .await
-            .expect_err("needs the feature");
+        let err = refusal(CacheRoute::new("t:big").compress_above(1024)).await;
         assert!(
-            err.to_string()
-                .contains("cache \"big\": compression needs forze-runtime's feature `compression`"),
+            err.contains("cache \"big\": compression needs forze-runtime's feature `compression`"),
             "{err}"
         );
     }
@@ -218,20 +223,15 @@ mod with_the_feature {
 
     #[tokio::test]
     async fn a_zstd_level_out_of_range_is_refused() {
-        let err = Forze::builder()
-            .cache(
-                "big",
-                CacheRoute::new("t:big").compression(forze_runtime::codec::Compression {
-                    above: 0,
-                    level: 40,
-                }),
-            )
-            .build()
-            .await
-            .expect_err("level 40");
+        let err = refusal(CacheRoute::new("t:big").compression(
+            forze_runtime::codec::Compression {
+                above: 0,
+                level: 40,
+            },
+        ))
+        .await;
         assert!(
-            err.to_string()
-                .contains("the zstd level must be 1 to 22, not 40"),
+            err.contains("the zstd level must be 1 to 22, not 40"),
             "{err}"
         );
     }

@@ -36,6 +36,8 @@ thread_local! {
 
 /// What a cache read found before it went to the backend.
 enum Probe<R> {
+    /// No storage key (a tenant-aware route without a tenant): call through.
+    NoKey(crate::Error),
     /// The key is being computed by this very task: call through.
     Reentered,
     /// A near hit.
@@ -257,59 +259,30 @@ impl Cache {
         Fut: Future<Output = R>,
     {
         let span = crate::telemetry::flow_span("cache", &self.core.name);
-        if span.is_disabled() {
-            // A near hit is answered before the flow's future is built (measured: building
-            // and moving it was ~10% of a near hit).
-            if let Some(r) = self.near_hit(key, codec) {
-                return r;
-            }
-            return self.flow(key, codec, fill, compute).await;
+        // A near hit is answered before the flow's future is built (measured: building and
+        // moving it was ~10% of a near hit); anything else goes on with what the look found.
+        let probe = self.probe(key, codec);
+        if let Probe::Near(r) = probe {
+            crate::telemetry::cache_request(&self.core.name, "near");
+            span.record("forze.outcome", "near");
+            return r;
         }
-        tracing::Instrument::instrument(self.flow(key, codec, fill, compute), span).await
+        if span.is_disabled() {
+            return self.flow(key, probe, codec, fill, compute).await;
+        }
+        tracing::Instrument::instrument(self.flow(key, probe, codec, fill, compute), span).await
     }
 
-    /// The value held near for `key`, if the route and the codec keep values near and this task
-    /// is not computing `key` itself.
-    fn near_hit<R>(&self, key: &str, codec: &ValueCodec<R>) -> Option<R> {
-        let (tier, fns) = self.near.as_deref().zip(codec.near)?;
-        let space = self.core.space().ok()?;
-        let r = NEAR_KEY.with_borrow_mut(|full| {
-            space.write_cache_kv(key, full);
-            if reentrant::holds(full) {
-                return None;
-            }
-            // A miss is counted by the flow's own look, not here too.
-            tier.lookup(full, false).and_then(|v| (fns.load)(&*v))
-        })?;
-        crate::telemetry::cache_request(&self.core.name, "near");
-        Some(r)
-    }
-
-    /// [`Cache::get_or_compute_with`] within its span.
-    async fn flow<R, F, Fut>(
-        &self,
-        key: &str,
-        codec: &ValueCodec<R>,
-        fill: Fill<'_>,
-        compute: F,
-    ) -> R
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = R>,
-    {
-        use crate::telemetry::outcome;
+    /// The first look of a flow: the storage key (built in a per-thread buffer: a near hit, a
+    /// lookup and a clone, allocates none of its own), whether this task is computing it, and
+    /// the value held near.
+    fn probe<R>(&self, key: &str, codec: &ValueCodec<R>) -> Probe<R> {
         let space = match self.core.space() {
             Ok(space) => space,
-            Err(e) => {
-                tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
-                outcome("bypass");
-                return compute().await;
-            }
+            Err(e) => return Probe::NoKey(e),
         };
         let near = self.near.as_deref().zip(codec.near);
-        // The storage key, built in a per-thread buffer: a near hit (a lookup and a clone,
-        // nothing else) allocates none of its own.
-        let found = NEAR_KEY.with_borrow_mut(|full| {
+        NEAR_KEY.with_borrow_mut(|full| {
             space.write_cache_kv(key, full);
             if reentrant::holds(full) {
                 return Probe::Reentered;
@@ -320,17 +293,36 @@ impl Cache {
                 }
             }
             Probe::Read(full.clone())
-        });
-        let full = match found {
+        })
+    }
+
+    /// [`Cache::get_or_compute_with`] within its span.
+    async fn flow<R, F, Fut>(
+        &self,
+        key: &str,
+        probe: Probe<R>,
+        codec: &ValueCodec<R>,
+        fill: Fill<'_>,
+        compute: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        use crate::telemetry::outcome;
+        let near = self.near.as_deref().zip(codec.near);
+        let full = match probe {
+            Probe::NoKey(e) => {
+                tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
+                outcome("bypass");
+                return compute().await;
+            }
             Probe::Reentered => {
                 outcome("bypass");
                 return compute().await;
             }
-            Probe::Near(r) => {
-                crate::telemetry::cache_request(&self.core.name, "near");
-                outcome("near");
-                return r;
-            }
+            // Answered by `get_or_compute_with` before the flow.
+            Probe::Near(r) => return r,
             Probe::Read(full) => full,
         };
         // Otherwise a hit is one read and nothing else (and, when the value is to be kept near,

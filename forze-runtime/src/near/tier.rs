@@ -147,12 +147,6 @@ impl NearTier {
 
     /// The value held for `key`, if any.
     pub(crate) fn get(&self, key: &str) -> Option<Shared> {
-        self.lookup(key, true)
-    }
-
-    /// [`NearTier::get`], counting a miss only when `count_miss` (a first look that the flow
-    /// repeats on a miss counts its hits alone).
-    pub(crate) fn lookup(&self, key: &str, count_miss: bool) -> Option<Shared> {
         let found = self.entries.get(key).and_then(|e| {
             let now = Instant::now();
             if e.expires > now {
@@ -161,9 +155,7 @@ impl NearTier {
             self.entries.remove_if(key, |e| e.expires <= now);
             None
         });
-        if count_miss || found.is_some() {
-            self.counts.count(found.is_some());
-        }
+        self.counts.count(found.is_some());
         found
     }
 
