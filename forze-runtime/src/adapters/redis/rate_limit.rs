@@ -26,15 +26,21 @@ impl RateLimitPort for RedisBackend {
             _ => "rate_gcra",
         };
         let reply: Vec<i64> = self.run(script, &inv).await?;
-        let [allowed, remaining, reset_after, retry_after, healed] = reply[..] else {
-            return Err(BackendError::new(
-                BackendErrorKind::Protocol,
-                "unexpected reply from the rate limit script",
-            ));
+        let (remaining, reset_after, retry_after) = match reply[..] {
+            [remaining, reset_after, retry_after] => (remaining, reset_after, retry_after),
+            [remaining, reset_after, retry_after, 1] => {
+                healed_warning(key, 1);
+                (remaining, reset_after, retry_after)
+            }
+            _ => {
+                return Err(BackendError::new(
+                    BackendErrorKind::Protocol,
+                    "unexpected reply from the rate limit script",
+                ))
+            }
         };
-        healed_warning(key, healed);
         Ok(Decision {
-            allowed: allowed == 1,
+            allowed: retry_after < 0,
             limit: quota.limit,
             remaining: remaining.max(0) as u64,
             reset_after: us(reset_after),

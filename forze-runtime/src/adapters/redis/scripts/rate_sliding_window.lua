@@ -2,15 +2,17 @@
 -- KEYS[1] state (hash: 'm' = '{units in the window}:{oldest bucket with units}:{newest bucket
 -- with units}', and one field per bucket index with its units)
 -- ARGV[1] limit; ARGV[2] period in us; ARGV[3] cost; ARGV[4] buckets per period
--- Returns {allowed (0/1), remaining, reset_after_us, retry_after_us or -1, healed (0/1)}
+-- Returns {remaining, reset_after_us, retry_after_us (-1: allowed)}, and a fourth element 1 when
+-- the state was no valid state and was replaced (see below).
 -- The window is cut into buckets of period/buckets; every bucket that overlaps the last period
 -- is counted in full, so no interval of one period ever holds more than the limit, and a
--- denial comes at most one bucket early. A check reads one field (and the oldest bucket on a
--- denial) and writes two; buckets that leave the window are dropped once each, so the work is
--- bounded by the bucket count whatever the quota. A state that is no valid state (not numbers, a negative
+-- denial comes at most one bucket early. A check reads the summary and the current bucket in
+-- one HMGET (and the oldest bucket on a denial) and writes both in one HSET; buckets that
+-- leave the window are dropped once each, so the work is bounded by the bucket count whatever
+-- the quota. A state that is no valid state (not numbers, a negative
 -- count, buckets in the future, a key of another type) is treated as absent: healed = 1.
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local width = math.max(1, math.ceil(period / tonumber(ARGV[4])))
 local cur = math.floor(now / width)
@@ -22,8 +24,10 @@ local function range(a, b)
   return out
 end
 local healed = 0
-local m = redis.pcall('HGET', KEYS[1], 'm')
-if type(m) == 'table' then redis.call('DEL', KEYS[1]); m = false; healed = 1 end
+local got = redis.pcall('HMGET', KEYS[1], 'm', f(cur))
+local m, here = false, 0
+if got.err then redis.call('DEL', KEYS[1]); healed = 1
+else m = got[1]; here = tonumber(got[2]) or 0 end
 local n, o, l
 if m then
   local a, b, c = string.match(m, '^(-?[%d.e+]+):(-?[%d.e+]+):(-?[%d.e+]+)$')
@@ -33,11 +37,11 @@ local present = m
 local dirty = false
 if present and (not (n and o and l) or n < 0 or n ~= math.floor(n) or o > l or l > cur
     or l - o > tonumber(ARGV[4]) + 1) then
-  redis.call('DEL', KEYS[1]); present = false; healed = 1
+  redis.call('DEL', KEYS[1]); present = false; healed = 1; here = 0
 end
 if not present or l < first then
   if present then redis.call('DEL', KEYS[1]) end
-  n, o, l = 0, cur, cur
+  n, o, l, here = 0, cur, cur, 0
 elseif o < first then
   -- Drop the buckets that left the window, then find the oldest one left with units.
   local gone = range(o, first - 1)
@@ -55,7 +59,8 @@ end
 if n + cost > limit then
   -- The earliest moment enough old buckets have left the window.
   local needed, retry = n + cost - limit, period
-  local oldest = tonumber(redis.call('HGET', KEYS[1], f(o))) or 0
+  local oldest = here
+  if o ~= cur then oldest = tonumber(redis.call('HGET', KEYS[1], f(o))) or 0 end
   if oldest >= needed then
     retry = (o + 1) * width + period - now
   else
@@ -67,13 +72,15 @@ if n + cost > limit then
     end
   end
   if dirty then redis.call('HSET', KEYS[1], 'm', f(n) .. ':' .. f(o) .. ':' .. f(l)) end
-  return {0, math.max(limit - n, 0), (l + 1) * width + period - now, retry, healed}
+  local out = {math.max(limit - n, 0), (l + 1) * width + period - now, retry}
+  if healed == 1 then out[4] = 1 end
+  return out
 end
-redis.call('HINCRBY', KEYS[1], f(cur), cost)
-redis.call('HSET', KEYS[1], 'm', f(n + cost) .. ':' .. f(o) .. ':' .. f(cur))
+redis.call('HSET', KEYS[1], f(cur), f(here + cost), 'm', f(n + cost) .. ':' .. f(o) .. ':' .. f(cur))
 local reset = (cur + 1) * width + period - now
 -- The state lives until its newest bucket leaves: set once per bucket (or for a new state).
 if n == 0 or l ~= cur then
   redis.call('PEXPIREAT', KEYS[1], f(math.ceil(((cur + 1) * width + period) / 1000)))
 end
-return {1, limit - n - cost, reset, -1, healed}
+if healed == 1 then return {limit - n - cost, reset, -1, 1} end
+return {limit - n - cost, reset, -1}
