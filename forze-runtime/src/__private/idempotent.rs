@@ -10,10 +10,11 @@ use crate::error::Error;
 use crate::handles::RunCodec;
 use crate::{Forze, IdempotencyError};
 
-/// A canonical fingerprint of named arguments (sorted-key JSON object, SHA-256).
+/// A canonical fingerprint of named arguments (the sorted-key JSON object of them, SHA-256;
+/// [`crate::codec::fingerprint`] of that object).
 #[derive(Default)]
 pub struct Fingerprint {
-    fields: serde_json::Map<String, serde_json::Value>,
+    fields: Vec<(&'static str, serde_json::Value)>,
     error: Option<String>,
 }
 
@@ -24,20 +25,18 @@ impl Fingerprint {
     }
 
     /// Adds the argument `name`.
-    pub fn field<T: Fingerprinted + ?Sized>(&mut self, name: &str, value: &T) {
+    pub fn field<T: Fingerprinted + ?Sized>(&mut self, name: &'static str, value: &T) {
         match serde_json::to_value(value) {
-            Ok(v) => {
-                self.fields.insert(name.to_owned(), v);
-            }
+            Ok(v) => self.fields.push((name, v)),
             Err(e) => self.error = Some(format!("argument `{name}`: {e}")),
         }
     }
 
     /// The fingerprint, or why it could not be made.
-    pub fn finish(self) -> Result<String, String> {
+    pub fn finish(mut self) -> Result<String, String> {
         match self.error {
             Some(e) => Err(e),
-            None => crate::codec::fingerprint(&serde_json::Value::Object(self.fields)),
+            None => Ok(crate::codec::fingerprint_fields(&mut self.fields)),
         }
     }
 }

@@ -12,13 +12,15 @@
 //! The idempotency record's format is in [`idempotency`].
 
 pub mod compress;
+mod fingerprint;
 pub mod idempotency;
 
 pub use compress::Compression;
+pub use fingerprint::fingerprint;
+pub(crate) use fingerprint::fingerprint_fields;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Serializes `value` to the stored form.
 ///
@@ -45,24 +47,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
-/// A canonical fingerprint of a payload: SHA-256 (hex) of its JSON form with object keys sorted,
-/// so that equal payloads give equal fingerprints in every process and across releases.
-///
-/// ```
-/// use std::collections::HashMap;
-/// let a: HashMap<&str, u32> = [("x", 1), ("y", 2)].into();
-/// let b: HashMap<&str, u32> = [("y", 2), ("x", 1)].into();
-/// let fa = forze_runtime::codec::fingerprint(&a).unwrap();
-/// assert_eq!(fa, forze_runtime::codec::fingerprint(&b).unwrap());
-/// assert_eq!(fa.len(), 64);
-/// ```
-pub fn fingerprint<T: Serialize + ?Sized>(payload: &T) -> Result<String, String> {
-    // `serde_json::Value` keeps object keys in a BTreeMap: serializing it sorts them.
-    let value = serde_json::to_value(payload).map_err(|e| e.to_string())?;
-    let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    Ok(hex(&Sha256::digest(&bytes)))
-}
-
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     // Bytes first, then one UTF-8 check: pushing `char`s one by one costs several times more
@@ -83,25 +67,6 @@ pub(crate) fn random_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprint_is_stable_and_sensitive() {
-        #[derive(Serialize)]
-        struct P {
-            b: u32,
-            a: &'static str,
-        }
-        let f1 = fingerprint(&P { b: 1, a: "x" }).unwrap();
-        // Field order of the struct does not matter; the value does.
-        let f2 = fingerprint(&serde_json::json!({"a": "x", "b": 1})).unwrap();
-        assert_eq!(f1, f2);
-        assert_ne!(f1, fingerprint(&P { b: 2, a: "x" }).unwrap());
-        // Known value: a change of canonical form must be a deliberate, visible change.
-        assert_eq!(
-            fingerprint(&serde_json::json!({"a": 1})).unwrap(),
-            hex(&Sha256::digest(br#"{"a":1}"#))
-        );
-    }
 
     #[test]
     fn tokens_differ() {

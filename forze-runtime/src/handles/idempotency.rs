@@ -145,26 +145,11 @@ impl Idempotency {
         key: &str,
         fingerprint: &str,
     ) -> Result<Begin, Error> {
-        if operation.is_empty() || key.is_empty() {
-            return Err(self
-                .core
-                .invalid("operation and idempotency key must not be empty"));
-        }
+        self.check_names(operation, key)?;
         let full = self.core.space()?.idempotency(operation, key);
-        let token = crate::codec::random_token();
-        let outcome = self
-            .port
-            .begin(&full, fingerprint, &token, self.lease)
-            .await
-            .map_err(|e| self.core.backend_err(key, e))?;
+        let (outcome, token) = self.begin_at(&full, key, fingerprint).await?;
         Ok(match outcome {
-            BeginOutcome::Proceed => Begin::Proceed(Claim {
-                idem: self.clone(),
-                name: key.to_owned(),
-                key: full,
-                token,
-                fingerprint: fingerprint.to_owned(),
-            }),
+            BeginOutcome::Proceed => Begin::Proceed(self.claim(key, full, token, fingerprint)),
             BeginOutcome::Replay(bytes) => Begin::Replay(Snapshot {
                 route: self.core.name.clone(),
                 key: key.to_owned(),
@@ -173,6 +158,43 @@ impl Idempotency {
             BeginOutcome::InProgress => Begin::InProgress,
             BeginOutcome::Mismatch => Begin::Mismatch,
         })
+    }
+
+    /// Operation and key must not be empty.
+    fn check_names(&self, operation: &str, key: &str) -> Result<(), Error> {
+        if operation.is_empty() || key.is_empty() {
+            return Err(self
+                .core
+                .invalid("operation and idempotency key must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// One begin on the storage key `full` of `key`, with a fresh owner token (returned).
+    async fn begin_at(
+        &self,
+        full: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<(BeginOutcome, String), Error> {
+        let token = crate::codec::random_token();
+        let outcome = self
+            .port
+            .begin(full, fingerprint, &token, self.lease)
+            .await
+            .map_err(|e| self.core.backend_err(key, e))?;
+        Ok((outcome, token))
+    }
+
+    /// The claim `token` took on `full`.
+    fn claim(&self, key: &str, full: String, token: String, fingerprint: &str) -> Claim {
+        Claim {
+            idem: self.clone(),
+            name: key.to_owned(),
+            key: full,
+            token,
+            fingerprint: fingerprint.to_owned(),
+        }
     }
 }
 
@@ -359,7 +381,10 @@ impl Idempotency {
             replay,
             refused,
         } = codec;
-        let full = match self.core.space() {
+        let full = match self
+            .check_names(operation, key)
+            .and_then(|()| self.core.space())
+        {
             Ok(space) => space.idempotency(operation, key),
             Err(e) => {
                 crate::telemetry::outcome("refused");
@@ -376,11 +401,13 @@ impl Idempotency {
         let deadline = Instant::now() + self.wait;
         let mut pause = Duration::from_millis(5);
         let claim = loop {
-            match self.begin(operation, key, fingerprint).await {
-                Ok(Begin::Proceed(claim)) => break claim,
-                Ok(Begin::Replay(snapshot)) => {
+            match self.begin_at(&full, key, fingerprint).await {
+                Ok((BeginOutcome::Proceed, token)) => {
+                    break self.claim(key, full.clone(), token, fingerprint)
+                }
+                Ok((BeginOutcome::Replay(bytes), _)) => {
                     crate::telemetry::idempotency_outcome(&self.core.name, "replay");
-                    return replay(snapshot.bytes()).unwrap_or_else(|message| {
+                    return replay(&bytes).unwrap_or_else(|message| {
                         refused(IdempotencyError::Corrupt {
                             operation: operation.to_owned(),
                             key: key.to_owned(),
@@ -393,18 +420,18 @@ impl Idempotency {
                         })
                     });
                 }
-                Ok(Begin::InProgress) if Instant::now() < deadline => {
+                Ok((BeginOutcome::InProgress, _)) if Instant::now() < deadline => {
                     tokio::time::sleep(pause.min(deadline - Instant::now())).await;
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
-                Ok(Begin::InProgress) => {
+                Ok((BeginOutcome::InProgress, _)) => {
                     crate::telemetry::idempotency_outcome(&self.core.name, "in_progress");
                     return refused(IdempotencyError::InProgress {
                         operation: operation.to_owned(),
                         key: key.to_owned(),
                     });
                 }
-                Ok(Begin::Mismatch) => {
+                Ok((BeginOutcome::Mismatch, _)) => {
                     crate::telemetry::idempotency_outcome(&self.core.name, "mismatch");
                     return refused(IdempotencyError::Mismatch {
                         operation: operation.to_owned(),
