@@ -131,7 +131,7 @@ macro_rules! contract_tests {
             limiter_fixed_window_quota, limiter_sliding_window_quota, limiter_gcra_quota,
             limiter_concurrent_fixed_window, limiter_concurrent_sliding_window,
             limiter_concurrent_gcra, limiter_concurrent_weighted_calls, limiter_cost_and_arguments,
-            limiter_changed_quota_takes_effect,
+            limiter_changed_quota_takes_effect, limiter_uneven_intervals_are_exact,
             lock_exclusive, lock_concurrent_single_owner, lock_stale_owner_is_fenced,
         );
     };

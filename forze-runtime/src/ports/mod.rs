@@ -15,6 +15,7 @@ pub use cache::{CachePort, FencedEntry, VersionDecision, VersionWrite, Versioned
 pub use counter::CounterPort;
 pub use idempotency::{BeginOutcome, IdempotencyPort};
 pub use lock::LockPort;
+pub(crate) use rate_limit::{gcra_decision, gcra_tolerance};
 pub use rate_limit::{Algorithm, Decision, Quota, RateLimitPort};
 
 /// A versioned entry's pointer lives this many times its bodies' TTL (see

@@ -113,3 +113,33 @@ pub trait RateLimitPort: Send + Sync + 'static {
     /// consuming anything.
     async fn check(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision>;
 }
+
+/// How far past one period a GCRA state may stand and still admit (µs): a microsecond, or half
+/// an interval when that is shorter. Times are `f64` microseconds since 1970, whose precision
+/// there is a quarter of a microsecond, so an exact burst of `limit` calls can land a fraction
+/// of a microsecond past the period; this keeps the last of them admitted (and its `remaining`
+/// exact) without ever admitting a unit more. The Lua script uses the same tolerance.
+pub(crate) fn gcra_tolerance(interval: f64) -> f64 {
+    (interval / 2.0).min(1.0)
+}
+
+/// The GCRA decision for a call of `cost` under `quota`, from `ahead`: how far (µs) the state
+/// after the call stands ahead of now — the new theoretical arrival time when `allowed`, the
+/// unchanged one when not. The one place a GCRA state is turned into a decision (the in-memory
+/// limiter and the Redis script, which replies with `ahead`, both come here).
+pub(crate) fn gcra_decision(quota: &Quota, cost: u64, allowed: bool, ahead: f64) -> Decision {
+    let period = quota.period.as_micros() as f64;
+    let interval = period / quota.limit as f64;
+    let ahead = ahead.max(0.0);
+    let tolerance = gcra_tolerance(interval);
+    let remaining = ((period - ahead + tolerance) / interval).floor().max(0.0) as u64;
+    let us = |v: f64| Duration::from_micros(v.ceil().max(0.0) as u64);
+    Decision {
+        allowed,
+        limit: quota.limit,
+        remaining: remaining.min(quota.limit),
+        reset_after: us(ahead),
+        retry_after: (!allowed).then(|| us((ahead + cost as f64 * interval - period).max(1.0))),
+        degraded: false,
+    }
+}

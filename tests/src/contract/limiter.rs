@@ -173,3 +173,45 @@ pub async fn limiter_changed_quota_takes_effect(f: &Forze) {
         assert!(d.remaining <= 1, "{route}: {d:?}");
     }
 }
+
+/// Decisions are exact where a quota's interval is no whole number of microseconds (3 per
+/// 10 s, 7 per minute, 11 per hour), by every algorithm and with calls of cost 2: remaining
+/// counts down by the cost from the limit, the first denial keeps what is left, and reset and
+/// retry stay within the period. The Redis GCRA script replies with one number, from which the
+/// client computes the rest; these are the values the in-memory limiter computes exactly.
+pub async fn limiter_uneven_intervals_are_exact(f: &Forze) {
+    let l = f.limiter("bare").unwrap();
+    for algorithm in [
+        Algorithm::Gcra,
+        Algorithm::SlidingWindow,
+        Algorithm::FixedWindow,
+    ] {
+        for (limit, secs) in [(3u64, 10u64), (7, 60), (11, 3600)] {
+            for cost in [1u64, 2] {
+                let quota = Quota::new(limit, Duration::from_secs(secs), algorithm);
+                let key = format!("uneven:{algorithm:?}:{limit}:{cost}");
+                let period = Duration::from_secs(secs);
+                let mut left = limit;
+                while left >= cost {
+                    let d = l.check_quota(&key, &quota, cost).await.unwrap();
+                    left -= cost;
+                    assert!(d.allowed, "{key}: {d:?}");
+                    assert_eq!(d.remaining, left, "{key}: {d:?}");
+                    assert!(d.retry_after.is_none(), "{key}: {d:?}");
+                    assert!(
+                        d.reset_after > Duration::ZERO && d.reset_after <= period + period / 50,
+                        "{key}: {d:?}"
+                    );
+                }
+                let d = l.check_quota(&key, &quota, cost).await.unwrap();
+                assert!(!d.allowed, "{key}: {d:?}");
+                assert_eq!(d.remaining, left, "{key}: {d:?}");
+                let retry = d.retry_after.expect("a denial says when to retry");
+                assert!(
+                    retry > Duration::ZERO && retry <= period + period / 50,
+                    "{key}: {d:?}"
+                );
+            }
+        }
+    }
+}

@@ -109,31 +109,12 @@ pub(crate) fn gcra(tat: &mut f64, now_us: u64, quota: &Quota, cost: u64) -> (Dec
     let interval = period / quota.limit as f64;
     let base = tat.max(now);
     let new_tat = base + cost as f64 * interval;
-    let remaining = |tat: f64| {
-        (((period - (tat - now)) / interval) + 1e-9)
-            .floor()
-            .max(0.0) as u64
-    };
-    if new_tat - now > period + 1e-3 {
-        let d = Decision {
-            allowed: false,
-            limit: quota.limit,
-            remaining: remaining(base).min(quota.limit),
-            reset_after: us((base - now).ceil() as u64),
-            retry_after: Some(us((new_tat - now - period).ceil() as u64)),
-            degraded: false,
-        };
+    if new_tat - now > period + crate::ports::gcra_tolerance(interval) {
+        let d = crate::ports::gcra_decision(quota, cost, false, base - now);
         return (d, base.ceil() as u64);
     }
     *tat = new_tat;
-    let d = Decision {
-        allowed: true,
-        limit: quota.limit,
-        remaining: remaining(new_tat).min(quota.limit),
-        reset_after: us((new_tat - now).ceil() as u64),
-        retry_after: None,
-        degraded: false,
-    };
+    let d = crate::ports::gcra_decision(quota, cost, true, new_tat - now);
     (d, new_tat.ceil() as u64)
 }
 

@@ -12,45 +12,76 @@ impl RateLimitPort for RedisBackend {
     async fn check(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
         let period_us = quota.period.as_micros() as u64;
         let scripts = &self.inner.scripts;
-        let mut inv = match quota.algorithm {
-            Algorithm::FixedWindow => return self.fixed_window(key, quota, cost).await,
-            Algorithm::SlidingWindow => scripts.sliding_window.key(key),
-            Algorithm::Gcra => scripts.gcra.key(key),
-        };
-        inv.arg(quota.limit).arg(period_us).arg(cost);
-        if quota.algorithm == Algorithm::SlidingWindow {
-            inv.arg(crate::ports::SLIDING_WINDOW_BUCKETS);
+        match quota.algorithm {
+            Algorithm::FixedWindow => self.fixed_window(key, quota, cost).await,
+            Algorithm::Gcra => self.gcra(key, quota, cost).await,
+            Algorithm::SlidingWindow => {
+                let mut inv = scripts.sliding_window.key(key);
+                inv.arg(quota.limit)
+                    .arg(period_us)
+                    .arg(cost)
+                    .arg(crate::ports::SLIDING_WINDOW_BUCKETS);
+                let reply: Vec<i64> = self.run("rate_sliding_window", &inv).await?;
+                let (remaining, reset_after, retry_after) = match reply[..] {
+                    [remaining, reset_after, retry_after] => (remaining, reset_after, retry_after),
+                    [remaining, reset_after, retry_after, 1] => {
+                        healed_warning(key, 1);
+                        (remaining, reset_after, retry_after)
+                    }
+                    _ => return Err(unexpected("sliding window")),
+                };
+                Ok(Decision {
+                    allowed: retry_after < 0,
+                    limit: quota.limit,
+                    remaining: remaining.max(0) as u64,
+                    reset_after: us(reset_after),
+                    retry_after: (retry_after >= 0).then(|| us(retry_after)),
+                    degraded: false,
+                })
+            }
         }
-        let script = match quota.algorithm {
-            Algorithm::SlidingWindow => "rate_sliding_window",
-            _ => "rate_gcra",
-        };
-        let reply: Vec<i64> = self.run(script, &inv).await?;
-        let (remaining, reset_after, retry_after) = match reply[..] {
-            [remaining, reset_after, retry_after] => (remaining, reset_after, retry_after),
-            [remaining, reset_after, retry_after, 1] => {
-                healed_warning(key, 1);
-                (remaining, reset_after, retry_after)
-            }
-            _ => {
-                return Err(BackendError::new(
-                    BackendErrorKind::Protocol,
-                    "unexpected reply from the rate limit script",
-                ))
-            }
-        };
-        Ok(Decision {
-            allowed: retry_after < 0,
-            limit: quota.limit,
-            remaining: remaining.max(0) as u64,
-            reset_after: us(reset_after),
-            retry_after: (retry_after >= 0).then(|| us(retry_after)),
-            degraded: false,
-        })
     }
 }
 
+fn unexpected(script: &str) -> BackendError {
+    BackendError::new(
+        BackendErrorKind::Protocol,
+        format!("unexpected reply from the {script} rate limit script"),
+    )
+}
+
 impl RedisBackend {
+    /// GCRA: one script, whose one-integer reply (how far the state stands ahead of now, ns)
+    /// [`crate::ports::gcra_decision`] turns into the decision, as for the in-memory limiter.
+    async fn gcra(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
+        let mut inv = self.inner.scripts.gcra.key(key);
+        inv.arg(quota.limit)
+            .arg(quota.period.as_micros() as u64)
+            .arg(cost);
+        let reply = match self.run::<redis::Value>("rate_gcra", &inv).await? {
+            redis::Value::Int(n) => n,
+            redis::Value::Array(parts) => match parts[..] {
+                [redis::Value::Int(n), redis::Value::Int(1)] => {
+                    healed_warning(key, 1);
+                    n
+                }
+                _ => return Err(unexpected("GCRA")),
+            },
+            _ => return Err(unexpected("GCRA")),
+        };
+        let (allowed, ahead_ns) = if reply >= 0 {
+            (true, reply)
+        } else {
+            (false, -1 - reply)
+        };
+        Ok(crate::ports::gcra_decision(
+            quota,
+            cost,
+            allowed,
+            ahead_ns as f64 / 1000.0,
+        ))
+    }
+
     /// The fixed window: one counter per window, `{key}/{window}`, windows aligned on the
     /// caller's clock. A call of cost 1 is one `INCRBY` (no script); the call that opens a
     /// window's counter then sets its expiry, `PEXPIREAT` window end + slack (a second round
