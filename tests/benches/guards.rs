@@ -87,6 +87,9 @@ enum Op {
     LimitedGcra,
     IdemNew,
     IdemReplay,
+    /// The replay as hand-written code would do it: fingerprint the payload (SHA-256 of its
+    /// JSON), send the same `SET key claim NX PX ttl GET`, check the record, decode the result.
+    IdemReplayByHand,
     DocGet,
     /// A typed check of one unit against a quota of `limit` per minute.
     Check(Algorithm, u64),
@@ -102,7 +105,7 @@ fn counted(op: Op) -> &'static [&'static str] {
         Op::Limited => &["incrby"],
         Op::LimitedGcra => &["evalsha"],
         // A begin is a `SET … NX GET`; a commit `SET … IFEQ` or a script.
-        Op::IdemNew | Op::IdemReplay => &["set", "evalsha"],
+        Op::IdemNew | Op::IdemReplay | Op::IdemReplayByHand => &["set", "evalsha"],
         Op::Check(Algorithm::FixedWindow, _) => &["incrby", "evalsha"],
         Op::Check(_, _) => &["evalsha"],
     }
@@ -150,6 +153,33 @@ impl Scenario for World {
             }
             Op::IdemReplay => {
                 pay(i % REPLAY_KEYS, 5).await.unwrap();
+            }
+            Op::IdemReplayByHand => {
+                use sha2::Digest;
+                let key = format!("bench:idem/pay/{}", i % REPLAY_KEYS);
+                #[derive(serde::Serialize)]
+                struct Payload {
+                    amount: u64,
+                }
+                let payload = serde_json::to_vec(&Payload { amount: 5 }).unwrap();
+                let fp = hex(&sha2::Sha256::digest(&payload));
+                let claim = format!("c{}:{fp}{}", fp.len(), hex(&rand::random::<[u8; 16]>()));
+                let held: Option<Vec<u8>> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&claim)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(60_000)
+                    .arg("GET")
+                    .query_async(&mut w.conn)
+                    .await
+                    .unwrap();
+                let held = held.expect("a recorded key");
+                let head = format!("d{}:{fp}", fp.len());
+                let snapshot = held
+                    .strip_prefix(head.as_bytes())
+                    .expect("this payload's record");
+                std::hint::black_box(serde_json::from_slice::<u64>(snapshot).unwrap());
             }
             Op::DocGet => {
                 std::hint::black_box(w.repo.get(&(i % DOCS)).await.unwrap().unwrap());
@@ -220,6 +250,7 @@ async fn main() {
         ("rate_limited check, gcra", Op::LimitedGcra),
         ("idempotent, new key", Op::IdemNew),
         ("idempotent, replay", Op::IdemReplay),
+        ("idempotent, replay by hand", Op::IdemReplayByHand),
         ("document get, hit", Op::DocGet),
     ] {
         for tasks in [1usize, 64] {
@@ -314,4 +345,14 @@ async fn limiter_rows(
             );
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
