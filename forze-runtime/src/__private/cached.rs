@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::bounds::Cacheable;
 use super::{warn_once, with_runtime};
-use crate::handles::{Cache, Fill, FillLock, ValueCodec};
+use crate::handles::{Cache, Fill, FillLock, Look, ValueCodec};
 use crate::{Forze, Locks};
 
 /// One annotated function's static facts.
@@ -50,27 +50,31 @@ impl Site {
     fn resolve(&self, via: Option<&Forze>) -> Option<Arc<Cache>> {
         match with_runtime(via, |rt| rt.cache_shared(self.cache)) {
             Some(Ok(cache)) => Some(cache),
-            Some(Err(e)) => {
-                warn_once(
-                    &self.warned,
-                    self.function,
-                    &format_args!("{e}; calling through without caching"),
-                );
-                None
-            }
-            None => {
-                let e = crate::Error::NoRuntime {
-                    function: self.function.to_owned(),
-                };
-                warn_once(
-                    &self.warned,
-                    self.function,
-                    &format_args!("{e}; calling through without caching"),
-                );
-                None
-            }
+            Some(Err(e)) => self.unresolved(Some(e)),
+            None => self.unresolved(None),
         }
     }
+
+    /// No cache to use (`error`, or no runtime): a `warn` once per site.
+    fn unresolved<T>(&self, error: Option<crate::Error>) -> Option<T> {
+        let e = error.unwrap_or_else(|| crate::Error::NoRuntime {
+            function: self.function.to_owned(),
+        });
+        warn_once(
+            &self.warned,
+            self.function,
+            &format_args!("{e}; calling through without caching"),
+        );
+        None
+    }
+}
+
+/// A `#[cached]` call's first look, with the route borrowed from the runtime.
+enum Looked<R> {
+    /// A near hit: the answer.
+    Hit(R),
+    /// Anything else: the route, and what the look found.
+    Go(Arc<Cache>, Look<R>),
 }
 
 /// The fill lock of a site, looked up only when a miss needs it.
@@ -248,8 +252,29 @@ pub async fn cached<R, F>(
 where
     F: Future<Output = R>,
 {
-    let Some(cache) = site.resolve(via.as_ref()) else {
-        return body.await;
+    // The first look borrows the route: a near hit takes no reference count on it (at 64 tasks
+    // on two threads, that one count written by every call bounced between the cores).
+    let looked = with_runtime(via.as_ref(), |rt| {
+        rt.cache_ref(site.cache)
+            .map(|cache| match cache.first_look(&key, &codec) {
+                Ok(r) => Looked::Hit(r),
+                Err(probe) => Looked::Go(Arc::clone(cache), probe),
+            })
+    });
+    let (cache, probe) = match looked {
+        Some(Ok(Looked::Hit(r))) => {
+            super::key_pool::recycle(key);
+            return r;
+        }
+        Some(Ok(Looked::Go(cache, probe))) => (cache, probe),
+        Some(Err(e)) => {
+            site.unresolved::<()>(Some(e));
+            return body.await;
+        }
+        None => {
+            site.unresolved::<()>(None);
+            return body.await;
+        }
     };
     if cache.near.is_some() && !codec.keeps_near() {
         warn_once(
@@ -270,7 +295,7 @@ where
     if site.lock.is_some() {
         fill = fill.lock(&lock);
     }
-    let result = cache.get_or_compute_with(&key, &codec, fill, || body).await;
+    let result = cache.after_look(&key, probe, &codec, fill, || body).await;
     super::key_pool::recycle(key);
     result
 }

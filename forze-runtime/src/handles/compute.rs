@@ -35,7 +35,7 @@ thread_local! {
 }
 
 /// What a cache read found before it went to the backend.
-enum Probe<R> {
+pub(crate) enum Look<R> {
     /// No storage key (a tenant-aware route without a tenant): call through.
     NoKey(crate::Error),
     /// The key is being computed by this very task: call through.
@@ -258,15 +258,41 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = R>,
     {
-        let span = crate::telemetry::flow_span("cache", &self.core.name);
-        // A near hit is answered before the flow's future is built (measured: building and
-        // moving it was ~10% of a near hit); anything else goes on with what the look found.
-        let probe = self.probe(key, codec);
-        if let Probe::Near(r) = probe {
-            crate::telemetry::cache_request(&self.core.name, "near");
-            span.record("forze.outcome", "near");
-            return r;
+        match self.first_look(key, codec) {
+            Ok(r) => r,
+            Err(probe) => self.after_look(key, probe, codec, fill, compute).await,
         }
+    }
+
+    /// The first look of [`Cache::get_or_compute_with`], synchronous: a near hit is the answer
+    /// (`Ok`), answered before the flow's future is built (measured: building and moving it was
+    /// ~10% of a near hit); anything else is what the flow goes on with.
+    pub(crate) fn first_look<R>(&self, key: &str, codec: &ValueCodec<R>) -> Result<R, Look<R>> {
+        match self.probe(key, codec) {
+            Look::Near(r) => {
+                crate::telemetry::cache_request(&self.core.name, "near");
+                crate::telemetry::flow_span("cache", &self.core.name)
+                    .record("forze.outcome", "near");
+                Ok(r)
+            }
+            probe => Err(probe),
+        }
+    }
+
+    /// The rest of [`Cache::get_or_compute_with`] after its first look, in its span.
+    pub(crate) async fn after_look<R, F, Fut>(
+        &self,
+        key: &str,
+        probe: Look<R>,
+        codec: &ValueCodec<R>,
+        fill: Fill<'_>,
+        compute: F,
+    ) -> R
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R>,
+    {
+        let span = crate::telemetry::flow_span("cache", &self.core.name);
         if span.is_disabled() {
             return self.flow(key, probe, codec, fill, compute).await;
         }
@@ -276,23 +302,23 @@ impl Cache {
     /// The first look of a flow: the storage key (built in a per-thread buffer: a near hit, a
     /// lookup and a clone, allocates none of its own), whether this task is computing it, and
     /// the value held near.
-    fn probe<R>(&self, key: &str, codec: &ValueCodec<R>) -> Probe<R> {
+    fn probe<R>(&self, key: &str, codec: &ValueCodec<R>) -> Look<R> {
         let space = match self.core.space() {
             Ok(space) => space,
-            Err(e) => return Probe::NoKey(e),
+            Err(e) => return Look::NoKey(e),
         };
         let near = self.near.as_deref().zip(codec.near);
         NEAR_KEY.with_borrow_mut(|full| {
             space.write_cache_kv(key, full);
             if reentrant::holds(full) {
-                return Probe::Reentered;
+                return Look::Reentered;
             }
             if let Some((tier, fns)) = near {
                 if let Some(r) = tier.get(full).and_then(|v| (fns.load)(&*v)) {
-                    return Probe::Near(r);
+                    return Look::Near(r);
                 }
             }
-            Probe::Read(full.clone())
+            Look::Read(full.clone())
         })
     }
 
@@ -300,7 +326,7 @@ impl Cache {
     async fn flow<R, F, Fut>(
         &self,
         key: &str,
-        probe: Probe<R>,
+        probe: Look<R>,
         codec: &ValueCodec<R>,
         fill: Fill<'_>,
         compute: F,
@@ -312,18 +338,18 @@ impl Cache {
         use crate::telemetry::outcome;
         let near = self.near.as_deref().zip(codec.near);
         let full = match probe {
-            Probe::NoKey(e) => {
+            Look::NoKey(e) => {
                 tracing::warn!(cache = %self.core.name, key, error = %e, "no cache key; calling through");
                 outcome("bypass");
                 return compute().await;
             }
-            Probe::Reentered => {
+            Look::Reentered => {
                 outcome("bypass");
                 return compute().await;
             }
             // Answered by `get_or_compute_with` before the flow.
-            Probe::Near(r) => return r,
-            Probe::Read(full) => full,
+            Look::Near(r) => return r,
+            Look::Read(full) => full,
         };
         // Otherwise a hit is one read and nothing else (and, when the value is to be kept near,
         // its TTL once it is found; the ticket is taken before the read is sent).

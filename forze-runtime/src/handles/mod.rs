@@ -17,6 +17,7 @@ pub(crate) mod singleflight;
 
 pub(crate) use cache::Fence;
 pub use cache::{Cache, Versioned};
+pub(crate) use compute::Look;
 pub use compute::{Fill, FillLock, ValueCodec};
 pub use counter::Counter;
 pub use idempotency::RunCodec;

@@ -360,7 +360,18 @@ impl Forze {
 
     /// The cache `name`, shared (one reference count, for generated code's hot path).
     pub(crate) fn cache_shared(&self, name: &str) -> Result<Arc<Cache>, Error> {
-        lookup(&self.inner.caches, RouteKind::Cache, name)
+        self.cache_ref(name).cloned()
+    }
+
+    /// The cache `name`, borrowed: generated code's first look takes no reference count, so
+    /// that a near hit writes no memory that every thread shares.
+    pub(crate) fn cache_ref(&self, name: &str) -> Result<&Arc<Cache>, Error> {
+        let caches = &self.inner.caches;
+        caches.get(name).ok_or_else(|| Error::UnknownRoute {
+            kind: RouteKind::Cache,
+            name: name.to_owned(),
+            known: caches.keys().cloned().collect(),
+        })
     }
 
     /// The counter `name`.
