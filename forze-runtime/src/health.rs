@@ -42,6 +42,10 @@ pub struct Health {
     /// The server and its version as it said at start-up (`"redis 7.0.15"`, `"valkey 9.1.2"`);
     /// `None` for memory, or when the server does not say.
     pub server: Option<String>,
+    /// On a cluster, each primary with its server as it said at start-up
+    /// (`"127.0.0.1:7000 redis 7.0.15"`; `server` is the one with the fewest native commands,
+    /// and `native_commands` what every primary has); empty on one server and for memory.
+    pub nodes: Vec<String>,
     /// The node the connections go to now, `host:port` (`None` for memory): the URL's; on a
     /// cluster the first seed node; on Sentinel the master, following a failover.
     pub endpoint: Option<String>,
@@ -67,6 +71,7 @@ pub(crate) async fn check(backend: &Backend, near: &crate::near::NearHub) -> Hea
             breaker: "none",
             persistence: "memory",
             server: None,
+            nodes: Vec::new(),
             endpoint: None,
             native_commands: Vec::new(),
             near,
@@ -92,6 +97,7 @@ pub(crate) async fn check(backend: &Backend, near: &crate::near::NearHub) -> Hea
                 },
                 persistence,
                 server: r.server().map(|s| s.to_string()),
+                nodes: r.nodes(),
                 endpoint: Some(r.endpoint()),
                 native_commands: r.native_commands(),
                 near,

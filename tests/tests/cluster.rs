@@ -105,6 +105,22 @@ async fn health_names_the_server_and_sees_every_node() {
     assert!(health.server.is_some(), "{health:?}");
     assert_ne!(health.persistence, "unknown", "{health:?}");
     assert!(health.config.contains("redis+cluster://"), "{health:?}");
+    // Every primary says which server it runs (`INFO server` on each at start-up); the native
+    // commands in use are those every primary has.
+    assert_eq!(health.nodes.len(), 3, "{health:?}");
+    let server = health.server.clone().unwrap();
+    for node in &health.nodes {
+        assert!(
+            node.starts_with("127.0.0.1:") && node.ends_with(&format!(" {server}")),
+            "{health:?}"
+        );
+    }
+    let expected: &[&str] = match server.split('.').next() {
+        Some("redis 7") => &[],
+        Some("valkey 9") => &["SET IFEQ", "DELIFEQ"],
+        _ => panic!("no expectation for {server}"),
+    };
+    assert_eq!(health.native_commands, expected, "{health:?}");
     // A master and its replica gone: a third of the slots unserved, and health down once the
     // cluster has noticed (`cluster-node-timeout`, 1 s here).
     cluster.nodes[0].server.stop();

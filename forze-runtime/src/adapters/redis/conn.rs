@@ -4,7 +4,7 @@
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 /// How many times the cluster client sends a request again: after a redirection (`MOVED`,
@@ -50,6 +50,28 @@ impl Conn {
             }
         };
         Ok(redis::from_redis_value(value.extract_error()?)?)
+    }
+}
+
+impl Conn {
+    /// `cmd` on every primary of a cluster, each node's `host:port` with its answer (a server's
+    /// own error as `Value::ServerError`); on one server, its answer, with no address.
+    pub(super) async fn on_every_primary(&mut self, cmd: Cmd) -> RedisResult<Vec<(String, Value)>> {
+        match self {
+            Self::Single(c) => Ok(vec![(String::new(), c.send_packed_command(&cmd).await?)]),
+            Self::Cluster(c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                Ok(match c.route_command(cmd, routing).await? {
+                    Value::Map(pairs) => pairs
+                        .into_iter()
+                        .map(|(node, answer)| {
+                            (redis::from_redis_value(node).unwrap_or_default(), answer)
+                        })
+                        .collect(),
+                    answer => vec![(String::new(), answer)],
+                })
+            }
+        }
     }
 }
 

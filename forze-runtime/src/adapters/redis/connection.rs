@@ -26,6 +26,8 @@ pub(super) struct Inner {
     pub(super) config: RedisConfig,
     pub(super) breaker: Breaker,
     pub(super) server: Option<ServerInfo>,
+    /// On a cluster, each primary's `host:port` and server as it said at start-up.
+    pub(super) nodes: Vec<(String, Option<ServerInfo>)>,
     pub(super) native: Native,
     /// The node the connections go to (`server.address` / `server.port` of the spans, and
     /// health's `endpoint`): the URL's; a cluster's first seed; on Sentinel, the master now.
@@ -133,6 +135,7 @@ impl RedisBackend {
                 scripts: Scripts::new(),
                 breaker: Breaker::new(config.breaker),
                 server: None,
+                nodes: Vec::new(),
                 native: Native::default(),
                 endpoint: arc_swap::ArcSwap::from_pointee(endpoint),
                 near: std::sync::OnceLock::new(),
@@ -141,15 +144,28 @@ impl RedisBackend {
         };
         super::sentinel::listen(&backend.inner);
         backend.ping().await.map_err(connect_err)?;
+        // Every primary's server (on a cluster each node may run another version, e.g. during
+        // an upgrade): the native commands are those every primary has.
         let mut info_cmd = redis::cmd("INFO");
         info_cmd.arg("server");
-        let info: Option<String> = backend
-            .bounded(backend.conn().on_one_node(info_cmd))
+        let answers = backend
+            .bounded(backend.conn().on_every_primary(info_cmd))
             .await
-            .ok();
+            .unwrap_or_default();
+        let nodes: Vec<(String, Option<ServerInfo>)> = answers
+            .into_iter()
+            .map(|(node, answer)| {
+                let text: Option<String> = redis::from_redis_value(answer).ok();
+                (node, text.as_deref().and_then(ServerInfo::parse))
+            })
+            .collect();
         if let Some(inner) = Arc::get_mut(&mut backend.inner) {
-            inner.server = info.as_deref().and_then(ServerInfo::parse);
-            inner.native = Native::of(inner.server, inner.config.native_commands);
+            let servers: Vec<Option<ServerInfo>> = nodes.iter().map(|(_, s)| *s).collect();
+            (inner.server, inner.native) =
+                super::server::common(&servers, inner.config.native_commands);
+            if backend_is_cluster(&nodes) {
+                inner.nodes = nodes;
+            }
         }
         let mut conn = backend.conn();
         for script in backend.inner.scripts.all() {
@@ -171,6 +187,19 @@ impl RedisBackend {
     /// is not allowed or names no version).
     pub fn server(&self) -> Option<ServerInfo> {
         self.inner.server
+    }
+
+    /// On a cluster, each primary and its server as it said at start-up
+    /// (`"127.0.0.1:7000 redis 7.0.15"`); empty on one server.
+    pub fn nodes(&self) -> Vec<String> {
+        self.inner
+            .nodes
+            .iter()
+            .map(|(node, server)| match server {
+                Some(s) => format!("{node} {s}"),
+                None => format!("{node} unknown"),
+            })
+            .collect()
     }
 
     /// The server's commands used instead of a script (`"SET IFEQ"`, `"DELIFEQ"`, …); empty on
@@ -524,4 +553,9 @@ fn record_error<T>(span: &tracing::Span, result: &PortResult<T>) {
     if let Err(e) = result {
         span.record("error.type", tracing::field::display(e.kind));
     }
+}
+
+/// Whether the answers came from a cluster's primaries (one server answers without an address).
+fn backend_is_cluster(nodes: &[(String, Option<ServerInfo>)]) -> bool {
+    nodes.iter().any(|(node, _)| !node.is_empty())
 }

@@ -162,9 +162,68 @@ impl Native {
     }
 }
 
+/// What the primaries of a deployment have in common (`nodes`: each one's server, `None` for a
+/// node that did not say): the native commands every node has, and the server that has the
+/// fewest (the one that decides). Any node unknown: no native commands (the scripts run on
+/// every server).
+pub(crate) fn common(nodes: &[Option<ServerInfo>], enabled: bool) -> (Option<ServerInfo>, Native) {
+    let known: Vec<ServerInfo> = nodes.iter().flatten().copied().collect();
+    if known.is_empty() || known.len() != nodes.len() {
+        return (known.first().copied(), Native::default());
+    }
+    let natives: Vec<Native> = known
+        .iter()
+        .map(|s| Native::of(Some(*s), enabled))
+        .collect();
+    let native = Native {
+        set_ifeq: natives.iter().all(|n| n.set_ifeq),
+        delete: natives
+            .iter()
+            .all(|n| n.delete == natives[0].delete)
+            .then_some(natives[0].delete)
+            .flatten(),
+    };
+    let weakest = known
+        .iter()
+        .zip(&natives)
+        .min_by_key(|(_, n)| n.names().len())
+        .map(|(s, _)| *s);
+    (weakest, native)
+}
+
 #[cfg(test)]
 mod native_tests {
     use super::*;
+
+    #[test]
+    fn a_deployment_uses_what_every_primary_has() {
+        let redis7 = ServerInfo {
+            product: Product::Redis,
+            version: (7, 0, 15),
+        };
+        let valkey81 = ServerInfo {
+            product: Product::Valkey,
+            version: (8, 1, 0),
+        };
+        let valkey91 = ServerInfo {
+            product: Product::Valkey,
+            version: (9, 1, 2),
+        };
+        let (server, native) = common(&[Some(valkey91), Some(valkey91)], true);
+        assert_eq!(
+            (server, native.names()),
+            (Some(valkey91), vec!["SET IFEQ", "DELIFEQ"])
+        );
+        // An upgrade half done: what the older node has.
+        let (server, native) = common(&[Some(valkey91), Some(valkey81), Some(valkey91)], true);
+        assert_eq!((server, native.names()), (Some(valkey81), vec!["SET IFEQ"]));
+        let (server, native) = common(&[Some(valkey91), Some(redis7)], true);
+        assert_eq!((server, native), (Some(redis7), Native::default()));
+        // A node that did not say: the scripts everywhere.
+        let (_, native) = common(&[Some(valkey91), None], true);
+        assert_eq!(native, Native::default());
+        assert_eq!(common(&[], true), (None, Native::default()));
+    }
 
     fn native(product: Product, version: (u32, u32, u32)) -> Vec<&'static str> {
         Native::of(Some(ServerInfo { product, version }), true).names()
