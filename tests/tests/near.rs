@@ -208,24 +208,36 @@ async fn user(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
     format!("user {id}")
 }
 
+/// Returns once every invalidation the server sent `forze` before now has arrived: another
+/// client writes a key under the near prefix, and its invalidation comes after them.
+async fn invalidations_settled(server: &RedisServer, forze: &Forze) {
+    let before = forze.near_stats().invalidations;
+    let mut raw = server.client().await;
+    let _: () = raw.set("t:near/cache/kv/barrier", "x").await.unwrap();
+    eventually(Duration::from_secs(2), "the barrier's invalidation", || {
+        let n = forze.near_stats().invalidations;
+        async move { (n > before).then_some(()) }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_functions_are_served_near_on_both_backends() {
     let server = RedisServer::start();
-    // (The fill's own write is invalidated twice on Redis: at once, and when the server's
-    // invalidation of it arrives, which may drop a value read back before it.)
-    for (forze, own_invalidations) in [
-        (runtime(&server).await, 2),
-        (built(forze_runtime::BackendConfig::default()).await, 1),
+    for (forze, on_redis) in [
+        (runtime(&server).await, true),
+        (built(forze_runtime::BackendConfig::default()).await, false),
     ] {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         forze
             .scope(async { assert_eq!(user(1, &calls).await, "user 1") })
             .await;
-        eventually(Duration::from_secs(1), "the fill's invalidations", || {
-            let n = forze.near_stats().invalidations;
-            async move { (n >= own_invalidations).then_some(()) }
-        })
-        .await;
+        // The fill keeps the value it wrote near: no invalidation of its own write comes back
+        // to drop it (it is written on the tracking connection, NOLOOP).
+        if on_redis {
+            invalidations_settled(&server, &forze).await;
+        }
+        let before = forze.near_stats();
         forze
             .scope(async {
                 for _ in 0..5 {
@@ -234,8 +246,8 @@ async fn cached_functions_are_served_near_on_both_backends() {
             })
             .await;
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        let stats = forze.near_stats();
-        assert!(stats.hits >= 3, "near hits: {stats:?}");
+        let after = forze.near_stats();
+        assert_eq!(after.hits - before.hits, 5, "near hits: {after:?}");
     }
 }
 
@@ -513,7 +525,8 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
 }
 
 /// What a near route sends (`MONITOR`, the tracker's `ROLE` heartbeat left out): a miss is the
-/// plain route's `GET` + `SET`, a fill from a found value `GET` + `PTTL`, a near hit nothing.
+/// plain route's `GET` + `SET` (and keeps what it wrote near), a read of a value written
+/// elsewhere `GET` + `PTTL`, a near hit nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let server = RedisServer::start();
@@ -531,18 +544,12 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         before.misses + 1,
         "one miss counted once"
     );
-    // The fill's own write comes back as an invalidation; then a read fills the tier.
-    eventually(Duration::from_secs(1), "the fill's invalidations", || {
-        let n = forze.near_stats().invalidations;
-        async move { (n >= 2).then_some(()) }
-    })
-    .await;
-    forze.scope(async { user(7, &calls).await }).await;
-    assert_eq!(
-        sent(mon.commands().await),
-        ["GET", "PTTL"],
-        "a fill from a found value"
-    );
+    // The fill keeps the value it wrote near; the server sends no invalidation of its own
+    // write (written on the tracking connection, NOLOOP): what it sent has all arrived once
+    // another client's write under the prefix is seen, and only that one came.
+    let settled = forze.near_stats().invalidations;
+    invalidations_settled(&server, &forze).await;
+    let _ = mon.commands().await;
     forze
         .scope(async {
             for _ in 0..5 {
@@ -558,8 +565,97 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let after = forze.near_stats();
     assert_eq!(
         (after.hits - before.hits, after.misses - before.misses),
-        (5, 2),
-        "five near hits; the miss and the fill's read, each counted once"
+        (5, 1),
+        "five near hits; the miss counted once"
+    );
+    assert_eq!(
+        after.invalidations,
+        settled + 1,
+        "only the other client's write was invalidated"
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Another client's write of the entry drops it; the next call reads it back (`GET` +
+    // `PTTL`) and keeps it near.
+    let mut raw = server.client().await;
+    let _: () = raw
+        .set("t:near/cache/kv/user:7", "\"user 7, elsewhere\"")
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(2), "the write's invalidation", || {
+        let n = forze.near_stats().invalidations;
+        async move { (n > settled + 1).then_some(()) }
+    })
+    .await;
+    let _ = mon.commands().await;
+    for expected in [vec!["GET", "PTTL"], vec![]] {
+        let v = forze.scope(async { user(7, &calls).await }).await;
+        assert_eq!(v, "user 7, elsewhere");
+        assert_eq!(sent(mon.commands().await), expected);
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+static RACER_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[forze_runtime::cached(cache = "users", key = "racer:{id}")]
+async fn racer(id: u64) -> String {
+    let n = RACER_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("a{id}-{n}")
+}
+
+/// Fills (written on the tracking connection, kept near at once) racing another client's writes
+/// and deletes of the same keys: once both stop and the invalidations have arrived, every value
+/// this process serves is the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fills_racing_writes_elsewhere_end_as_the_server_has_them() {
+    let server = RedisServer::start();
+    let forze = runtime(&server).await;
+    const KEYS: u64 = 8;
+    let key = |id: u64| format!("t:near/cache/kv/racer:{id}");
+    let until = Instant::now() + Duration::from_millis(400);
+    let readers: Vec<_> = (0..8u64)
+        .map(|t| {
+            let forze = forze.clone();
+            tokio::spawn(async move {
+                forze
+                    .scope(async move {
+                        let mut i = t;
+                        while Instant::now() < until {
+                            racer(i % KEYS).await;
+                            i += 1;
+                            // A near hit never waits: let the other client's connection run.
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut raw = server.client().await;
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let k = key(n % KEYS);
+        if n % 3 == 0 {
+            let _: () = raw.del(&k).await.unwrap();
+        } else {
+            let _: () = raw.set(&k, format!("\"b-{n}\"")).await.unwrap();
+        }
+        n += 1;
+    }
+    for r in readers {
+        r.await.unwrap();
+    }
+    assert!(n > 100, "{n} writes elsewhere");
+    invalidations_settled(&server, &forze).await;
+    let stats = forze.near_stats();
+    assert!(stats.on && stats.hits > 0, "{stats:?}");
+    for id in 0..KEYS {
+        let served = forze.scope(racer(id)).await;
+        let held: Option<String> = raw.get(key(id)).await.unwrap();
+        assert_eq!(
+            Some(format!("\"{served}\"")),
+            held,
+            "key {id}: served {served:?}, the server has {held:?} ({n} writes elsewhere)"
+        );
+    }
 }

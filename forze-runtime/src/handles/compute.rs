@@ -434,7 +434,8 @@ impl Cache {
             }
         });
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
-            self.write_bytes(key, full, bytes, fill.ttl, fill.tags)
+            let kept = near.and_then(|(_, fns)| (fns.keep)(&result));
+            self.write_bytes(key, full, bytes, fill.ttl, fill.tags, kept)
                 .await;
             outcome("fill");
         } else {
@@ -506,6 +507,8 @@ impl Cache {
     }
 
     /// Writes raw bytes (with tags); any failure is logged.
+    /// Stores a computed value's `bytes` (packed, if the route compresses) at `full`; on a near
+    /// route, `kept` (the value's shared form) replaces the near value once the write is done.
     async fn write_bytes(
         &self,
         key: &str,
@@ -513,13 +516,22 @@ impl Cache {
         bytes: &[u8],
         ttl: Option<Duration>,
         tags: &[String],
+        kept: Option<crate::near::Shared>,
     ) {
+        let plain = bytes.len();
         let bytes = &*self.pack(bytes);
         if bytes.len() > self.max_value_bytes {
             tracing::warn!(cache = %self.core.name, key, size = bytes.len(), max = self.max_value_bytes, "result too large to cache; not stored");
             return;
         }
         let ttl = ttl.unwrap_or(self.ttl);
+        // The near value goes at once; the ticket, taken before the write is sent, keeps the
+        // value written out of the tier if any invalidation of the key comes meanwhile.
+        let near = self.near.as_deref().zip(kept);
+        let ticket = near.as_ref().and_then(|(tier, _)| {
+            tier.invalidate(full);
+            tier.ticket(full)
+        });
         let written = if tags.is_empty() {
             self.port.set(full, bytes, ttl).await
         } else {
@@ -531,9 +543,16 @@ impl Cache {
                 }
             }
         };
-        self.forget(full);
-        if let Err(e) = written {
-            tracing::warn!(cache = %self.core.name, key, error = %e, "cache write failed; result not stored");
+        match (written, near, ticket) {
+            (Ok(()), Some((tier, shared)), Some(ticket)) => {
+                tier.fill(full, ticket, shared, plain, Some(ttl));
+            }
+            (written, _, _) => {
+                self.forget(full);
+                if let Err(e) = written {
+                    tracing::warn!(cache = %self.core.name, key, error = %e, "cache write failed; result not stored");
+                }
+            }
         }
     }
 }

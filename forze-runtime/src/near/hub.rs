@@ -66,6 +66,11 @@ impl NearHub {
         out
     }
 
+    /// Whether `key` is under a near tier's namespace.
+    pub(crate) fn tracks(&self, key: &str) -> bool {
+        self.tiers.iter().any(|t| key.starts_with(&t.prefix))
+    }
+
     /// The backend says `key` changed (or expired, or was evicted).
     pub(crate) fn invalidate(&self, key: &[u8]) {
         let Ok(key) = std::str::from_utf8(key) else {

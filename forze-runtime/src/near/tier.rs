@@ -95,6 +95,9 @@ pub(crate) struct Ticket {
     shard: usize,
     stamp: u64,
     epoch: u64,
+    /// When it was taken (before the read or write was sent): a value's TTL on the backend
+    /// runs from later than this, so the near copy expires no later than the backend's.
+    taken: Instant,
 }
 
 /// One route's near tier.
@@ -169,6 +172,7 @@ impl NearTier {
             shard,
             stamp,
             epoch,
+            taken: Instant::now(),
         })
     }
 
@@ -190,7 +194,7 @@ impl NearTier {
         let weight = u32::try_from(size + key.len() + 64).unwrap_or(u32::MAX);
         let stamp = self.stamp(ticket.shard);
         if *stamp == ticket.stamp && self.switch.epoch_if_on() == Some(ticket.epoch) {
-            let expires = Instant::now() + ttl;
+            let expires = ticket.taken + ttl;
             self.entries.insert(
                 key.to_owned(),
                 Entry {

@@ -30,7 +30,8 @@ impl CachePort for RedisBackend {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
-        self.query(
+        self.write_query(
+            key,
             command("SET", 4, key.len() + value.len() + 22)
                 .arg(key)
                 .arg(value)

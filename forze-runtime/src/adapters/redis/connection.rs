@@ -34,6 +34,10 @@ pub(super) struct Inner {
     pub(super) endpoint: arc_swap::ArcSwap<Endpoint>,
     /// The near tiers this backend's invalidations go to (`tracking`), if any route has one.
     pub(super) near: std::sync::OnceLock<Arc<crate::near::NearHub>>,
+    /// The tracking connection while it is up, on one server (or Sentinel's master): a near
+    /// route's fill is written on it, whose `NOLOOP` spares this process the server's
+    /// invalidation of its own write (`tracking`).
+    pub(super) writer: arc_swap::ArcSwapOption<redis::aio::MultiplexedConnection>,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -64,13 +68,16 @@ impl std::fmt::Debug for RedisBackend {
 /// future (a function taking it would move it, a `memcpy` of all of it, on every call); an
 /// untraced call runs without any wrapper.
 macro_rules! in_place {
-    ($backend:ident, $op:expr, $script:expr, |$conn:ident| $call:expr) => {{
+    ($backend:ident, $op:expr, $script:expr, |$conn:ident| $call:expr) => {
+        in_place!($backend, $op, $script, on $backend.conn(), |$conn| $call)
+    };
+    ($backend:ident, $op:expr, $script:expr, on $connection:expr, |$conn:ident| $call:expr) => {{
         let span = $backend.span($op, $script);
         let started = crate::telemetry::Started::now();
         macro_rules! call {
             () => {{
                 $backend.inner.breaker.admit()?;
-                let mut connection = $backend.conn();
+                let mut connection = $connection;
                 let $conn = &mut connection;
                 let deadline = $backend.inner.config.socket_timeout;
                 let result = match tokio::time::timeout(deadline, $call).await {
@@ -139,6 +146,7 @@ impl RedisBackend {
                 native: Native::default(),
                 endpoint: arc_swap::ArcSwap::from_pointee(endpoint),
                 near: std::sync::OnceLock::new(),
+                writer: arc_swap::ArcSwapOption::empty(),
                 config,
             }),
         };
@@ -373,6 +381,42 @@ impl RedisBackend {
                 .and_then(|v| v.extract_error())
         })?;
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
+    }
+
+    /// [`RedisBackend::query`] for a write of `key`: on the tracking connection when `key` is a
+    /// near route's and tracking is up on one server (`Inner::writer`), so that the server does
+    /// not send this process the invalidation of its own write; a failure there also turns the
+    /// near tiers off (tracking is established again, and they come back empty).
+    pub(super) async fn write_query<T: redis::FromRedisValue>(
+        &self,
+        key: &str,
+        cmd: &redis::Cmd,
+    ) -> PortResult<T> {
+        let Some(writer) = self.writer_for(key) else {
+            return self.query(cmd).await;
+        };
+        let name = command_name(cmd);
+        let writer = redis::aio::MultiplexedConnection::clone(&writer);
+        let result = in_place!(self, name, None, on writer, |conn| async move {
+            conn.send_packed_command(cmd)
+                .await
+                .and_then(|v| v.extract_error())
+        });
+        if matches!(&result, Err(e) if e.is_unavailable()) {
+            if let Some(hub) = self.inner.near.get() {
+                hub.lose();
+            }
+        }
+        redis::from_redis_value(result?).map_err(|e| BackendError::from(redis::RedisError::from(e)))
+    }
+
+    /// The tracking connection, when `key` is a near route's and the tiers are on.
+    fn writer_for(&self, key: &str) -> Option<Arc<redis::aio::MultiplexedConnection>> {
+        let hub = self.inner.near.get()?;
+        if hub.switch.epoch_if_on().is_none() || !hub.tracks(key) {
+            return None;
+        }
+        self.inner.writer.load_full()
     }
 
     /// One script (`EVALSHA`, reloaded after `NOSCRIPT`) named `name` (for its span), through

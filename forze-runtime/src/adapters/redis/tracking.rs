@@ -60,7 +60,20 @@ async fn run(weak: Weak<Inner>, hub: Arc<NearHub>) {
                     tracing::info!("near cache: tracking established again");
                 }
                 failing = false;
+                // On one server, near routes' fills are written on the tracking connection
+                // (NOLOOP: no invalidation of them comes back here). A cluster's writes go to
+                // the master of their slot, on the data connections.
+                let writes = match (&conns[..], weak.upgrade()) {
+                    ([conn], Some(inner)) if !inner.reopening.cluster() => {
+                        inner.writer.store(Some(Arc::new(conn.clone())));
+                        true
+                    }
+                    _ => false,
+                };
                 watch(&weak, &hub, conns).await;
+                if let Some(inner) = weak.upgrade().filter(|_| writes) {
+                    inner.writer.store(None);
+                }
                 // These connections' own disconnection, when they are dropped, is old news.
                 live.store(false, std::sync::atomic::Ordering::SeqCst);
                 hub.lose();
@@ -118,6 +131,9 @@ async fn establish(inner: &Arc<Inner>, hub: &Arc<NearHub>) -> Result<Tracking, B
         for prefix in hub.prefixes() {
             track.arg("PREFIX").arg(prefix);
         }
+        // Writes on this connection itself (near routes' fills, on one server) are this
+        // process's own: the tiers already hold what they wrote.
+        track.arg("NOLOOP");
         let _: () = track.query_async(&mut conn).await?;
         conns.push(conn);
     }
