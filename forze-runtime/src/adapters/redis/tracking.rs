@@ -9,6 +9,11 @@
 //! table of the keys each client read (whose eviction would send spurious invalidations); the
 //! price is an invalidation for every key under the prefixes, read here or not.
 //!
+//! `NOLOOP`: on one server (and Sentinel's master) the fills of near routes are written on the
+//! tracking connection itself (`Inner::writer`), so that the server does not send this process
+//! the invalidation of a write it made — which would drop the value it just kept near. A
+//! cluster's writes go to their slot's master on the data connections, and come back.
+//!
 //! The tiers serve only while every tracking connection is up: a disconnection, a `ROLE` probe
 //! (every [`HEARTBEAT`]) that fails, times out or finds a replica, or the data connections'
 //! breaker opening turns them off and empties them; they come back, empty, once tracking is
