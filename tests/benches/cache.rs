@@ -71,45 +71,44 @@ async fn run<C: ConnectionLike + Clone + Send + 'static>(
     conn: &C,
     next_miss: &Arc<AtomicU64>,
 ) -> (f64, u64) {
-    let done = Arc::new(AtomicU64::new(0));
+    // Each task counts its own operations (one shared counter bumped by every operation would
+    // bounce between the cores). The runtime is the process-wide one (`Forze::install`, as in
+    // the README's quickstart): no task scope.
+    let _ = forze;
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks as u64)
         .map(|t| {
-            let (forze, mut conn, done, next_miss) =
-                (forze.clone(), conn.clone(), done.clone(), next_miss.clone());
+            let (mut conn, next_miss) = (conn.clone(), next_miss.clone());
             tokio::spawn(async move {
-                let f = forze.clone();
-                f.scope(async move {
-                    let mut i = t;
-                    while start.elapsed() < dur {
-                        match op {
-                            Op::RawHit => {
-                                std::hint::black_box(raw_hit(&mut conn, i % HOT_KEYS).await);
-                            }
-                            Op::CachedHit => {
-                                std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
-                            }
-                            Op::RawMiss => {
-                                let id = next_miss.fetch_add(1, Ordering::Relaxed);
-                                std::hint::black_box(raw_miss(&mut conn, id).await);
-                            }
-                            Op::CachedMiss => {
-                                let id = next_miss.fetch_add(1, Ordering::Relaxed);
-                                std::hint::black_box(get_user(id).await.unwrap());
-                            }
+                let (mut i, mut done) = (t, 0u64);
+                while start.elapsed() < dur {
+                    match op {
+                        Op::RawHit => {
+                            std::hint::black_box(raw_hit(&mut conn, i % HOT_KEYS).await);
                         }
-                        i += tasks as u64;
-                        done.fetch_add(1, Ordering::Relaxed);
+                        Op::CachedHit => {
+                            std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
+                        }
+                        Op::RawMiss => {
+                            let id = next_miss.fetch_add(1, Ordering::Relaxed);
+                            std::hint::black_box(raw_miss(&mut conn, id).await);
+                        }
+                        Op::CachedMiss => {
+                            let id = next_miss.fetch_add(1, Ordering::Relaxed);
+                            std::hint::black_box(get_user(id).await.unwrap());
+                        }
                     }
-                })
-                .await
+                    i += tasks as u64;
+                    done += 1;
+                }
+                done
             })
         })
         .collect();
+    let mut n = 0;
     for h in handles {
-        h.await.unwrap();
+        n += h.await.unwrap();
     }
-    let n = done.load(Ordering::Relaxed);
     (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
@@ -122,6 +121,7 @@ async fn main() {
         .build()
         .await
         .unwrap();
+    forze.install().unwrap();
     let mut conn = server.client().await;
     // What hand-written production code would use: reconnecting, with a response timeout.
     let manager = ConnectionManager::new_with_config(
@@ -131,13 +131,9 @@ async fn main() {
     .await
     .unwrap();
     // Warm the hot keys through forze, so both hit paths read the same entries.
-    forze
-        .scope(async {
-            for id in 0..HOT_KEYS {
-                get_user(id).await.unwrap();
-            }
-        })
-        .await;
+    for id in 0..HOT_KEYS {
+        get_user(id).await.unwrap();
+    }
     let next_miss = Arc::new(AtomicU64::new(1_000_000));
     // FORZE_BENCH_PROFILE=raw-hit|managed-hit|cached-hit runs FORZE_BENCH_OPS (default 20 000)
     // hits from one task and exits: for `valgrind --tool=callgrind`, whose instruction counts
@@ -148,23 +144,19 @@ async fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(20_000);
         let (mut plain, mut managed) = (conn.clone(), manager.clone());
-        forze
-            .scope(async {
-                for i in 0..ops {
-                    match side.as_str() {
-                        "raw-hit" => {
-                            std::hint::black_box(raw_hit(&mut plain, i % HOT_KEYS).await);
-                        }
-                        "managed-hit" => {
-                            std::hint::black_box(raw_hit(&mut managed, i % HOT_KEYS).await);
-                        }
-                        _ => {
-                            std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
-                        }
-                    }
+        for i in 0..ops {
+            match side.as_str() {
+                "raw-hit" => {
+                    std::hint::black_box(raw_hit(&mut plain, i % HOT_KEYS).await);
                 }
-            })
-            .await;
+                "managed-hit" => {
+                    std::hint::black_box(raw_hit(&mut managed, i % HOT_KEYS).await);
+                }
+                _ => {
+                    std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
+                }
+            }
+        }
         return;
     }
     let rounds = 7;
