@@ -635,7 +635,7 @@ async fn fills_racing_writes_elsewhere_end_as_the_server_has_them() {
     let mut n = 0u64;
     while Instant::now() < until {
         let k = key(n % KEYS);
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let _: () = raw.del(&k).await.unwrap();
         } else {
             let _: () = raw.set(&k, format!("\"b-{n}\"")).await.unwrap();
