@@ -199,6 +199,17 @@ impl RedisBackend {
 
     /// On a cluster, each primary and its server as it said at start-up
     /// (`"127.0.0.1:7000 redis 7.0.15"`); empty on one server.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), forze_runtime::Error> {
+    /// use forze_runtime::{adapters::redis::RedisBackend, RedisConfig};
+    /// let url = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379";
+    /// let backend = RedisBackend::connect(RedisConfig::new(url)).await?;
+    /// for node in backend.nodes() {
+    ///     println!("{node}"); // "10.0.0.1:6379 redis 7.0.15"
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn nodes(&self) -> Vec<String> {
         self.inner
             .nodes

@@ -65,18 +65,8 @@ async fn run(weak: Weak<Inner>, hub: Arc<NearHub>) {
                     tracing::info!("near cache: tracking established again");
                 }
                 failing = false;
-                // On one server, near routes' fills are written on the tracking connection
-                // (NOLOOP: no invalidation of them comes back here). A cluster's writes go to
-                // the master of their slot, on the data connections.
-                let writes = match (&conns[..], weak.upgrade()) {
-                    ([conn], Some(inner)) if !inner.reopening.cluster() => {
-                        inner.writer.store(Some(Arc::new(conn.clone())));
-                        true
-                    }
-                    _ => false,
-                };
                 watch(&weak, &hub, conns).await;
-                if let Some(inner) = weak.upgrade().filter(|_| writes) {
+                if let Some(inner) = weak.upgrade() {
                     inner.writer.store(None);
                 }
                 // These connections' own disconnection, when they are dropped, is old news.
@@ -141,6 +131,12 @@ async fn establish(inner: &Arc<Inner>, hub: &Arc<NearHub>) -> Result<Tracking, B
         track.arg("NOLOOP");
         let _: () = track.query_async(&mut conn).await?;
         conns.push(conn);
+    }
+    // On one server, near routes' fills are written on the tracking connection (NOLOOP: no
+    // invalidation of them comes back here), from before the tiers serve. A cluster's writes go
+    // to the master of their slot, on the data connections.
+    if let ([conn], false) = (&conns[..], inner.reopening.cluster()) {
+        inner.writer.store(Some(Arc::new(conn.clone())));
     }
     hub.flush();
     Ok((conns, live))
