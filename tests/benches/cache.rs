@@ -13,12 +13,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use forze_runtime::{cached, CacheRoute, Forze};
-use forze_tests::bench::{command_calls, command_usec, median, ratio_spread, user, User};
+use forze_tests::bench::{
+    command_calls, command_usec, median, profile, ratio_spread, run, user, Scenario, User,
+};
 use forze_tests::RedisServer;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 
 #[cached(cache = "users", key = "user:{id}", ttl = "10m")]
 async fn get_user(id: u64) -> Result<User, std::io::Error> {
@@ -55,61 +59,49 @@ async fn raw_miss<C: ConnectionLike>(conn: &mut C, id: u64) -> User {
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
     RawHit,
+    ManagedHit,
     CachedHit,
     RawMiss,
+    ManagedMiss,
     CachedMiss,
 }
 
 const HOT_KEYS: u64 = 1000;
 
-/// Runs `op` from `tasks` tasks for `secs`; returns (ops per second, ops done).
-async fn run<C: ConnectionLike + Clone + Send + 'static>(
-    op: Op,
-    tasks: usize,
-    dur: Duration,
-    forze: &Forze,
-    conn: &C,
-    next_miss: &Arc<AtomicU64>,
-) -> (f64, u64) {
-    // Each task counts its own operations (one shared counter bumped by every operation would
-    // bounce between the cores). The runtime is the process-wide one (`Forze::install`, as in
-    // the README's quickstart): no task scope.
-    let _ = forze;
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks as u64)
-        .map(|t| {
-            let (mut conn, next_miss) = (conn.clone(), next_miss.clone());
-            tokio::spawn(async move {
-                let (mut i, mut done) = (t, 0u64);
-                while start.elapsed() < dur {
-                    match op {
-                        Op::RawHit => {
-                            std::hint::black_box(raw_hit(&mut conn, i % HOT_KEYS).await);
-                        }
-                        Op::CachedHit => {
-                            std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
-                        }
-                        Op::RawMiss => {
-                            let id = next_miss.fetch_add(1, Ordering::Relaxed);
-                            std::hint::black_box(raw_miss(&mut conn, id).await);
-                        }
-                        Op::CachedMiss => {
-                            let id = next_miss.fetch_add(1, Ordering::Relaxed);
-                            std::hint::black_box(get_user(id).await.unwrap());
-                        }
-                    }
-                    i += tasks as u64;
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut n = 0;
-    for h in handles {
-        n += h.await.unwrap();
+#[derive(Clone)]
+struct World {
+    forze: Forze,
+    conn: MultiplexedConnection,
+    /// What hand-written production code would use: reconnecting, with a response timeout.
+    manager: ConnectionManager,
+    next_miss: Arc<AtomicU64>,
+}
+
+impl Scenario for World {
+    type Op = Op;
+
+    fn forze(&self) -> &Forze {
+        &self.forze
     }
-    (n as f64 / start.elapsed().as_secs_f64(), n)
+
+    async fn step(&mut self, op: Op, i: u64, _t: u64) {
+        let id = i % HOT_KEYS;
+        let fresh = || self.next_miss.fetch_add(1, Ordering::Relaxed);
+        match op {
+            Op::RawHit => std::hint::black_box(raw_hit(&mut self.conn, id).await),
+            Op::ManagedHit => std::hint::black_box(raw_hit(&mut self.manager, id).await),
+            Op::CachedHit => std::hint::black_box(get_user(id).await.unwrap()),
+            Op::RawMiss => {
+                let id = fresh();
+                std::hint::black_box(raw_miss(&mut self.conn, id).await)
+            }
+            Op::ManagedMiss => {
+                let id = fresh();
+                std::hint::black_box(raw_miss(&mut self.manager, id).await)
+            }
+            Op::CachedMiss => std::hint::black_box(get_user(fresh()).await.unwrap()),
+        };
+    }
 }
 
 #[tokio::main]
@@ -121,9 +113,7 @@ async fn main() {
         .build()
         .await
         .unwrap();
-    forze.install().unwrap();
     let mut conn = server.client().await;
-    // What hand-written production code would use: reconnecting, with a response timeout.
     let manager = ConnectionManager::new_with_config(
         redis::Client::open(server.url()).unwrap(),
         ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5))),
@@ -131,41 +121,37 @@ async fn main() {
     .await
     .unwrap();
     // Warm the hot keys through forze, so both hit paths read the same entries.
-    for id in 0..HOT_KEYS {
-        get_user(id).await.unwrap();
-    }
-    let next_miss = Arc::new(AtomicU64::new(1_000_000));
+    forze
+        .scope(async {
+            for id in 0..HOT_KEYS {
+                get_user(id).await.unwrap();
+            }
+        })
+        .await;
+    let world = World {
+        forze: forze.clone(),
+        conn: conn.clone(),
+        manager,
+        next_miss: Arc::new(AtomicU64::new(1_000_000)),
+    };
     // FORZE_BENCH_PROFILE=raw-hit|managed-hit|cached-hit runs FORZE_BENCH_OPS (default 20 000)
     // hits from one task and exits: for `valgrind --tool=callgrind`, whose instruction counts
     // (less those of a run with FORZE_BENCH_OPS=0) give the cost per hit on each side.
-    if let Ok(side) = std::env::var("FORZE_BENCH_PROFILE") {
-        let ops: u64 = std::env::var("FORZE_BENCH_OPS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(20_000);
-        let (mut plain, mut managed) = (conn.clone(), manager.clone());
-        for i in 0..ops {
-            match side.as_str() {
-                "raw-hit" => {
-                    std::hint::black_box(raw_hit(&mut plain, i % HOT_KEYS).await);
-                }
-                "managed-hit" => {
-                    std::hint::black_box(raw_hit(&mut managed, i % HOT_KEYS).await);
-                }
-                _ => {
-                    std::hint::black_box(get_user(i % HOT_KEYS).await.unwrap());
-                }
-            }
-        }
+    let profiled = profile(&world, |side| match side {
+        "raw-hit" => Op::RawHit,
+        "managed-hit" => Op::ManagedHit,
+        _ => Op::CachedHit,
+    });
+    if profiled.await {
         return;
     }
     let rounds = 7;
     let dur = Duration::from_millis(800);
     println!("| scenario | tasks | redis-rs multiplexed ops/s | redis-rs ConnectionManager + timeout ops/s | #[cached] ops/s | ratio vs multiplexed, median (min–max) | ratio vs manager, median (min–max) | commands/op raw | commands/op #[cached] | server µs/op raw | server µs/op #[cached] |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, raw_op, ours_op) in [
-        ("hit", Op::RawHit, Op::CachedHit),
-        ("miss", Op::RawMiss, Op::CachedMiss),
+    for (name, raw_op, managed_op, ours_op) in [
+        ("hit", Op::RawHit, Op::ManagedHit, Op::CachedHit),
+        ("miss", Op::RawMiss, Op::ManagedMiss, Op::CachedMiss),
     ] {
         for tasks in [1usize, 64, 256] {
             // FORZE_BENCH_ONLY=miss-64 runs one scenario (e.g. under a profiler).
@@ -185,7 +171,7 @@ async fn main() {
                         0 => {
                             let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
                             let u0 = command_usec(&mut conn, &["get", "set", "evalsha"]).await;
-                            let (v, n) = run(raw_op, tasks, dur, &forze, &conn, &next_miss).await;
+                            let (v, n) = run(&world, raw_op, tasks, dur).await;
                             raw_cmds +=
                                 command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
                             raw_usec +=
@@ -196,7 +182,7 @@ async fn main() {
                         1 => {
                             let c0 = command_calls(&mut conn, &["get", "set", "evalsha"]).await;
                             let u0 = command_usec(&mut conn, &["get", "set", "evalsha"]).await;
-                            let (v, n) = run(ours_op, tasks, dur, &forze, &conn, &next_miss).await;
+                            let (v, n) = run(&world, ours_op, tasks, dur).await;
                             our_cmds +=
                                 command_calls(&mut conn, &["get", "set", "evalsha"]).await - c0;
                             our_usec +=
@@ -205,9 +191,7 @@ async fn main() {
                             o = v;
                         }
                         _ => {
-                            g = run(raw_op, tasks, dur, &forze, &manager, &next_miss)
-                                .await
-                                .0;
+                            g = run(&world, managed_op, tasks, dur).await.0;
                         }
                     }
                 }

@@ -659,3 +659,40 @@ async fn fills_racing_writes_elsewhere_end_as_the_server_has_them() {
         );
     }
 }
+
+#[forze_runtime::cached(cache = "users", key = "short:{id}", ttl = "300ms")]
+async fn short_lived(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
+    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("short {id}")
+}
+
+/// A value a fill keeps near never outlives its TTL on the server (its near expiry runs from
+/// before the write was sent), even when the server's invalidation of the expiry is held back:
+/// once the server has dropped the entry, it is not served near either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let forze = tracked(test_config(proxy.url())).await;
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    forze.scope(short_lived(1, &calls)).await;
+    let hits = forze.near_stats().hits;
+    forze.scope(short_lived(1, &calls)).await;
+    assert_eq!(forze.near_stats().hits, hits + 1, "the fill is kept near");
+    proxy.hold_tracking();
+    let raw = server.client().await;
+    eventually(Duration::from_secs(2), "expired on the server", || {
+        let mut raw = raw.clone();
+        async move {
+            let n: u64 = raw.exists("t:near/cache/kv/short:1").await.unwrap();
+            (n == 0).then_some(())
+        }
+    })
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let users = forze.cache("users").unwrap();
+    assert_eq!(users.get_shared::<String>("short:1").await.unwrap(), None);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    proxy.release_tracking();
+}

@@ -50,13 +50,19 @@ impl Site {
     fn resolve(&self, via: Option<&Forze>) -> Option<Arc<Cache>> {
         match with_runtime(via, |rt| rt.cache_shared(self.cache)) {
             Some(Ok(cache)) => Some(cache),
-            Some(Err(e)) => self.unresolved(Some(e)),
-            None => self.unresolved(None),
+            Some(Err(e)) => {
+                self.unresolved(Some(e));
+                None
+            }
+            None => {
+                self.unresolved(None);
+                None
+            }
         }
     }
 
     /// No cache to use (`error`, or no runtime): a `warn` once per site.
-    fn unresolved<T>(&self, error: Option<crate::Error>) -> Option<T> {
+    fn unresolved(&self, error: Option<crate::Error>) {
         let e = error.unwrap_or_else(|| crate::Error::NoRuntime {
             function: self.function.to_owned(),
         });
@@ -65,7 +71,6 @@ impl Site {
             self.function,
             &format_args!("{e}; calling through without caching"),
         );
-        None
     }
 }
 
@@ -268,11 +273,11 @@ where
         }
         Some(Ok(Looked::Go(cache, probe))) => (cache, probe),
         Some(Err(e)) => {
-            site.unresolved::<()>(Some(e));
+            site.unresolved(Some(e));
             return body.await;
         }
         None => {
-            site.unresolved::<()>(None);
+            site.unresolved(None);
             return body.await;
         }
     };

@@ -506,9 +506,9 @@ impl Cache {
         }
     }
 
-    /// Writes raw bytes (with tags); any failure is logged.
     /// Stores a computed value's `bytes` (packed, if the route compresses) at `full`; on a near
-    /// route, `kept` (the value's shared form) replaces the near value once the write is done.
+    /// route, `kept` (the value's shared form) replaces the near value once the write is done. Any
+    /// failure is logged.
     async fn write_bytes(
         &self,
         key: &str,

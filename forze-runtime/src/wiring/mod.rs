@@ -340,7 +340,15 @@ pub struct Forze {
 }
 
 fn lookup<T: Clone>(map: &BTreeMap<String, T>, kind: RouteKind, name: &str) -> Result<T, Error> {
-    map.get(name).cloned().ok_or_else(|| Error::UnknownRoute {
+    lookup_ref(map, kind, name).cloned()
+}
+
+fn lookup_ref<'a, T>(
+    map: &'a BTreeMap<String, T>,
+    kind: RouteKind,
+    name: &str,
+) -> Result<&'a T, Error> {
+    map.get(name).ok_or_else(|| Error::UnknownRoute {
         kind,
         name: name.to_owned(),
         known: map.keys().cloned().collect(),
@@ -366,12 +374,7 @@ impl Forze {
     /// The cache `name`, borrowed: generated code's first look takes no reference count, so
     /// that a near hit writes no memory that every thread shares.
     pub(crate) fn cache_ref(&self, name: &str) -> Result<&Arc<Cache>, Error> {
-        let caches = &self.inner.caches;
-        caches.get(name).ok_or_else(|| Error::UnknownRoute {
-            kind: RouteKind::Cache,
-            name: name.to_owned(),
-            known: caches.keys().cloned().collect(),
-        })
+        lookup_ref(&self.inner.caches, RouteKind::Cache, name)
     }
 
     /// The counter `name`.

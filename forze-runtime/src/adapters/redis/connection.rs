@@ -171,7 +171,7 @@ impl RedisBackend {
             let servers: Vec<Option<ServerInfo>> = nodes.iter().map(|(_, s)| *s).collect();
             (inner.server, inner.native) =
                 super::server::common(&servers, inner.config.native_commands);
-            if backend_is_cluster(&nodes) {
+            if inner.reopening.cluster() {
                 inner.nodes = nodes;
             }
         }
@@ -608,9 +608,4 @@ fn record_error<T>(span: &tracing::Span, result: &PortResult<T>) {
     if let Err(e) = result {
         span.record("error.type", tracing::field::display(e.kind));
     }
-}
-
-/// Whether the answers came from a cluster's primaries (one server answers without an address).
-fn backend_is_cluster(nodes: &[(String, Option<ServerInfo>)]) -> bool {
-    nodes.iter().any(|(node, _)| !node.is_empty())
 }

@@ -10,35 +10,10 @@ use crate::ports::{Algorithm, Decision, PortResult, Quota, RateLimitPort};
 #[async_trait]
 impl RateLimitPort for RedisBackend {
     async fn check(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
-        let period_us = quota.period.as_micros() as u64;
-        let scripts = &self.inner.scripts;
         match quota.algorithm {
             Algorithm::FixedWindow => self.fixed_window(key, quota, cost).await,
+            Algorithm::SlidingWindow => self.sliding_window(key, quota, cost).await,
             Algorithm::Gcra => self.gcra(key, quota, cost).await,
-            Algorithm::SlidingWindow => {
-                let mut inv = scripts.sliding_window.key(key);
-                inv.arg(quota.limit)
-                    .arg(period_us)
-                    .arg(cost)
-                    .arg(crate::ports::SLIDING_WINDOW_BUCKETS);
-                let reply: Vec<i64> = self.run("rate_sliding_window", &inv).await?;
-                let (remaining, reset_after, retry_after) = match reply[..] {
-                    [remaining, reset_after, retry_after] => (remaining, reset_after, retry_after),
-                    [remaining, reset_after, retry_after, 1] => {
-                        healed_warning(key, 1);
-                        (remaining, reset_after, retry_after)
-                    }
-                    _ => return Err(unexpected("sliding window")),
-                };
-                Ok(Decision {
-                    allowed: retry_after < 0,
-                    limit: quota.limit,
-                    remaining: remaining.max(0) as u64,
-                    reset_after: us(reset_after),
-                    retry_after: (retry_after >= 0).then(|| us(retry_after)),
-                    degraded: false,
-                })
-            }
         }
     }
 }
@@ -51,6 +26,32 @@ fn unexpected(script: &str) -> BackendError {
 }
 
 impl RedisBackend {
+    /// The sliding window: one script, replying remaining, reset and retry (-1: admitted).
+    async fn sliding_window(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
+        let mut inv = self.inner.scripts.sliding_window.key(key);
+        inv.arg(quota.limit)
+            .arg(quota.period.as_micros() as u64)
+            .arg(cost)
+            .arg(crate::ports::SLIDING_WINDOW_BUCKETS);
+        let reply: Vec<i64> = self.run("rate_sliding_window", &inv).await?;
+        let (remaining, reset_after, retry_after) = match reply[..] {
+            [remaining, reset_after, retry_after] => (remaining, reset_after, retry_after),
+            [remaining, reset_after, retry_after, 1] => {
+                healed_warning(key, 1);
+                (remaining, reset_after, retry_after)
+            }
+            _ => return Err(unexpected("sliding window")),
+        };
+        Ok(Decision {
+            allowed: retry_after < 0,
+            limit: quota.limit,
+            remaining: remaining.max(0) as u64,
+            reset_after: us(reset_after),
+            retry_after: (retry_after >= 0).then(|| us(retry_after)),
+            degraded: false,
+        })
+    }
+
     /// GCRA: one script, whose one-integer reply (how far the state stands ahead of now, ns)
     /// [`crate::ports::gcra_decision`] turns into the decision, as for the in-memory limiter.
     async fn gcra(&self, key: &str, quota: &Quota, cost: u64) -> PortResult<Decision> {
