@@ -135,8 +135,8 @@ async fn health_names_the_server_and_sees_every_node() {
 
 /// Under 64 tasks of reads (fail-open) and counter increments, the master holding the counter
 /// is killed. Asserted: no read fails; every call returns within `socket_timeout` + slack;
-/// increments fail only until the replica has taken over (plus one deadline for calls already
-/// under way); the promoted replica serves; every increment acknowledged before the last
+/// increments fail only until the replica has taken over and forze has read the slot map again
+/// (`forze_tests::load::catch_up`), plus one deadline for calls already under way; the promoted replica serves; every increment acknowledged before the last
 /// replication point (`WAIT`) is still counted, at most `1 + CLUSTER_RETRIES` times each of
 /// those since; and increments after the failover count exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

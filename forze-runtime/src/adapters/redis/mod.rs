@@ -39,6 +39,7 @@ pub(crate) use breaker::BreakerState;
 pub use config::{RedisConfig, REDIS_URL_ENV};
 pub use conn::CLUSTER_RETRIES;
 pub use connection::RedisBackend;
+pub use reopen::REOPEN_INTERVAL;
 pub use server::{Product, ServerInfo};
 pub use tls::TlsConfig;
 

@@ -16,8 +16,16 @@ use super::connection::Inner;
 use super::sentinel::Sentinels;
 use crate::error::BackendError;
 
-/// The shortest time between two reopenings.
-pub(super) const REOPEN_INTERVAL: Duration = Duration::from_millis(250);
+/// The shortest time between two reopenings of a cluster's or a Sentinel deployment's
+/// connections (see the README, "Redis Cluster" and "Sentinel"): after a failover, calls reach
+/// the new master within about this interval, the breaker's probe interval and the time to
+/// connect.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(forze_runtime::adapters::redis::REOPEN_INTERVAL, Duration::from_millis(250));
+/// ```
+pub const REOPEN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How a deployment's connections are opened again.
 pub(super) enum Reopen {
