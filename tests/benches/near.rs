@@ -106,15 +106,18 @@ async fn runtime(url: String) -> Forze {
 
 const COMMANDS: &[&str] = &["get", "set", "pttl", "evalsha"];
 
-/// One side of a round: its throughput, and its commands and server time over the run.
-async fn side(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64, u64, u64) {
+/// One side of a round: its throughput, and its commands, server time and server time in
+/// `SET` over the run.
+async fn side(world: &World, op: Op, tasks: usize, dur: Duration) -> (f64, u64, u64, u64, u64) {
     let mut stats = world.conn.clone();
     let c0 = command_calls(&mut stats, COMMANDS).await;
     let u0 = command_usec(&mut stats, COMMANDS).await;
+    let s0 = command_usec(&mut stats, &["set"]).await;
     let (v, n) = run(world, op, tasks, dur).await;
     let calls = command_calls(&mut stats, COMMANDS).await - c0;
     let usec = command_usec(&mut stats, COMMANDS).await - u0;
-    (v, n, calls, usec)
+    let set_usec = command_usec(&mut stats, &["set"]).await - s0;
+    (v, n, calls, usec, set_usec)
 }
 
 /// Per side: ops/s of each round, operations, commands and server µs over all rounds.
@@ -124,14 +127,16 @@ struct Tally {
     ops: u64,
     calls: u64,
     usec: u64,
+    set_usec: u64,
 }
 
 impl Tally {
-    fn add(&mut self, (v, n, c, u): (f64, u64, u64, u64)) {
+    fn add(&mut self, (v, n, c, u, s): (f64, u64, u64, u64, u64)) {
         self.rates.push(v);
         self.ops += n;
         self.calls += c;
         self.usec += u;
+        self.set_usec += s;
     }
     fn per_op(&self, x: u64) -> f64 {
         x as f64 / self.ops.max(1) as f64
@@ -265,15 +270,15 @@ async fn main() {
         );
     }
     println!();
-    println!("| scenario | tasks | #[cached] ops/s | #[cached] near route ops/s | near vs plain, median (min–max) | commands/op plain | commands/op near | server µs/op plain | server µs/op near |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | tasks | #[cached] ops/s | #[cached] near route ops/s | near vs plain, median (min–max) | commands/op plain | commands/op near | server µs/op plain | server µs/op near | server µs in SET/op plain | server µs in SET/op near |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for tasks in [1usize, 64, 256] {
         if !only(&format!("miss-{tasks}")) {
             continue;
         }
         let t = compare(&world, &[Op::PlainMiss, Op::NearMiss], tasks).await;
         println!(
-            "| miss | {tasks} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| miss | {tasks} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
             median(t[0].rates.clone()),
             median(t[1].rates.clone()),
             ratio_spread(ratios(&t[1], &t[0])),
@@ -281,6 +286,8 @@ async fn main() {
             t[1].per_op(t[1].calls),
             t[0].per_op(t[0].usec),
             t[1].per_op(t[1].usec),
+            t[0].per_op(t[0].set_usec),
+            t[1].per_op(t[1].set_usec),
         );
     }
     if only("latency") {

@@ -528,10 +528,7 @@ impl Cache {
         // The near value goes at once; the ticket, taken before the write is sent, keeps the
         // value written out of the tier if any invalidation of the key comes meanwhile.
         let near = self.near.as_deref().zip(kept);
-        let ticket = near.as_ref().and_then(|(tier, _)| {
-            tier.invalidate(full);
-            tier.ticket(full)
-        });
+        let ticket = near.as_ref().and_then(|(tier, _)| tier.before_write(full));
         let written = if tags.is_empty() {
             self.port.set(full, bytes, ttl).await
         } else {

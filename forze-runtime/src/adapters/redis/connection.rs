@@ -407,7 +407,6 @@ impl RedisBackend {
             return self.query(cmd).await;
         };
         let name = command_name(cmd);
-        let writer = redis::aio::MultiplexedConnection::clone(&writer);
         let result = in_place!(self, name, None, on writer, |conn| async move {
             conn.send_packed_command(cmd)
                 .await
@@ -422,12 +421,14 @@ impl RedisBackend {
     }
 
     /// The tracking connection, when `key` is a near route's and the tiers are on.
-    fn writer_for(&self, key: &str) -> Option<Arc<redis::aio::MultiplexedConnection>> {
+    fn writer_for(&self, key: &str) -> Option<redis::aio::MultiplexedConnection> {
         let hub = self.inner.near.get()?;
         if hub.switch.epoch_if_on().is_none() || !hub.tracks(key) {
             return None;
         }
-        self.inner.writer.load_full()
+        // Borrowed, not counted: a reference count on the one writer would be written by every
+        // write on every core.
+        self.inner.writer.load().as_deref().cloned()
     }
 
     /// One script (`EVALSHA`, reloaded after `NOSCRIPT`) named `name` (for its span), through
