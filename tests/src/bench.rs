@@ -28,6 +28,27 @@ pub async fn command_usec(conn: &mut MultiplexedConnection, names: &[&str]) -> u
     command_stat(conn, names, "usec=").await
 }
 
+/// The server process's CPU time so far (µs, `INFO cpu`: `used_cpu_user` + `used_cpu_sys`):
+/// beside [`command_usec`], what the server spends outside commands too (reading and writing
+/// sockets, tracking's broadcasts between event-loop turns).
+pub async fn server_cpu_usec(conn: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .expect("INFO cpu");
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.trim().split_once(':')?;
+            matches!(name, "used_cpu_user" | "used_cpu_sys")
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum();
+    (seconds * 1e6) as u64
+}
+
 /// The sum of one `INFO commandstats` field (`calls=`, `usec=`) over the commands `names`.
 async fn command_stat(conn: &mut MultiplexedConnection, names: &[&str], field: &str) -> u64 {
     let info: String = redis::cmd("INFO")
