@@ -79,7 +79,7 @@ enum Looked<R> {
     /// A near hit: the answer.
     Hit(R),
     /// Anything else: the route, and what the look found.
-    Go(Arc<Cache>, Look<R>),
+    Go(Arc<Cache>, Look),
 }
 
 /// The fill lock of a site, looked up only when a miss needs it.

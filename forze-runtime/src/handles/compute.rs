@@ -34,14 +34,12 @@ thread_local! {
     static NEAR_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// What a cache read found before it went to the backend.
-pub(crate) enum Look<R> {
+/// What a cache read's first look found when it was not a near hit (the answer then).
+pub(crate) enum Look {
     /// No storage key (a tenant-aware route without a tenant): call through.
     NoKey(crate::Error),
     /// The key is being computed by this very task: call through.
     Reentered,
-    /// A near hit.
-    Near(R),
     /// Go on to the backend with this storage key.
     Read(String),
 }
@@ -267,23 +265,18 @@ impl Cache {
     /// The first look of [`Cache::get_or_compute_with`], synchronous: a near hit is the answer
     /// (`Ok`), answered before the flow's future is built (measured: building and moving it was
     /// ~10% of a near hit); anything else is what the flow goes on with.
-    pub(crate) fn first_look<R>(&self, key: &str, codec: &ValueCodec<R>) -> Result<R, Look<R>> {
-        match self.probe(key, codec) {
-            Look::Near(r) => {
-                crate::telemetry::cache_request(&self.core.name, "near");
-                crate::telemetry::flow_span("cache", &self.core.name)
-                    .record("forze.outcome", "near");
-                Ok(r)
-            }
-            probe => Err(probe),
-        }
+    pub(crate) fn first_look<R>(&self, key: &str, codec: &ValueCodec<R>) -> Result<R, Look> {
+        let near = self.probe(key, codec)?;
+        crate::telemetry::cache_request(&self.core.name, "near");
+        crate::telemetry::flow_span("cache", &self.core.name).record("forze.outcome", "near");
+        Ok(near)
     }
 
     /// The rest of [`Cache::get_or_compute_with`] after its first look, in its span.
     pub(crate) async fn after_look<R, F, Fut>(
         &self,
         key: &str,
-        probe: Look<R>,
+        probe: Look,
         codec: &ValueCodec<R>,
         fill: Fill<'_>,
         compute: F,
@@ -301,24 +294,24 @@ impl Cache {
 
     /// The first look of a flow: the storage key (built in a per-thread buffer: a near hit, a
     /// lookup and a clone, allocates none of its own), whether this task is computing it, and
-    /// the value held near.
-    fn probe<R>(&self, key: &str, codec: &ValueCodec<R>) -> Look<R> {
+    /// the value held near (`Ok`).
+    fn probe<R>(&self, key: &str, codec: &ValueCodec<R>) -> Result<R, Look> {
         let space = match self.core.space() {
             Ok(space) => space,
-            Err(e) => return Look::NoKey(e),
+            Err(e) => return Err(Look::NoKey(e)),
         };
         let near = self.near.as_deref().zip(codec.near);
         NEAR_KEY.with_borrow_mut(|full| {
             space.write_cache_kv(key, full);
             if reentrant::holds(full) {
-                return Look::Reentered;
+                return Err(Look::Reentered);
             }
             if let Some((tier, fns)) = near {
                 if let Some(r) = tier.get(full).and_then(|v| (fns.load)(&*v)) {
-                    return Look::Near(r);
+                    return Ok(r);
                 }
             }
-            Look::Read(full.clone())
+            Err(Look::Read(full.clone()))
         })
     }
 
@@ -326,7 +319,7 @@ impl Cache {
     async fn flow<R, F, Fut>(
         &self,
         key: &str,
-        probe: Look<R>,
+        probe: Look,
         codec: &ValueCodec<R>,
         fill: Fill<'_>,
         compute: F,
@@ -347,8 +340,6 @@ impl Cache {
                 outcome("bypass");
                 return compute().await;
             }
-            // Answered by `get_or_compute_with` before the flow.
-            Look::Near(r) => return r,
             Look::Read(full) => full,
         };
         // Otherwise a hit is one read and nothing else (and, when the value is to be kept near,
