@@ -222,6 +222,9 @@ impl NearTier {
     pub(crate) fn before_write(&self, key: &str) -> Option<Ticket> {
         let shard = self.shard(key);
         let stamp = self.bump(key, shard);
+        // Counted as any invalidation (`forze.near.invalidations`: by the server or own writes).
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::near_invalidation();
         let epoch = self.switch.epoch_if_on()?;
         Some(Ticket {
             shard,
