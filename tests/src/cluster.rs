@@ -297,6 +297,46 @@ impl RedisCluster {
         masters
     }
 
+    /// Moves the empty `slot` from the master serving it to master `to`, as a resharding does
+    /// (`CLUSTER SETSLOT` `IMPORTING` on `to`, `MIGRATING` on the owner, then `NODE` on every
+    /// running master), and waits until `to` says it serves it.
+    pub async fn move_empty_slot(&self, slot: u16, to: usize) {
+        let tls = self.tls.as_ref();
+        let from = self.master_of(slot).await;
+        let id = |i: usize| async move {
+            command::<String>(
+                tls,
+                self.nodes[i].server.port(),
+                redis::cmd("CLUSTER").arg("MYID"),
+            )
+            .await
+            .expect("CLUSTER MYID")
+        };
+        let (from_id, to_id) = (id(from).await, id(to).await);
+        let setslot = |i: usize, args: Vec<String>| async move {
+            let mut cmd = redis::cmd("CLUSTER");
+            cmd.arg("SETSLOT").arg(slot).arg(args);
+            command::<()>(tls, self.nodes[i].server.port(), &cmd)
+                .await
+                .expect("CLUSTER SETSLOT");
+        };
+        setslot(to, vec!["IMPORTING".into(), from_id]).await;
+        setslot(from, vec!["MIGRATING".into(), to_id.clone()]).await;
+        setslot(to, vec!["NODE".into(), to_id.clone()]).await;
+        setslot(from, vec!["NODE".into(), to_id.clone()]).await;
+        for i in self.masters().await {
+            if i != to && i != from {
+                setslot(i, vec!["NODE".into(), to_id.clone()]).await;
+            }
+        }
+        crate::eventually(
+            std::time::Duration::from_secs(10),
+            "the slot moved",
+            || async { (self.serving(slot).await == Some(to)).then_some(()) },
+        )
+        .await;
+    }
+
     /// The index of the running node that says it is master of `slot`, if one does.
     pub async fn serving(&self, slot: u16) -> Option<usize> {
         let tls = self.tls.as_ref();

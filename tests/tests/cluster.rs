@@ -15,6 +15,8 @@ async fn runtime(cluster: &RedisCluster, config: fn(RedisConfig) -> RedisConfig)
         .redis(config(test_config(cluster.url())))
         .cache("c", CacheRoute::new("cl:c"))
         .counter("n", CounterRoute::new("cl:n"))
+        // `fill_value` is wired in the near runtime only.
+        .allow_unwired_annotations()
         .build()
         .await
         .expect("cluster runtime")
@@ -181,6 +183,104 @@ async fn a_master_killed_under_load_fails_over() {
         (killed, promoted_at),
     )
     .await;
+}
+
+static FILLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[forze_runtime::cached(cache = "near", key = "f:{id}")]
+async fn fill_value(id: u32) -> String {
+    FILLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("fresh {id}")
+}
+
+/// A fill on a near route of a cluster is written on the tracking connection of its key's
+/// master (`NOLOOP`): no invalidation of it comes back, and the value it wrote stays near.
+/// Checked per key with a barrier: a key of the same slot, held near, then written by another
+/// client — its invalidation comes on that master's tracking connection after any of the fill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_stays_near_on_every_master() {
+    let cluster = RedisCluster::start().await;
+    let forze = near_runtime(&cluster).await;
+    let cache = forze.cache("near").unwrap();
+    let space = KeySpace::new("cl:near", None);
+    let ids: Vec<u32> = (0..12).collect();
+    let storage: Vec<String> = ids
+        .iter()
+        .map(|i| space.cache_kv(&format!("f:{i}")))
+        .collect();
+    assert_eq!(masters_of(&cluster, &storage).await.len(), 3);
+    let mut raw = cluster.client().await;
+    for (&id, full) in ids.iter().zip(&storage) {
+        let slot = hash_slot(full.as_bytes());
+        let barrier = (0..)
+            .map(|n| format!("b{id}-{n}"))
+            .find(|b| hash_slot(space.cache_kv(b).as_bytes()) == slot)
+            .unwrap();
+        cache.set(&barrier, &"b1".to_owned()).await.unwrap();
+        forze_tests::held_near(&cache, &barrier, "b1").await;
+
+        let fills = FILLS.load(std::sync::atomic::Ordering::SeqCst);
+        forze
+            .scope(async { assert_eq!(fill_value(id).await, format!("fresh {id}")) })
+            .await;
+        assert_eq!(FILLS.load(std::sync::atomic::Ordering::SeqCst), fills + 1);
+        let _: () = raw.set(space.cache_kv(&barrier), "\"b2\"").await.unwrap();
+        forze_tests::eventually(
+            Duration::from_secs(2),
+            "the barrier's invalidation",
+            || async {
+                (cache.get_shared::<String>(&barrier).await.ok()??.as_str() == "b2").then_some(())
+            },
+        )
+        .await;
+        // The fill's value is still near: served without the body or a read.
+        let before = forze.near_stats();
+        forze
+            .scope(async { assert_eq!(fill_value(id).await, format!("fresh {id}")) })
+            .await;
+        let after = forze.near_stats();
+        assert_eq!(after.hits - before.hits, 1, "f:{id} held near: {after:?}");
+        assert_eq!(FILLS.load(std::sync::atomic::Ordering::SeqCst), fills + 1);
+    }
+}
+
+static MOVED_FILLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[forze_runtime::cached(cache = "near", key = "m:{id}")]
+async fn moved_value(id: u32) -> String {
+    MOVED_FILLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("moved {id}")
+}
+
+/// A slot moved to another master after tracking was established (a resharding): a fill of a
+/// key in it, sent on the old master's tracking connection, is answered `MOVED` and sent again
+/// on the data connections, which follow it to the new master. The call returns its value
+/// once (one computation), the server has it, and what is served afterwards is the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_in_a_moved_slot_goes_to_its_new_master() {
+    let cluster = RedisCluster::start().await;
+    let forze = near_runtime(&cluster).await;
+    let space = KeySpace::new("cl:near", None);
+    let full = space.cache_kv("m:7");
+    let slot = hash_slot(full.as_bytes());
+    let owner = cluster.master_of(slot).await;
+    let to = (owner + 1) % 3;
+    cluster.move_empty_slot(slot, to).await;
+
+    forze
+        .scope(async { assert_eq!(moved_value(7).await, "moved 7") })
+        .await;
+    assert_eq!(MOVED_FILLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let mut raw = cluster.client().await;
+    let stored: Option<String> = raw.get(&full).await.unwrap();
+    assert_eq!(stored.as_deref(), Some("\"moved 7\""));
+    assert_eq!(cluster.master_of(slot).await, to);
+    for _ in 0..3 {
+        forze
+            .scope(async { assert_eq!(moved_value(7).await, "moved 7") })
+            .await;
+    }
+    assert_eq!(MOVED_FILLS.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 /// The near runtime of these tests on `cluster`.

@@ -34,10 +34,10 @@ pub(super) struct Inner {
     pub(super) endpoint: arc_swap::ArcSwap<Endpoint>,
     /// The near tiers this backend's invalidations go to (`tracking`), if any route has one.
     pub(super) near: std::sync::OnceLock<Arc<crate::near::NearHub>>,
-    /// The tracking connection while it is up, on one server (or Sentinel's master): a near
-    /// route's fill is written on it, whose `NOLOOP` spares this process the server's
-    /// invalidation of its own write (`tracking`).
-    pub(super) writer: arc_swap::ArcSwapOption<redis::aio::MultiplexedConnection>,
+    /// The tracking connections while they are up: a near route's writes go on the one of their
+    /// key's master, whose `NOLOOP` spares this process the server's invalidation of its own
+    /// write (`tracking`, `writer`).
+    pub(super) writer: arc_swap::ArcSwapOption<super::writer::Writer>,
 }
 
 /// The Redis / Valkey backend. Cheap to clone; clones share connections.
@@ -394,10 +394,12 @@ impl RedisBackend {
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
-    /// [`RedisBackend::query`] for a write of `key`: on the tracking connection when `key` is a
-    /// near route's and tracking is up on one server (`Inner::writer`), so that the server does
-    /// not send this process the invalidation of its own write; a failure there also turns the
-    /// near tiers off (tracking is established again, and they come back empty).
+    /// [`RedisBackend::query`] for a write of `key`: on the tracking connection of the key's
+    /// master when `key` is a near route's and tracking is up (`Inner::writer`), so that the
+    /// server does not send this process the invalidation of its own write. On a cluster, a
+    /// slot that moved since tracking was established answers `MOVED`: the write goes on the
+    /// data connections then. A failure there also turns the near tiers off (tracking is
+    /// established again, and they come back empty).
     pub(super) async fn write_query<T: redis::FromRedisValue>(
         &self,
         key: &str,
@@ -408,10 +410,21 @@ impl RedisBackend {
         };
         let name = command_name(cmd);
         let result = in_place!(self, name, None, on writer, |conn| async move {
-            conn.send_packed_command(cmd)
+            match conn
+                .send_packed_command(cmd)
                 .await
                 .and_then(|v| v.extract_error())
+            {
+                // Not this master's slot (any more): sent again below, on the data connections.
+                Err(e) if e.redirect_node().is_some() => Ok(None),
+                other => other.map(Some),
+            }
         });
+        let result = match result {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => return self.query(cmd).await,
+            Err(e) => Err(e),
+        };
         if matches!(&result, Err(e) if e.is_unavailable()) {
             if let Some(hub) = self.inner.near.get() {
                 hub.lose();
@@ -426,9 +439,9 @@ impl RedisBackend {
         if hub.switch.epoch_if_on().is_none() || !hub.tracks(key) {
             return None;
         }
-        // Borrowed, not counted: a reference count on the one writer would be written by every
+        // Borrowed, not counted: a reference count on the writer would be written by every
         // write on every core.
-        self.inner.writer.load().as_deref().cloned()
+        self.inner.writer.load().as_deref()?.for_key(key).cloned()
     }
 
     /// One script (`EVALSHA`, reloaded after `NOSCRIPT`) named `name` (for its span), through

@@ -31,6 +31,7 @@ mod server;
 mod tls;
 mod topology;
 mod tracking;
+mod writer;
 
 use std::time::Duration;
 

@@ -9,10 +9,9 @@
 //! table of the keys each client read (whose eviction would send spurious invalidations); the
 //! price is an invalidation for every key under the prefixes, read here or not.
 //!
-//! `NOLOOP`: on one server (and Sentinel's master) the fills of near routes are written on the
-//! tracking connection itself (`Inner::writer`), so that the server does not send this process
-//! the invalidation of a write it made — which would drop the value it just kept near. A
-//! cluster's writes go to their slot's master on the data connections, and come back.
+//! `NOLOOP`: the writes of near routes (a fill, a `set`) go on the tracking connection of their
+//! key's master (`Inner::writer`, `writer`), so that the server does not send this process the
+//! invalidation of a write it made — which would drop the value it just kept near.
 //!
 //! The tiers serve only while every tracking connection is up: a disconnection, a `ROLE` probe
 //! (every [`HEARTBEAT`]) that fails, times out or finds a replica, or the data connections'
@@ -27,6 +26,7 @@ use redis::{PushInfo, PushKind, Value};
 
 use super::connection::Inner;
 use super::topology::Topology;
+use super::writer::Writer;
 use super::{BreakerState, RedisBackend};
 use crate::error::{BackendError, BackendErrorKind};
 use crate::near::NearHub;
@@ -103,7 +103,8 @@ async fn establish(inner: &Arc<Inner>, hub: &Arc<NearHub>) -> Result<Tracking, B
         backend.ping().await?;
     }
     let config = &inner.config;
-    let urls = masters(inner).await?;
+    let (urls, ranges): (Vec<String>, Vec<Vec<(u16, u16)>>) =
+        masters(inner).await?.into_iter().unzip();
     let mut conns = Vec::with_capacity(urls.len());
     let live = Arc::new(std::sync::atomic::AtomicBool::new(true));
     for url in urls {
@@ -126,18 +127,20 @@ async fn establish(inner: &Arc<Inner>, hub: &Arc<NearHub>) -> Result<Tracking, B
         for prefix in hub.prefixes() {
             track.arg("PREFIX").arg(prefix);
         }
-        // Writes on this connection itself (near routes' fills, on one server) are this
+        // Writes on this connection itself (near routes' writes to this master's keys) are this
         // process's own: the tiers already hold what they wrote.
         track.arg("NOLOOP");
         let _: () = track.query_async(&mut conn).await?;
         conns.push(conn);
     }
-    // On one server, near routes' fills are written on the tracking connection (NOLOOP: no
-    // invalidation of them comes back here), from before the tiers serve. A cluster's writes go
-    // to the master of their slot, on the data connections.
-    if let ([conn], false) = (&conns[..], inner.reopening.cluster()) {
-        inner.writer.store(Some(Arc::new(conn.clone())));
-    }
+    // Near routes' writes go on the tracking connection of their key's master (NOLOOP: no
+    // invalidation of them comes back here), from before the tiers serve.
+    let writer = if inner.reopening.cluster() {
+        Some(Writer::per_slot(conns.clone(), &ranges))
+    } else {
+        conns.first().cloned().map(Writer::one)
+    };
+    inner.writer.store(writer.map(Arc::new));
     hub.flush();
     Ok((conns, live))
 }
@@ -200,14 +203,18 @@ fn resp3(url: &str) -> String {
     }
 }
 
-/// The URL of every master the tracking connections go to.
-async fn masters(inner: &Inner) -> Result<Vec<String>, BackendError> {
+/// The URL of every master the tracking connections go to, with the slot ranges it serves (on a
+/// cluster; none elsewhere).
+async fn masters(inner: &Inner) -> Result<Vec<(String, Vec<(u16, u16)>)>, BackendError> {
     let topology = Topology::of(&inner.config.url)
         .map_err(|p| BackendError::new(BackendErrorKind::Protocol, p))?;
     match topology {
-        Topology::Single(url) => Ok(vec![url]),
+        Topology::Single(url) => Ok(vec![(url, Vec::new())]),
         Topology::Sentinel { .. } => match inner.reopening.sentinel() {
-            Some(master) => Ok(vec![master.sentinels().master_url(&master.address())]),
+            Some(master) => Ok(vec![(
+                master.sentinels().master_url(&master.address()),
+                Vec::new(),
+            )]),
             None => Err(BackendError::new(
                 BackendErrorKind::Protocol,
                 "no Sentinel master known",
@@ -223,9 +230,17 @@ async fn masters(inner: &Inner) -> Result<Vec<String>, BackendError> {
                     .map_err(|_| {
                         BackendError::new(BackendErrorKind::Timeout, "CLUSTER SLOTS timed out")
                     })??;
-            let mut out = Vec::new();
+            let mut out: Vec<(String, Vec<(u16, u16)>)> = Vec::new();
             for range in as_array(&reply) {
-                let Some(master) = as_array(range).get(2) else {
+                let range = as_array(range);
+                let Some(master) = range.get(2) else {
+                    continue;
+                };
+                let bound = |v: Option<&Value>| match v {
+                    Some(Value::Int(n)) => u16::try_from(*n).ok(),
+                    _ => None,
+                };
+                let (Some(start), Some(end)) = (bound(range.first()), bound(range.get(1))) else {
                     continue;
                 };
                 let node = as_array(master);
@@ -238,8 +253,9 @@ async fn masters(inner: &Inner) -> Result<Vec<String>, BackendError> {
                     _ => continue,
                 };
                 let url = node_url(&seeds[0], &host, *port as u16);
-                if !out.contains(&url) {
-                    out.push(url);
+                match out.iter_mut().find(|(u, _)| *u == url) {
+                    Some((_, ranges)) => ranges.push((start, end)),
+                    None => out.push((url, vec![(start, end)])),
                 }
             }
             if out.is_empty() {
