@@ -185,12 +185,18 @@ async fn a_master_killed_under_load_fails_over() {
     .await;
 }
 
-static FILLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// How many times `near_value` computed each id (the tests below use ids of their own).
+static COMPUTED: [std::sync::atomic::AtomicUsize; 128] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 128];
 
-#[forze_runtime::cached(cache = "near", key = "f:{id}")]
-async fn fill_value(id: u32) -> String {
-    FILLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("fresh {id}")
+#[forze_runtime::cached(cache = "near", key = "v:{id}")]
+async fn near_value(id: usize) -> String {
+    COMPUTED[id].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("value {id}")
+}
+
+fn computed(id: usize) -> usize {
+    COMPUTED[id].load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// A fill on a near route of a cluster is written on the tracking connection of its key's
@@ -203,10 +209,10 @@ async fn a_fill_stays_near_on_every_master() {
     let forze = near_runtime(&cluster).await;
     let cache = forze.cache("near").unwrap();
     let space = KeySpace::new("cl:near", None);
-    let ids: Vec<u32> = (0..12).collect();
+    let ids: Vec<usize> = (0..12).collect();
     let storage: Vec<String> = ids
         .iter()
-        .map(|i| space.cache_kv(&format!("f:{i}")))
+        .map(|i| space.cache_kv(&format!("v:{i}")))
         .collect();
     assert_eq!(masters_of(&cluster, &storage).await.len(), 3);
     let mut raw = cluster.client().await;
@@ -219,11 +225,10 @@ async fn a_fill_stays_near_on_every_master() {
         cache.set(&barrier, &"b1".to_owned()).await.unwrap();
         forze_tests::held_near(&cache, &barrier, "b1").await;
 
-        let fills = FILLS.load(std::sync::atomic::Ordering::SeqCst);
         forze
-            .scope(async { assert_eq!(fill_value(id).await, format!("fresh {id}")) })
+            .scope(async { assert_eq!(near_value(id).await, format!("value {id}")) })
             .await;
-        assert_eq!(FILLS.load(std::sync::atomic::Ordering::SeqCst), fills + 1);
+        assert_eq!(computed(id), 1);
         let _: () = raw.set(space.cache_kv(&barrier), "\"b2\"").await.unwrap();
         forze_tests::eventually(
             Duration::from_secs(2),
@@ -236,20 +241,12 @@ async fn a_fill_stays_near_on_every_master() {
         // The fill's value is still near: served without the body or a read.
         let before = forze.near_stats();
         forze
-            .scope(async { assert_eq!(fill_value(id).await, format!("fresh {id}")) })
+            .scope(async { assert_eq!(near_value(id).await, format!("value {id}")) })
             .await;
         let after = forze.near_stats();
-        assert_eq!(after.hits - before.hits, 1, "f:{id} held near: {after:?}");
-        assert_eq!(FILLS.load(std::sync::atomic::Ordering::SeqCst), fills + 1);
+        assert_eq!(after.hits - before.hits, 1, "v:{id} held near: {after:?}");
+        assert_eq!(computed(id), 1);
     }
-}
-
-static MOVED_FILLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-#[forze_runtime::cached(cache = "near", key = "m:{id}")]
-async fn moved_value(id: u32) -> String {
-    MOVED_FILLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("moved {id}")
 }
 
 /// A slot moved to another master after tracking was established (a resharding): a fill of a
@@ -261,26 +258,27 @@ async fn a_fill_in_a_moved_slot_goes_to_its_new_master() {
     let cluster = RedisCluster::start().await;
     let forze = near_runtime(&cluster).await;
     let space = KeySpace::new("cl:near", None);
-    let full = space.cache_kv("m:7");
+    const ID: usize = 100;
+    let full = space.cache_kv(&format!("v:{ID}"));
     let slot = hash_slot(full.as_bytes());
     let owner = cluster.master_of(slot).await;
     let to = (owner + 1) % 3;
     cluster.move_empty_slot(slot, to).await;
 
     forze
-        .scope(async { assert_eq!(moved_value(7).await, "moved 7") })
+        .scope(async { assert_eq!(near_value(ID).await, "value 100") })
         .await;
-    assert_eq!(MOVED_FILLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(computed(ID), 1);
     let mut raw = cluster.client().await;
     let stored: Option<String> = raw.get(&full).await.unwrap();
-    assert_eq!(stored.as_deref(), Some("\"moved 7\""));
+    assert_eq!(stored.as_deref(), Some("\"value 100\""));
     assert_eq!(cluster.master_of(slot).await, to);
     for _ in 0..3 {
         forze
-            .scope(async { assert_eq!(moved_value(7).await, "moved 7") })
+            .scope(async { assert_eq!(near_value(ID).await, "value 100") })
             .await;
     }
-    assert_eq!(MOVED_FILLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(computed(ID), 1);
 }
 
 /// The near runtime of these tests on `cluster`.
