@@ -44,7 +44,8 @@ type Entries = quick_cache::sync::Cache<String, Entry, ByWeight>;
 
 const SHARDS: usize = 256;
 
-/// Hit and miss counts, striped by thread so that concurrent hits do not share a cache line.
+/// Hit, miss and invalidation counts, striped by thread so that concurrent calls do not share a
+/// cache line.
 struct Counts {
     stripes: Box<[Stripe]>,
 }
@@ -54,6 +55,7 @@ struct Counts {
 struct Stripe {
     hits: AtomicU64,
     misses: AtomicU64,
+    invalidations: AtomicU64,
 }
 
 impl Counts {
@@ -79,11 +81,17 @@ impl Counts {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn totals(&self) -> (u64, u64) {
-        self.stripes.iter().fold((0, 0), |(h, m), s| {
+    fn invalidated(&self) {
+        self.stripe().invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Hits, misses and invalidations.
+    fn totals(&self) -> (u64, u64, u64) {
+        self.stripes.iter().fold((0, 0, 0), |(h, m, i), s| {
             (
                 h + s.hits.load(Ordering::Relaxed),
                 m + s.misses.load(Ordering::Relaxed),
+                i + s.invalidations.load(Ordering::Relaxed),
             )
         })
     }
@@ -111,7 +119,6 @@ pub(crate) struct NearTier {
     pub(crate) prefix: String,
     max_ttl: Duration,
     counts: Counts,
-    invalidations: AtomicU64,
 }
 
 impl std::fmt::Debug for NearTier {
@@ -137,7 +144,6 @@ impl NearTier {
             prefix: format!("{namespace}/"),
             max_ttl: config.max_ttl,
             counts: Counts::new(),
-            invalidations: AtomicU64::new(0),
         }
     }
 
@@ -211,7 +217,7 @@ impl NearTier {
     /// Drops `key` and makes every read of it in flight unable to store its reply.
     pub(crate) fn invalidate(&self, key: &str) {
         self.bump(key, self.shard(key));
-        self.invalidations.fetch_add(1, Ordering::Relaxed);
+        self.counts.invalidated();
         crate::telemetry::near_invalidation();
     }
 
@@ -223,7 +229,7 @@ impl NearTier {
         let shard = self.shard(key);
         let stamp = self.bump(key, shard);
         // Counted as any invalidation (`forze.near.invalidations`: by the server or own writes).
-        self.invalidations.fetch_add(1, Ordering::Relaxed);
+        self.counts.invalidated();
         crate::telemetry::near_invalidation();
         let epoch = self.switch.epoch_if_on()?;
         Some(Ticket {
@@ -249,12 +255,12 @@ impl NearTier {
 
     /// This tier's part of [`super::NearStats`].
     pub(crate) fn add_stats(&self, stats: &mut super::NearStats) {
-        let (hits, misses) = self.counts.totals();
+        let (hits, misses, invalidations) = self.counts.totals();
         stats.entries += self.entries.len() as u64;
         stats.bytes += self.entries.weight();
         stats.hits += hits;
         stats.misses += misses;
-        stats.invalidations += self.invalidations.load(Ordering::Relaxed);
+        stats.invalidations += invalidations;
     }
 }
 
