@@ -162,8 +162,12 @@ impl Scenario for World {
                     amount: u64,
                 }
                 let payload = serde_json::to_vec(&Payload { amount: 5 }).unwrap();
-                let fp = hex(&sha2::Sha256::digest(&payload));
-                let claim = format!("c{}:{fp}{}", fp.len(), hex(&rand::random::<[u8; 16]>()));
+                let fp = hex::encode(sha2::Sha256::digest(&payload));
+                let claim = format!(
+                    "c{}:{fp}{}",
+                    fp.len(),
+                    hex::encode(rand::random::<[u8; 16]>())
+                );
                 let held: Option<Vec<u8>> = redis::cmd("SET")
                     .arg(&key)
                     .arg(&claim)
@@ -345,14 +349,4 @@ async fn limiter_rows(
             );
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }

@@ -171,7 +171,8 @@ impl Report {
     /// Asserts what a failover may and may not do to the calls: no read failed, none took
     /// longer than `deadline` + `slack`, and increments failed only from `from` until
     /// [`catch_up`] + `deadline` + `slack` after `to` (forze reading the new topology, then
-    /// the calls already under way on the old connections).
+    /// the calls already under way on the old connections). The runtime under test connects
+    /// within `deadline` too (`connect_timeout` = `socket_timeout`, as the failover tests set).
     pub fn assert_failover(&self, deadline: Duration, slack: Duration, from: Instant, to: Instant) {
         assert_eq!(self.read_failures, 0, "a fail-open read never fails");
         assert!(
