@@ -178,6 +178,13 @@ async fn the_near_cache_is_measured() {
     forze
         .scope(async { assert_eq!(near_value(1).await, 2) })
         .await;
+    // This process's own write drops its near value: counted as an invalidation too.
+    assert!(forze
+        .cache("near")
+        .unwrap()
+        .invalidate("n:1")
+        .await
+        .unwrap());
     // (A snapshot drains what it reads: one, at the end.)
     let all = read(&recorder);
     for (result, n) in [("near", 1), ("miss", 1), ("hit", 1)] {

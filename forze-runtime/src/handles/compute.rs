@@ -425,7 +425,7 @@ impl Cache {
             }
         });
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
-            let kept = near.and_then(|(_, fns)| (fns.keep)(&result));
+            let kept = ticket.zip(near.and_then(|(_, fns)| (fns.keep)(&result)));
             self.write_bytes(key, full, bytes, fill.ttl, fill.tags, kept)
                 .await;
             outcome("fill");
@@ -498,8 +498,9 @@ impl Cache {
     }
 
     /// Stores a computed value's `bytes` (packed, if the route compresses) at `full`; on a near
-    /// route, `kept` (the value's shared form) replaces the near value once the write is done. Any
-    /// failure is logged.
+    /// route, `kept` (the claim of the miss's read, taken before it was sent, and the value's
+    /// shared form) is kept near once the write is done, if nothing touched the key since the
+    /// claim; otherwise the near value is dropped. Any failure is logged.
     async fn write_bytes(
         &self,
         key: &str,
@@ -507,7 +508,7 @@ impl Cache {
         bytes: &[u8],
         ttl: Option<Duration>,
         tags: &[String],
-        kept: Option<crate::near::Shared>,
+        kept: Option<(crate::near::Ticket, crate::near::Shared)>,
     ) {
         let plain = bytes.len();
         let bytes = &*self.pack(bytes);
@@ -516,10 +517,6 @@ impl Cache {
             return;
         }
         let ttl = ttl.unwrap_or(self.ttl);
-        // The near value goes at once; the ticket, taken before the write is sent, keeps the
-        // value written out of the tier if any invalidation of the key comes meanwhile.
-        let near = self.near.as_deref().zip(kept);
-        let ticket = near.as_ref().and_then(|(tier, _)| tier.before_write(full));
         let written = if tags.is_empty() {
             self.port.set(full, bytes, ttl).await
         } else {
@@ -531,11 +528,11 @@ impl Cache {
                 }
             }
         };
-        match (written, near, ticket) {
-            (Ok(()), Some((tier, shared)), Some(ticket)) => {
-                tier.fill(full, ticket, shared, plain, Some(ttl));
+        match (written, self.near.as_deref().zip(kept)) {
+            (Ok(()), Some((tier, (ticket, shared)))) => {
+                tier.after_write(full, ticket, shared, plain, Some(ttl));
             }
-            (written, _, _) => {
+            (written, _) => {
                 self.forget(full);
                 if let Err(e) = written {
                     tracing::warn!(cache = %self.core.name, key, error = %e, "cache write failed; result not stored");

@@ -221,23 +221,42 @@ impl NearTier {
         crate::telemetry::near_invalidation();
     }
 
-    /// For a write of `key` about to be sent by this process: drops the value held (reads in
-    /// flight cannot store theirs, as after [`NearTier::invalidate`]) and returns the claim to
-    /// store the value written once the write is done (`None` while the tier is off), in one
-    /// look at the key's shard.
-    pub(crate) fn before_write(&self, key: &str) -> Option<Ticket> {
-        let shard = self.shard(key);
-        let stamp = self.bump(key, shard);
-        // Counted as any invalidation (`forze.near.invalidations`: by the server or own writes).
-        self.counts.invalidated();
-        crate::telemetry::near_invalidation();
-        let epoch = self.switch.epoch_if_on()?;
-        Some(Ticket {
-            shard,
-            stamp,
-            epoch,
-            taken: Instant::now(),
-        })
+    /// After this process's write of `key` (and its reply): keeps `value` (encoded size `size`)
+    /// as written, if nothing touched the key since `ticket` was taken (before the miss's read
+    /// was sent) — no invalidation, no flush, no other write of this process — and otherwise
+    /// drops whatever is held. Either way, in the same look at the key's shard, every read of
+    /// the key in flight loses its claim: such a read may have been answered before the write
+    /// reached the server (it went on another connection), and its older value must not be kept
+    /// over the one written.
+    pub(crate) fn after_write(
+        &self,
+        key: &str,
+        ticket: Ticket,
+        value: Shared,
+        size: usize,
+        backend_ttl: Option<Duration>,
+    ) {
+        let mut stamp = self.stamp(ticket.shard);
+        let untouched = *stamp == ticket.stamp && self.switch.epoch_if_on() == Some(ticket.epoch);
+        *stamp = stamp.wrapping_add(1);
+        let ttl = backend_ttl.map_or(self.max_ttl, |t| t.min(self.max_ttl));
+        if untouched && !ttl.is_zero() {
+            let weight = u32::try_from(size + key.len() + 64).unwrap_or(u32::MAX);
+            self.entries.insert(
+                key.to_owned(),
+                Entry {
+                    value,
+                    weight,
+                    expires: ticket.taken + ttl,
+                },
+            );
+        } else {
+            self.entries.remove(key);
+            drop(stamp);
+            // A drop as any other (`forze.near.invalidations`: by the server or own writes).
+            self.counts.invalidated();
+            crate::telemetry::near_invalidation();
+        }
     }
 
     /// Moves `shard`'s stamp on and drops `key`, under the shard's lock; the new stamp.
@@ -334,33 +353,49 @@ mod tests {
     }
 
     #[test]
-    fn a_write_drops_the_old_value_and_only_its_own_claim_stores() {
+    fn a_write_keeps_its_value_only_when_nothing_touched_the_key_since_its_read() {
         let (t, _) = tier();
-        let ticket = t.ticket("ns/k").unwrap();
-        t.fill("ns/k", ticket, value(1), 1, None);
-        let read_before = t.ticket("ns/k").unwrap();
-        let write = t.before_write("ns/k").unwrap();
-        assert_eq!(
-            read(&t, "ns/k"),
-            None,
-            "the old value is gone before the write is sent"
-        );
-        t.fill("ns/k", read_before, value(1), 1, None);
-        assert_eq!(
-            read(&t, "ns/k"),
-            None,
-            "a read sent before the write stores nothing"
-        );
-        t.fill("ns/k", write, value(2), 1, None);
-        assert_eq!(read(&t, "ns/k"), Some(2));
-        let write = t.before_write("ns/k").unwrap();
+        let miss = t.ticket("ns/k").unwrap();
+        t.after_write("ns/k", miss, value(1), 1, None);
+        assert_eq!(read(&t, "ns/k"), Some(1), "kept as written");
+        let miss = t.ticket("ns/k").unwrap();
         t.invalidate("ns/k");
-        t.fill("ns/k", write, value(3), 1, None);
+        t.after_write("ns/k", miss, value(2), 1, None);
         assert_eq!(
             read(&t, "ns/k"),
             None,
-            "an invalidation during the write wins"
+            "an invalidation between the read and the write's end wins"
         );
+    }
+
+    #[test]
+    fn a_read_answered_before_a_write_landed_never_replaces_the_value_written() {
+        // A miss's read (claim `w`) and then another read of the key (claim `r`) are sent;
+        // the other read is answered with the old value before the write reaches the server
+        // (separate connections), but its reply is handled after the write's end.
+        let (t, _) = tier();
+        let w = t.ticket("ns/k").unwrap();
+        let r = t.ticket("ns/k").unwrap();
+        t.after_write("ns/k", w, value(1), 1, None);
+        t.fill("ns/k", r, value(0), 1, None);
+        assert_eq!(read(&t, "ns/k"), Some(1), "the written value stays");
+        // Handled before the write's end: the write's value replaces it.
+        let w = t.ticket("ns/k").unwrap();
+        let r = t.ticket("ns/k").unwrap();
+        t.fill("ns/k", r, value(0), 1, None);
+        t.after_write("ns/k", w, value(2), 1, None);
+        assert_eq!(read(&t, "ns/k"), Some(2));
+    }
+
+    #[test]
+    fn two_writes_of_one_key_in_flight_together_keep_neither() {
+        // Which of two writes of this process the server applied last is not known here.
+        let (t, _) = tier();
+        let a = t.ticket("ns/k").unwrap();
+        let b = t.ticket("ns/k").unwrap();
+        t.after_write("ns/k", a, value(1), 1, None);
+        t.after_write("ns/k", b, value(2), 1, None);
+        assert_eq!(read(&t, "ns/k"), None);
     }
 
     #[test]
