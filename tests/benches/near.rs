@@ -10,7 +10,8 @@
 //!
 //! Same method as `benches/cache.rs`: fixed-time runs, alternating, seven rounds (median and
 //! spread of per-round ratios), the Redis commands per operation from `INFO commandstats`.
-//! forze runs with `RedisConfig`'s defaults.
+//! forze runs with `RedisConfig`'s defaults; the near route with `NearCache::new(64 << 20)`
+//! (`FORZE_BENCH_NEAR_BYTES` sets another `max_bytes`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,6 +36,15 @@ async fn get_near_user(id: u64) -> Result<User, std::io::Error> {
 }
 
 const HOT_KEYS: u64 = 1000;
+
+/// The near route's `max_bytes`: 64 MiB, or `FORZE_BENCH_NEAR_BYTES` (a miss keeps every new
+/// value, so the tier grows to it; a small one shows what its memory costs a miss).
+fn near_bytes() -> u64 {
+    std::env::var("FORZE_BENCH_NEAR_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64 << 20)
+}
 
 #[derive(Clone, Copy)]
 enum Op {
@@ -92,7 +102,7 @@ async fn runtime(url: String) -> Forze {
         .cache("users", CacheRoute::new("bench:users"))
         .cache(
             "near_users",
-            CacheRoute::new("bench:near").near(NearCache::new(64 << 20)),
+            CacheRoute::new("bench:near").near(NearCache::new(near_bytes())),
         )
         .build()
         .await

@@ -242,10 +242,20 @@ impl Cache {
         near: &crate::near::NearTier,
         key: &str,
         full: &str,
-        decode: impl FnOnce(&[u8]) -> Option<T>,
+        decode: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Option<Arc<T>>, Error> {
-        if let Some(v) = near.get(full).and_then(|v| v.downcast::<T>().ok()) {
-            return Ok(Some(v));
+        if let Some(held) = near.get(full) {
+            if let Ok(v) = held.clone().downcast::<T>() {
+                return Ok(Some(v));
+            }
+            // Kept as written by a miss (`get_or_compute`): decoded by this first hit.
+            if let Some(encoded) = held.downcast_ref::<crate::near::Encoded>() {
+                if let Some(v) = decode(&encoded.0) {
+                    let v = Arc::new(v);
+                    near.upgrade(full, &held, v.clone());
+                    return Ok(Some(v));
+                }
+            }
         }
         let ticket = near.ticket(full);
         match self.port.get_with_ttl(full).await {
@@ -272,7 +282,7 @@ impl Cache {
     pub(crate) async fn current_near<T: Send + Sync + 'static>(
         &self,
         key: &str,
-        decode: impl FnOnce(u64, &[u8]) -> Option<T>,
+        decode: impl Fn(u64, &[u8]) -> Option<T>,
     ) -> Option<Result<Option<Arc<T>>, Error>> {
         let near = self.near.as_ref()?;
         let full = match self.core.space() {

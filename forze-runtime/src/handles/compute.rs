@@ -307,8 +307,13 @@ impl Cache {
                 return Err(Look::Reentered);
             }
             if let Some((tier, fns)) = near {
-                if let Some(r) = tier.get(full).and_then(|v| (fns.load)(&*v)) {
-                    return Ok(r);
+                if let Some(held) = tier.get(full) {
+                    if let Some(r) = (fns.load)(&*held) {
+                        return Ok(r);
+                    }
+                    if let Some(r) = first_hit(tier, full, &held, codec, fns) {
+                        return Ok(r);
+                    }
                 }
             }
             Err(Look::Read(full.clone()))
@@ -425,7 +430,12 @@ impl Cache {
             }
         });
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
-            let kept = ticket.zip(near.and_then(|(_, fns)| (fns.keep)(&result)));
+            // Kept as written; decoded by its first near hit, if one comes.
+            let kept = ticket.filter(|_| near.is_some()).map(|t| {
+                let encoded: crate::near::Shared =
+                    std::sync::Arc::new(crate::near::Encoded(bytes.clone()));
+                (t, encoded)
+            });
             self.write_bytes(key, full, bytes, fill.ttl, fill.tags, kept)
                 .await;
             outcome("fill");
@@ -498,8 +508,8 @@ impl Cache {
     }
 
     /// Stores a computed value's `bytes` (packed, if the route compresses) at `full`; on a near
-    /// route, `kept` (the claim of the miss's read, taken before it was sent, and the value's
-    /// shared form) is kept near once the write is done, if nothing touched the key since the
+    /// route, `kept` (the claim of the miss's read, taken before it was sent, and the value as
+    /// encoded) is kept near once the write is done, if nothing touched the key since the
     /// claim; otherwise the near value is dropped. Any failure is logged.
     async fn write_bytes(
         &self,
@@ -540,4 +550,22 @@ impl Cache {
             }
         }
     }
+}
+
+/// A near hit on a value a miss's write kept [`crate::near::Encoded`]: decoded, and held decoded
+/// from now on (unless it was invalidated meanwhile). `None` when `held` is neither (another
+/// codec's type), or does not decode as `R`.
+fn first_hit<R>(
+    tier: &crate::near::NearTier,
+    full: &str,
+    held: &crate::near::Shared,
+    codec: &ValueCodec<R>,
+    fns: NearFns<R>,
+) -> Option<R> {
+    let bytes = &held.downcast_ref::<crate::near::Encoded>()?.0;
+    let r = (codec.decode)(bytes).ok()?;
+    if let Some(decoded) = (fns.keep)(&r) {
+        tier.upgrade(full, held, decoded);
+    }
+    Some(r)
 }

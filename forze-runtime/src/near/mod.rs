@@ -11,7 +11,7 @@ mod hub;
 mod tier;
 
 pub(crate) use hub::NearHub;
-pub(crate) use tier::{NearTier, Shared, Ticket};
+pub(crate) use tier::{Encoded, NearTier, Shared, Ticket};
 
 use std::time::Duration;
 

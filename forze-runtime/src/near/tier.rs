@@ -18,6 +18,12 @@ use super::NearCache;
 /// A decoded value, shared.
 pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 
+/// What a miss's write keeps near: the value as encoded (a copy of the bytes it wrote, before
+/// any compression). Its first near hit decodes it and holds the decoded value instead
+/// ([`NearTier::upgrade`]); a value written and never read again costs no decoded copy. (A
+/// miss's own cost is then what it is on a plain route, with a copy of the bytes.)
+pub(crate) struct Encoded(pub(crate) Vec<u8>);
+
 #[derive(Clone)]
 struct Entry {
     value: Shared,
@@ -214,6 +220,25 @@ impl NearTier {
         drop(stamp);
     }
 
+    /// Holds `decoded` for `key` instead of `held` (a value kept [`Encoded`], decoded by its
+    /// first hit), if `held` is still what the tier holds: an invalidation or a write since
+    /// removed or replaced it, under the same lock, and then nothing is stored.
+    pub(crate) fn upgrade(&self, key: &str, held: &Shared, decoded: Shared) {
+        let stamp = self.stamp(self.shard(key));
+        if let Some(entry) = self.entries.get(key) {
+            if Arc::ptr_eq(&entry.value, held) {
+                self.entries.insert(
+                    key.to_owned(),
+                    Entry {
+                        value: decoded,
+                        ..entry
+                    },
+                );
+            }
+        }
+        drop(stamp);
+    }
+
     /// Drops `key` and makes every read of it in flight unable to store its reply.
     pub(crate) fn invalidate(&self, key: &str) {
         self.bump(key, self.shard(key));
@@ -396,6 +421,28 @@ mod tests {
         t.after_write("ns/k", a, value(1), 1, None);
         t.after_write("ns/k", b, value(2), 1, None);
         assert_eq!(read(&t, "ns/k"), None);
+    }
+
+    #[test]
+    fn a_first_hit_holds_the_decoded_value_unless_the_encoded_one_is_gone() {
+        let (t, _) = tier();
+        let encoded: Shared = Arc::new(Encoded(b"1".to_vec()));
+        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded.clone(), 1, None);
+        let held = t.get("ns/k").unwrap();
+        assert!(held.downcast_ref::<Encoded>().is_some());
+        t.upgrade("ns/k", &held, value(1));
+        assert_eq!(read(&t, "ns/k"), Some(1));
+        // Decoded after an invalidation, or after another value replaced it: not stored.
+        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded.clone(), 1, None);
+        let held = t.get("ns/k").unwrap();
+        t.invalidate("ns/k");
+        t.upgrade("ns/k", &held, value(2));
+        assert_eq!(read(&t, "ns/k"), None);
+        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded, 1, None);
+        let held = t.get("ns/k").unwrap();
+        t.after_write("ns/k", t.ticket("ns/k").unwrap(), value(3), 1, None);
+        t.upgrade("ns/k", &held, value(2));
+        assert_eq!(read(&t, "ns/k"), Some(3));
     }
 
     #[test]
