@@ -4,7 +4,10 @@
 //! *before* it is sent; an invalidation bumps the stamp of its key's shard and removes the key,
 //! both under the shard's lock; the reply is stored, under the same lock, only if the stamp and
 //! the epoch are still the ticket's. So an invalidation that arrives while a read is in flight,
-//! before or after its reply, always wins: the old value is never stored after it.
+//! before or after its reply, always wins: the old value is never stored after it. A write of
+//! this process ends the same way as an invalidation for every other read in flight (its stamp
+//! moves on), since such a read may have been answered before the write landed; a miss's write
+//! keeps its own value only under the claim its read took ([`NearTier::after_write`]).
 
 use std::any::Any;
 use std::hash::BuildHasher;
