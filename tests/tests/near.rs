@@ -696,3 +696,63 @@ async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     proxy.release_tracking();
 }
+
+/// Set by [`gated`] once its read found nothing and it computes; it then waits for a permit.
+static GATED_ENTERED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+#[forze_runtime::cached(cache = "users", key = "gated:{id}")]
+async fn gated(id: u64) -> String {
+    GATED_ENTERED.notify_one();
+    GATE.acquire().await.unwrap().forget();
+    format!("filled {id}")
+}
+
+/// A read of this process answered with an older value before its fill's write reached the
+/// server (the read on a data connection, the write on the tracking connection), and handled
+/// only after the fill kept its value, stores nothing: the value written stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_answered_before_a_fill_landed_never_replaces_the_value_filled() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let b = tracked(test_config(proxy.url())).await;
+    let ub = b.cache("users").unwrap();
+    // The fill's read finds nothing; it computes until the test lets it go on.
+    let entered = GATED_ENTERED.notified();
+    let fill = tokio::spawn({
+        let b = b.clone();
+        async move { b.scope(gated(1)).await }
+    });
+    entered.await;
+    // Meanwhile another client writes an older value, and B is told of it.
+    let before = b.near_stats().invalidations;
+    let mut raw = server.client().await;
+    let _: () = raw
+        .set("t:near/cache/kv/gated:1", "\"older\"")
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(2), "B told of the other write", || {
+        let n = b.near_stats().invalidations;
+        async move { (n > before).then_some(()) }
+    })
+    .await;
+    // B reads the key: the server answers with the older value, held on its way to B.
+    proxy.hold_replies();
+    let read = tokio::spawn({
+        let ub = ub.clone();
+        async move { ub.get_shared::<String>("gated:1").await }
+    });
+    eventually(Duration::from_secs(2), "the read's reply held", || {
+        let held = proxy.held();
+        async move { (held >= 1).then_some(()) }
+    })
+    .await;
+    // The fill writes (on the tracking connection, whose replies pass) and keeps its value.
+    GATE.add_permits(1);
+    assert_eq!(fill.await.unwrap(), "filled 1");
+    proxy.release_replies();
+    assert_eq!(*read.await.unwrap().unwrap().unwrap(), "older");
+    let on_server: String = raw.get("t:near/cache/kv/gated:1").await.unwrap();
+    assert_eq!(on_server, "\"filled 1\"");
+    assert_eq!(*held_near(&b, "gated:1").await, "filled 1");
+}
