@@ -7,7 +7,8 @@ use forze_runtime::{CacheRoute, Forze, NearCache};
 use forze_tests::{eventually, redis_config, test_config, Proxy, RedisServer};
 use redis::AsyncCommands;
 
-/// A runtime on `backend` with the near route "users".
+/// A runtime on `backend` with the near routes "users", "docs" and "kept" (which keeps every
+/// computed value at once).
 async fn built(backend: forze_runtime::BackendConfig) -> Forze {
     Forze::builder()
         .backend(backend)
@@ -18,6 +19,10 @@ async fn built(backend: forze_runtime::BackendConfig) -> Forze {
         .cache(
             "docs",
             CacheRoute::new("t:neardocs").near(NearCache::new(1 << 20)),
+        )
+        .cache(
+            "kept",
+            CacheRoute::new("t:kept").near(NearCache::new(1 << 20).keep_every_fill()),
         )
         .allow_unwired_annotations()
         .build()
@@ -46,9 +51,14 @@ async fn turned_on(forze: &Forze) {
     .await;
 }
 
-/// Reads `key` in `forze` until it is held near (two reads give the same `Arc`).
+/// Reads `key` of "users" in `forze` until it is held near (two reads give the same `Arc`).
 async fn held_near(forze: &Forze, key: &str) -> Arc<String> {
-    let users = forze.cache("users").unwrap();
+    held_near_in(forze, "users", key).await
+}
+
+/// Reads `key` of `cache` in `forze` until it is held near.
+async fn held_near_in(forze: &Forze, cache: &str, key: &str) -> Arc<String> {
+    let users = forze.cache(cache).unwrap();
     eventually(Duration::from_secs(5), "held near", || {
         let users = users.clone();
         async move {
@@ -229,11 +239,19 @@ async fn cached_functions_are_served_near_on_both_backends() {
         (built(forze_runtime::BackendConfig::default()).await, false),
     ] {
         let calls = std::sync::atomic::AtomicUsize::new(0);
+        // The first computation of a key is not kept near; the next call reads the value back
+        // and keeps it. On "kept" the computed value itself is kept.
+        let before = forze.near_stats();
         forze
-            .scope(async { assert_eq!(user(1, &calls).await, "user 1") })
+            .scope(async {
+                assert_eq!(user(1, &calls).await, "user 1");
+                assert_eq!(user(1, &calls).await, "user 1");
+                assert_eq!(kept_user(1, &calls).await, "kept 1");
+            })
             .await;
-        // The fill keeps the value it wrote near: no invalidation of its own write comes back
-        // to drop it (it is written on the tracking connection, NOLOOP).
+        assert_eq!(forze.near_stats().hits, before.hits, "no near hit yet");
+        // No invalidation of its own writes comes back to drop what it keeps (they are
+        // written on the tracking connection, NOLOOP).
         if on_redis {
             invalidations_settled(&server, &forze).await;
         }
@@ -242,13 +260,20 @@ async fn cached_functions_are_served_near_on_both_backends() {
             .scope(async {
                 for _ in 0..5 {
                     assert_eq!(user(1, &calls).await, "user 1");
+                    assert_eq!(kept_user(1, &calls).await, "kept 1");
                 }
             })
             .await;
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
         let after = forze.near_stats();
-        assert_eq!(after.hits - before.hits, 5, "near hits: {after:?}");
+        assert_eq!(after.hits - before.hits, 10, "near hits: {after:?}");
     }
+}
+
+#[forze_runtime::cached(cache = "kept", key = "user:{id}")]
+async fn kept_user(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
+    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("kept {id}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -525,8 +550,9 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
 }
 
 /// What a near route sends (`MONITOR`, the tracker's `ROLE` heartbeat left out): a miss is the
-/// plain route's `GET` + `SET` (and keeps what it wrote near), a read of a value written
-/// elsewhere `GET` + `PTTL`, a near hit nothing.
+/// plain route's `GET` + `SET` (its value kept near from the key's second computation, or at
+/// once with `keep_every_fill`), a read of a value not held `GET` + `PTTL` (kept), a near hit
+/// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let server = RedisServer::start();
@@ -544,9 +570,12 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         before.misses + 1,
         "one miss counted once"
     );
-    // The fill keeps the value it wrote near; the server sends no invalidation of its own
-    // write (written on the tracking connection, NOLOOP): what it sent has all arrived once
-    // another client's write under the prefix is seen, and only that one came.
+    assert_eq!(forze.near_stats().entries, before.entries, "not kept");
+    forze.scope(async { user(7, &calls).await }).await;
+    assert_eq!(sent(mon.commands().await), ["GET", "PTTL"], "read back");
+    // Kept now; the server sends no invalidation of this process's own write (written on the
+    // tracking connection, NOLOOP): what it sent has all arrived once another client's write
+    // under the prefix is seen, and only that one came.
     let settled = forze.near_stats().invalidations;
     invalidations_settled(&server, &forze).await;
     let _ = mon.commands().await;
@@ -565,8 +594,8 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let after = forze.near_stats();
     assert_eq!(
         (after.hits - before.hits, after.misses - before.misses),
-        (5, 1),
-        "five near hits; the miss counted once"
+        (5, 2),
+        "five near hits; the miss and the read back counted once each"
     );
     assert_eq!(
         after.invalidations,
@@ -574,16 +603,31 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         "only the other client's write was invalidated"
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Another client deletes the entry: the key's second computation keeps its value.
+    let mut raw = server.client().await;
+    let _: () = raw.del("t:near/cache/kv/user:7").await.unwrap();
+    eventually(Duration::from_secs(2), "the delete's invalidation", || {
+        let n = forze.near_stats().invalidations;
+        async move { (n > settled + 1).then_some(()) }
+    })
+    .await;
+    let _ = mon.commands().await;
+    for expected in [vec!["GET", "SET"], vec![]] {
+        let v = forze.scope(async { user(7, &calls).await }).await;
+        assert_eq!(v, "user 7");
+        assert_eq!(sent(mon.commands().await), expected);
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     // Another client's write of the entry drops it; the next call reads it back (`GET` +
     // `PTTL`) and keeps it near.
-    let mut raw = server.client().await;
+    let settled = forze.near_stats().invalidations;
     let _: () = raw
         .set("t:near/cache/kv/user:7", "\"user 7, elsewhere\"")
         .await
         .unwrap();
     eventually(Duration::from_secs(2), "the write's invalidation", || {
         let n = forze.near_stats().invalidations;
-        async move { (n > settled + 1).then_some(()) }
+        async move { (n > settled).then_some(()) }
     })
     .await;
     let _ = mon.commands().await;
@@ -592,7 +636,12 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         assert_eq!(v, "user 7, elsewhere");
         assert_eq!(sent(mon.commands().await), expected);
     }
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // With `keep_every_fill`, the first computation's value is kept: then near hits.
+    for expected in [vec!["GET", "SET"], vec![]] {
+        forze.scope(async { kept_user(7, &calls).await }).await;
+        assert_eq!(sent(mon.commands().await), expected);
+    }
 }
 
 static RACER_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -603,7 +652,7 @@ async fn racer(id: u64) -> String {
     format!("a{id}-{n}")
 }
 
-/// Fills (written on the tracking connection, kept near at once) racing another client's writes
+/// Fills (written on the tracking connection; a key computed again keeps its value near) racing another client's writes
 /// and deletes of the same keys: once both stop and the invalidations have arrived, every value
 /// this process serves is the server's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -660,7 +709,7 @@ async fn fills_racing_writes_elsewhere_end_as_the_server_has_them() {
     }
 }
 
-#[forze_runtime::cached(cache = "users", key = "short:{id}", ttl = "300ms")]
+#[forze_runtime::cached(cache = "kept", key = "short:{id}", ttl = "300ms")]
 async fn short_lived(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
     calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     format!("short {id}")
@@ -685,14 +734,14 @@ async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
     eventually(Duration::from_secs(2), "expired on the server", || {
         let mut raw = raw.clone();
         async move {
-            let n: u64 = raw.exists("t:near/cache/kv/short:1").await.unwrap();
+            let n: u64 = raw.exists("t:kept/cache/kv/short:1").await.unwrap();
             (n == 0).then_some(())
         }
     })
     .await;
     assert!(started.elapsed() >= Duration::from_millis(250));
-    let users = forze.cache("users").unwrap();
-    assert_eq!(users.get_shared::<String>("short:1").await.unwrap(), None);
+    let kept = forze.cache("kept").unwrap();
+    assert_eq!(kept.get_shared::<String>("short:1").await.unwrap(), None);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     proxy.release_tracking();
 }
@@ -701,7 +750,7 @@ async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
 static GATED_ENTERED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
 
-#[forze_runtime::cached(cache = "users", key = "gated:{id}")]
+#[forze_runtime::cached(cache = "kept", key = "gated:{id}")]
 async fn gated(id: u64) -> String {
     GATED_ENTERED.notify_one();
     GATE.acquire().await.unwrap().forget();
@@ -716,7 +765,7 @@ async fn a_read_answered_before_a_fill_landed_never_replaces_the_value_filled() 
     let server = RedisServer::start();
     let proxy = Proxy::start(server.port()).await;
     let b = tracked(test_config(proxy.url())).await;
-    let ub = b.cache("users").unwrap();
+    let ub = b.cache("kept").unwrap();
     // The fill's read finds nothing; it computes until the test lets it go on.
     let entered = GATED_ENTERED.notified();
     let fill = tokio::spawn({
@@ -728,7 +777,7 @@ async fn a_read_answered_before_a_fill_landed_never_replaces_the_value_filled() 
     let before = b.near_stats().invalidations;
     let mut raw = server.client().await;
     let _: () = raw
-        .set("t:near/cache/kv/gated:1", "\"older\"")
+        .set("t:kept/cache/kv/gated:1", "\"older\"")
         .await
         .unwrap();
     eventually(Duration::from_secs(2), "B told of the other write", || {
@@ -752,7 +801,7 @@ async fn a_read_answered_before_a_fill_landed_never_replaces_the_value_filled() 
     assert_eq!(fill.await.unwrap(), "filled 1");
     proxy.release_replies();
     assert_eq!(*read.await.unwrap().unwrap().unwrap(), "older");
-    let on_server: String = raw.get("t:near/cache/kv/gated:1").await.unwrap();
+    let on_server: String = raw.get("t:kept/cache/kv/gated:1").await.unwrap();
     assert_eq!(on_server, "\"filled 1\"");
-    assert_eq!(*held_near(&b, "gated:1").await, "filled 1");
+    assert_eq!(*held_near_in(&b, "kept", "gated:1").await, "filled 1");
 }

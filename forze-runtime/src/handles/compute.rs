@@ -430,8 +430,10 @@ impl Cache {
             }
         });
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
-            // Kept as written; decoded by its first near hit, if one comes.
-            let kept = ticket.filter(|_| near.is_some()).map(|t| {
+            // Kept as written (decoded by its first near hit, if one comes), when the tier keeps
+            // this key's computed values.
+            let keeps = near.is_some_and(|(tier, _)| tier.keeps_fill(full));
+            let kept = ticket.filter(|_| keeps).map(|t| {
                 let encoded: crate::near::Shared =
                     std::sync::Arc::new(crate::near::Encoded(bytes.clone()));
                 (t, encoded)
@@ -538,10 +540,8 @@ impl Cache {
                 }
             }
         };
-        match (written, self.near.as_deref().zip(kept)) {
-            (Ok(()), Some((tier, (ticket, shared)))) => {
-                tier.after_write(full, ticket, shared, plain, Some(ttl));
-            }
+        match (written, self.near.as_deref()) {
+            (Ok(()), Some(tier)) => tier.after_write(full, kept, plain, Some(ttl)),
             (written, _) => {
                 self.forget(full);
                 if let Err(e) = written {

@@ -24,11 +24,20 @@ use std::time::Duration;
 /// while the backend's invalidations reach this process; see the README's near-cache section for
 /// what that guarantees.
 ///
+/// A value read from the backend is kept at once. A value a miss computed and wrote is kept
+/// only when the same key was computed by this process before (recently; a set of key hashes
+/// that forgets as it fills): a key computed once and never read again — the common case of a
+/// cache's new keys — costs the tier nothing, and a key read again is kept by that read (one
+/// round trip, then near hits). [`NearCache::keep_every_fill`] keeps every computed value at
+/// once instead.
+///
 /// ```
 /// use std::time::Duration;
 /// use forze_runtime::{CacheRoute, NearCache};
 /// let route = CacheRoute::new("app:users").near(NearCache::new(32 << 20).max_ttl(Duration::from_secs(30)));
-/// assert_eq!(route.near.unwrap().max_bytes, 32 << 20);
+/// let near = route.near.unwrap();
+/// assert_eq!(near.max_bytes, 32 << 20);
+/// assert!(!near.keep_every_fill);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NearCache {
@@ -36,6 +45,9 @@ pub struct NearCache {
     pub max_bytes: u64,
     /// Upper bound of a value's life in the tier (default 60 s).
     pub max_ttl: Duration,
+    /// Whether a value a miss computed is kept at once, even on the first computation of its
+    /// key (default: no, see above).
+    pub keep_every_fill: bool,
 }
 
 impl NearCache {
@@ -44,12 +56,27 @@ impl NearCache {
         Self {
             max_bytes,
             max_ttl: Duration::from_secs(60),
+            keep_every_fill: false,
         }
     }
 
     /// Sets the longest a value stays in the tier.
     pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
         self.max_ttl = max_ttl;
+        self
+    }
+
+    /// Keeps every value a miss computed at once, the first computation of a key included:
+    /// the next read of the key is a near hit rather than one round trip, and every miss pays
+    /// for keeping its value (BENCHMARKS.md: ~12% more instructions, and a tier that grows to
+    /// `max_bytes` with keys that may never be read again).
+    ///
+    /// ```
+    /// use forze_runtime::NearCache;
+    /// assert!(NearCache::new(1 << 20).keep_every_fill().keep_every_fill);
+    /// ```
+    pub fn keep_every_fill(mut self) -> Self {
+        self.keep_every_fill = true;
         self
     }
 }

@@ -128,6 +128,44 @@ pub(crate) struct NearTier {
     pub(crate) prefix: String,
     max_ttl: Duration,
     counts: Counts,
+    /// The keys computed before (`None`: every computed value is kept).
+    computed: Option<Doorkeeper>,
+}
+
+/// A set of key hashes, one bit each, that forgets everything once a quarter of its bits were
+/// set: whether a key was (probably) computed by this process recently. A wrong "yes" keeps a
+/// computed value near as [`NearCache::keep_every_fill`] would; nothing depends on it being
+/// right.
+struct Doorkeeper {
+    bits: Box<[AtomicU64]>,
+    set: AtomicU64,
+}
+
+impl Doorkeeper {
+    fn new(entries: usize) -> Self {
+        let words = (entries * 4 / 64).clamp(64, 1 << 17).next_power_of_two();
+        Self {
+            bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            set: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes `hash`; whether it was noted before.
+    fn note(&self, hash: u64) -> bool {
+        let word = &self.bits[(hash as usize >> 6) & (self.bits.len() - 1)];
+        let bit = 1u64 << (hash & 63);
+        if word.load(Ordering::Relaxed) & bit != 0 {
+            return true;
+        }
+        word.fetch_or(bit, Ordering::Relaxed);
+        if self.set.fetch_add(1, Ordering::Relaxed) + 1 >= self.bits.len() as u64 * 16 {
+            self.set.store(0, Ordering::Relaxed);
+            for w in self.bits.iter() {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
 }
 
 impl std::fmt::Debug for NearTier {
@@ -153,6 +191,7 @@ impl NearTier {
             prefix: format!("{namespace}/"),
             max_ttl: config.max_ttl,
             counts: Counts::new(),
+            computed: (!config.keep_every_fill).then(|| Doorkeeper::new(estimated)),
         }
     }
 
@@ -249,41 +288,61 @@ impl NearTier {
         crate::telemetry::near_invalidation();
     }
 
-    /// After this process's write of `key` (and its reply): keeps `value` (encoded size `size`)
-    /// as written, if nothing touched the key since `ticket` was taken (before the miss's read
-    /// was sent) — no invalidation, no flush, no other write of this process — and otherwise
-    /// drops whatever is held. Either way, in the same look at the key's shard, every read of
-    /// the key in flight loses its claim: such a read may have been answered before the write
-    /// reached the server (it went on another connection), and its older value must not be kept
-    /// over the one written.
+    /// Whether the value a miss computed for `key` is to be kept: always with
+    /// [`NearCache::keep_every_fill`], else when the key was computed here before (and this
+    /// computation is noted).
+    pub(crate) fn keeps_fill(&self, key: &str) -> bool {
+        match &self.computed {
+            None => true,
+            Some(doorkeeper) => doorkeeper.note(self.hasher.hash_one(key)),
+        }
+    }
+
+    /// After this process's write of `key` (and its reply): keeps the value of `kept` (encoded
+    /// size `size`) as written, if nothing touched the key since its ticket was taken (before
+    /// the miss's read was sent) — no invalidation, no flush, no other write of this process —
+    /// and otherwise (or with nothing to keep) drops whatever is held. Either way, in the same
+    /// look at the key's shard, every read of the key in flight loses its claim: such a read
+    /// may have been answered before the write reached the server (it went on another
+    /// connection), and its older value must not be kept over the one written.
     pub(crate) fn after_write(
         &self,
         key: &str,
-        ticket: Ticket,
-        value: Shared,
+        kept: Option<(Ticket, Shared)>,
         size: usize,
         backend_ttl: Option<Duration>,
     ) {
-        let mut stamp = self.stamp(ticket.shard);
-        let untouched = *stamp == ticket.stamp && self.switch.epoch_if_on() == Some(ticket.epoch);
+        let shard = kept
+            .as_ref()
+            .map_or_else(|| self.shard(key), |(t, _)| t.shard);
+        let mut stamp = self.stamp(shard);
+        let untouched = kept.as_ref().is_some_and(|(ticket, _)| {
+            *stamp == ticket.stamp && self.switch.epoch_if_on() == Some(ticket.epoch)
+        });
         *stamp = stamp.wrapping_add(1);
         let ttl = backend_ttl.map_or(self.max_ttl, |t| t.min(self.max_ttl));
-        if untouched && !ttl.is_zero() {
-            let weight = u32::try_from(size + key.len() + 64).unwrap_or(u32::MAX);
-            self.entries.insert(
-                key.to_owned(),
-                Entry {
-                    value,
-                    weight,
-                    expires: ticket.taken + ttl,
-                },
-            );
-        } else {
-            self.entries.remove(key);
-            drop(stamp);
-            // A drop as any other (`forze.near.invalidations`: by the server or own writes).
-            self.counts.invalidated();
-            crate::telemetry::near_invalidation();
+        match kept {
+            Some((ticket, value)) if untouched && !ttl.is_zero() => {
+                let weight = u32::try_from(size + key.len() + 64).unwrap_or(u32::MAX);
+                self.entries.insert(
+                    key.to_owned(),
+                    Entry {
+                        value,
+                        weight,
+                        expires: ticket.taken + ttl,
+                    },
+                );
+            }
+            _ => {
+                let dropped = self.entries.remove(key).is_some();
+                drop(stamp);
+                if dropped {
+                    // A drop as any other (`forze.near.invalidations`: by the server or own
+                    // writes).
+                    self.counts.invalidated();
+                    crate::telemetry::near_invalidation();
+                }
+            }
         }
     }
 
@@ -384,11 +443,11 @@ mod tests {
     fn a_write_keeps_its_value_only_when_nothing_touched_the_key_since_its_read() {
         let (t, _) = tier();
         let miss = t.ticket("ns/k").unwrap();
-        t.after_write("ns/k", miss, value(1), 1, None);
+        t.after_write("ns/k", Some((miss, value(1))), 1, None);
         assert_eq!(read(&t, "ns/k"), Some(1), "kept as written");
         let miss = t.ticket("ns/k").unwrap();
         t.invalidate("ns/k");
-        t.after_write("ns/k", miss, value(2), 1, None);
+        t.after_write("ns/k", Some((miss, value(2))), 1, None);
         assert_eq!(
             read(&t, "ns/k"),
             None,
@@ -404,14 +463,14 @@ mod tests {
         let (t, _) = tier();
         let w = t.ticket("ns/k").unwrap();
         let r = t.ticket("ns/k").unwrap();
-        t.after_write("ns/k", w, value(1), 1, None);
+        t.after_write("ns/k", Some((w, value(1))), 1, None);
         t.fill("ns/k", r, value(0), 1, None);
         assert_eq!(read(&t, "ns/k"), Some(1), "the written value stays");
         // Handled before the write's end: the write's value replaces it.
         let w = t.ticket("ns/k").unwrap();
         let r = t.ticket("ns/k").unwrap();
         t.fill("ns/k", r, value(0), 1, None);
-        t.after_write("ns/k", w, value(2), 1, None);
+        t.after_write("ns/k", Some((w, value(2))), 1, None);
         assert_eq!(read(&t, "ns/k"), Some(2));
     }
 
@@ -421,8 +480,8 @@ mod tests {
         let (t, _) = tier();
         let a = t.ticket("ns/k").unwrap();
         let b = t.ticket("ns/k").unwrap();
-        t.after_write("ns/k", a, value(1), 1, None);
-        t.after_write("ns/k", b, value(2), 1, None);
+        t.after_write("ns/k", Some((a, value(1))), 1, None);
+        t.after_write("ns/k", Some((b, value(2))), 1, None);
         assert_eq!(read(&t, "ns/k"), None);
     }
 
@@ -430,22 +489,66 @@ mod tests {
     fn a_first_hit_holds_the_decoded_value_unless_the_encoded_one_is_gone() {
         let (t, _) = tier();
         let encoded: Shared = Arc::new(Encoded(b"1".to_vec()));
-        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded.clone(), 1, None);
+        t.after_write(
+            "ns/k",
+            Some((t.ticket("ns/k").unwrap(), encoded.clone())),
+            1,
+            None,
+        );
         let held = t.get("ns/k").unwrap();
         assert!(held.downcast_ref::<Encoded>().is_some());
         t.upgrade("ns/k", &held, value(1));
         assert_eq!(read(&t, "ns/k"), Some(1));
         // Decoded after an invalidation, or after another value replaced it: not stored.
-        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded.clone(), 1, None);
+        t.after_write(
+            "ns/k",
+            Some((t.ticket("ns/k").unwrap(), encoded.clone())),
+            1,
+            None,
+        );
         let held = t.get("ns/k").unwrap();
         t.invalidate("ns/k");
         t.upgrade("ns/k", &held, value(2));
         assert_eq!(read(&t, "ns/k"), None);
-        t.after_write("ns/k", t.ticket("ns/k").unwrap(), encoded, 1, None);
+        t.after_write("ns/k", Some((t.ticket("ns/k").unwrap(), encoded)), 1, None);
         let held = t.get("ns/k").unwrap();
-        t.after_write("ns/k", t.ticket("ns/k").unwrap(), value(3), 1, None);
+        t.after_write("ns/k", Some((t.ticket("ns/k").unwrap(), value(3))), 1, None);
         t.upgrade("ns/k", &held, value(2));
         assert_eq!(read(&t, "ns/k"), Some(3));
+    }
+
+    #[test]
+    fn a_computed_value_is_kept_from_its_keys_second_computation_unless_every_fill_is() {
+        let (t, _) = tier();
+        assert!(!t.keeps_fill("ns/a"), "first computation of a");
+        assert!(t.keeps_fill("ns/a"), "second");
+        assert!(!t.keeps_fill("ns/b"));
+        let every = NearTier::new(
+            "ns",
+            NearCache::new(1 << 20).keep_every_fill(),
+            Arc::new(Switch::default()),
+        );
+        assert!(every.keeps_fill("ns/a"));
+    }
+
+    #[test]
+    fn the_doorkeeper_forgets_once_a_quarter_of_its_bits_are_set() {
+        let keeper = Doorkeeper::new(0); // 64 words, 4 096 bits: forgets after 1 024 notes
+        assert!(!keeper.note(7));
+        assert!(keeper.note(7));
+        let mut noted = 1;
+        let mut forgot = false;
+        for h in 1_000u64.. {
+            if !keeper.note(h.wrapping_mul(0x9E37_79B9_7F4A_7C15)) {
+                noted += 1;
+            }
+            if !keeper.note(7) {
+                forgot = true;
+                break;
+            }
+            assert!(noted <= 1_024 + 1, "never forgot");
+        }
+        assert!(forgot);
     }
 
     #[test]
