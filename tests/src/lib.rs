@@ -277,7 +277,7 @@ macro_rules! on_both_backends {
 }
 
 /// A runtime on `config` with the near cache route `"near"` under `namespace`, keeping every
-/// computed value (`keep_every_fill`: the fill tests check where a kept fill is written), once
+/// computed value (`keep_on_first_use`: the fill tests check where a kept fill is written), once
 /// its tracking is on (the near tests of the cluster and Sentinel suites).
 pub async fn near_runtime(config: RedisConfig, namespace: &str) -> Forze {
     let forze = Forze::builder()
@@ -285,7 +285,7 @@ pub async fn near_runtime(config: RedisConfig, namespace: &str) -> Forze {
         .cache(
             "near",
             CacheRoute::new(namespace)
-                .near(forze_runtime::NearCache::new(1 << 20).keep_every_fill()),
+                .near(forze_runtime::NearCache::new(1 << 20).keep_on_first_use()),
         )
         .build()
         .await

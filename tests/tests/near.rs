@@ -22,7 +22,7 @@ async fn built(backend: forze_runtime::BackendConfig) -> Forze {
         )
         .cache(
             "kept",
-            CacheRoute::new("t:kept").near(NearCache::new(1 << 20).keep_every_fill()),
+            CacheRoute::new("t:kept").near(NearCache::new(1 << 20).keep_on_first_use()),
         )
         .allow_unwired_annotations()
         .build()
@@ -218,12 +218,16 @@ async fn user(id: u64, calls: &std::sync::atomic::AtomicUsize) -> String {
     format!("user {id}")
 }
 
-/// Returns once every invalidation the server sent `forze` before now has arrived: another
-/// client writes a key under the near prefix, and its invalidation comes after them.
+/// Returns once every invalidation the server sent `forze` before now has arrived: `forze`
+/// holds a barrier key near (so the server tracks it for `forze`), another client writes it,
+/// and its invalidation comes after them.
 async fn invalidations_settled(server: &RedisServer, forze: &Forze) {
+    let users = forze.cache("users").unwrap();
+    users.set("barrier", &"x".to_owned()).await.unwrap();
+    held_near(forze, "barrier").await;
     let before = forze.near_stats().invalidations;
     let mut raw = server.client().await;
-    let _: () = raw.set("t:near/cache/kv/barrier", "x").await.unwrap();
+    let _: () = raw.set("t:near/cache/kv/barrier", "\"y\"").await.unwrap();
     eventually(Duration::from_secs(2), "the barrier's invalidation", || {
         let n = forze.near_stats().invalidations;
         async move { (n > before).then_some(()) }
@@ -285,33 +289,40 @@ async fn an_invalidation_that_arrives_while_a_read_is_in_flight_keeps_its_reply_
     let b = tracked(test_config(proxy.url())).await;
     let (ua, ub) = (a.cache("users").unwrap(), b.cache("users").unwrap());
     ua.set("k", &"v1".to_owned()).await.unwrap();
-    eventually(Duration::from_secs(1), "B told of the first write", || {
-        let n = b.near_stats().invalidations;
-        async move { (n >= 1).then_some(()) }
-    })
-    .await;
+    // B has used the key: its next read is tracked, to keep the value.
+    assert_eq!(*ub.get_shared::<String>("k").await.unwrap().unwrap(), "v1");
 
-    // B reads; the server answers v1, and the answer is held on its way to B.
-    proxy.hold_replies();
+    // B reads; the server answers v1 on the tracking connection, and the answer is held on
+    // its way to B.
+    proxy.hold_tracking();
     let read = tokio::spawn({
         let ub = ub.clone();
         async move { ub.get_shared::<String>("k").await }
     });
-    eventually(Duration::from_secs(1), "B's reply held", || {
-        let held = proxy.held();
-        async move { (held >= 1).then_some(()) }
-    })
-    .await;
-    // A writes v2; B's tracking connection hears of it before B's read gets its reply.
+    // A writes v2: the server's invalidation for B comes behind the held answer.
     let before = b.near_stats().invalidations;
+    let raw = server.client().await;
+    eventually(
+        Duration::from_secs(1),
+        "B's read answered by the server",
+        || {
+            let mut raw = raw.clone();
+            async move {
+                // The tracked read's `PTTL`, the last of its pipeline (no other is sent here).
+                (forze_tests::bench::command_calls(&mut raw, &["pttl"]).await >= 1).then_some(())
+            }
+        },
+    )
+    .await;
     ua.set("k", &"v2".to_owned()).await.unwrap();
+    proxy.release_tracking();
+    // Once the invalidation has arrived, v1 is never served: the read's answer is v1, but it
+    // is not kept (or dropped by the invalidation if it was kept first).
     eventually(Duration::from_secs(1), "B told of v2", || {
         let n = b.near_stats().invalidations;
         async move { (n > before).then_some(()) }
     })
     .await;
-    proxy.release_replies();
-    // The read was answered before the write: v1 is its answer, but it is not kept.
     assert_eq!(*read.await.unwrap().unwrap().unwrap(), "v1");
     assert_eq!(*ub.get_shared::<String>("k").await.unwrap().unwrap(), "v2");
     assert_eq!(*held_near(&b, "k").await, "v2");
@@ -335,7 +346,9 @@ async fn an_open_breaker_turns_the_near_cache_off_until_tracking_is_back() {
         let users = users.clone();
         let b = b.clone();
         async move {
-            let _ = users.get_shared::<String>("other").await;
+            // Keys not used before: read on the data path (held), not on the tracking one.
+            let other = format!("other-{}", b.near_stats().misses);
+            let _ = users.get_shared::<String>(&other).await;
             let stats = b.near_stats();
             (!stats.on && stats.entries == 0 && stats.flushes > flushes).then_some(())
         }
@@ -530,6 +543,25 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
     let flushes = a.near_stats().flushes;
     proxy.hold_tracking();
     assert_eq!(users.invalidate_tag("team").await.unwrap(), 3);
+    // Before any invalidation from the server could arrive (held), and without a read (a
+    // tracked read would wait for the held connection too): only "other" is held.
+    assert_eq!(
+        a.near_stats().entries,
+        1,
+        "the tagged values dropped by the call"
+    );
+    let hits = a.near_stats().hits;
+    assert_eq!(
+        *users.get_shared::<String>("other").await.unwrap().unwrap(),
+        "o"
+    );
+    assert_eq!(a.near_stats().hits, hits + 1, "\"other\" still near");
+    assert_eq!(
+        a.near_stats().flushes,
+        flushes,
+        "dropped by the call, not by a flush"
+    );
+    proxy.release_tracking();
     for key in ["t1", "t2", "t3"] {
         assert_eq!(
             users.get_shared::<String>(key).await.unwrap(),
@@ -537,22 +569,13 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
             "{key}"
         );
     }
-    assert_eq!(
-        *users.get_shared::<String>("other").await.unwrap().unwrap(),
-        "o"
-    );
-    assert_eq!(
-        a.near_stats().flushes,
-        flushes,
-        "dropped by the call, not by a flush"
-    );
-    proxy.release_tracking();
 }
 
-/// What a near route sends (`MONITOR`, the tracker's `ROLE` heartbeat left out): a miss is the
-/// plain route's `GET` + `SET` (its value kept near from the key's second computation, or at
-/// once with `keep_every_fill`), a read of a value not held `GET` + `PTTL` (kept), a near hit
-/// nothing.
+/// What a near route sends (`MONITOR`, the tracker's `ROLE` heartbeat left out): a key's first
+/// use is the plain route's `GET` + `SET`; from its second use (or the first, with
+/// `keep_on_first_use`) a read is tracked (`CLIENT CACHING yes`, `GET`, `PTTL`, one pipeline
+/// on the tracking connection) and a value computed is kept as written (`SET`, `CLIENT
+/// CACHING yes`, `PTTL`); a near hit sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let server = RedisServer::start();
@@ -571,13 +594,22 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
         "one miss counted once"
     );
     assert_eq!(forze.near_stats().entries, before.entries, "not kept");
+    // The key's second use: read tracked (on the tracking connection), and kept.
     forze.scope(async { user(7, &calls).await }).await;
-    assert_eq!(sent(mon.commands().await), ["GET", "PTTL"], "read back");
-    // Kept now; the server sends no invalidation of this process's own write (written on the
-    // tracking connection, NOLOOP): what it sent has all arrived once another client's write
-    // under the prefix is seen, and only that one came.
-    let settled = forze.near_stats().invalidations;
+    assert_eq!(
+        sent(mon.commands().await),
+        ["CLIENT", "GET", "PTTL"],
+        "read back tracked"
+    );
+    assert_eq!(
+        forze.near_stats().misses - before.misses,
+        2,
+        "the miss and the read back counted once each"
+    );
+    // Kept now: once every invalidation the server sent has arrived, five calls are five near
+    // hits, and nothing is invalidated meanwhile.
     invalidations_settled(&server, &forze).await;
+    let settled = forze.near_stats();
     let _ = mon.commands().await;
     forze
         .scope(async {
@@ -593,26 +625,29 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     );
     let after = forze.near_stats();
     assert_eq!(
-        (after.hits - before.hits, after.misses - before.misses),
-        (5, 2),
-        "five near hits; the miss and the read back counted once each"
-    );
-    assert_eq!(
-        after.invalidations,
-        settled + 1,
-        "only the other client's write was invalidated"
+        (
+            after.hits - settled.hits,
+            after.misses - settled.misses,
+            after.invalidations - settled.invalidations
+        ),
+        (5, 0, 0),
+        "five near hits"
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-    // Another client deletes the entry: the key's second computation keeps its value.
+    // Another client deletes the entry: the next call reads it tracked, computes, and keeps
+    // what it wrote (on the tracking connection, then a tracked `PTTL`).
     let mut raw = server.client().await;
     let _: () = raw.del("t:near/cache/kv/user:7").await.unwrap();
     eventually(Duration::from_secs(2), "the delete's invalidation", || {
         let n = forze.near_stats().invalidations;
-        async move { (n > settled + 1).then_some(()) }
+        async move { (n > after.invalidations).then_some(()) }
     })
     .await;
     let _ = mon.commands().await;
-    for expected in [vec!["GET", "SET"], vec![]] {
+    for expected in [
+        vec!["CLIENT", "GET", "PTTL", "SET", "CLIENT", "PTTL"],
+        vec![],
+    ] {
         let v = forze.scope(async { user(7, &calls).await }).await;
         assert_eq!(v, "user 7");
         assert_eq!(sent(mon.commands().await), expected);
@@ -631,14 +666,18 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     })
     .await;
     let _ = mon.commands().await;
-    for expected in [vec!["GET", "PTTL"], vec![]] {
+    for expected in [vec!["CLIENT", "GET", "PTTL"], vec![]] {
         let v = forze.scope(async { user(7, &calls).await }).await;
         assert_eq!(v, "user 7, elsewhere");
         assert_eq!(sent(mon.commands().await), expected);
     }
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
-    // With `keep_every_fill`, the first computation's value is kept: then near hits.
-    for expected in [vec!["GET", "SET"], vec![]] {
+    // With `keep_on_first_use`, the first read is tracked and the value computed is kept:
+    // then near hits.
+    for expected in [
+        vec!["CLIENT", "GET", "PTTL", "SET", "CLIENT", "PTTL"],
+        vec![],
+    ] {
         forze.scope(async { kept_user(7, &calls).await }).await;
         assert_eq!(sent(mon.commands().await), expected);
     }
@@ -744,64 +783,4 @@ async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
     assert_eq!(kept.get_shared::<String>("short:1").await.unwrap(), None);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     proxy.release_tracking();
-}
-
-/// Set by [`gated`] once its read found nothing and it computes; it then waits for a permit.
-static GATED_ENTERED: tokio::sync::Notify = tokio::sync::Notify::const_new();
-static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
-
-#[forze_runtime::cached(cache = "kept", key = "gated:{id}")]
-async fn gated(id: u64) -> String {
-    GATED_ENTERED.notify_one();
-    GATE.acquire().await.unwrap().forget();
-    format!("filled {id}")
-}
-
-/// A read of this process answered with an older value before its fill's write reached the
-/// server (the read on a data connection, the write on the tracking connection), and handled
-/// only after the fill kept its value, stores nothing: the value written stays.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_answered_before_a_fill_landed_never_replaces_the_value_filled() {
-    let server = RedisServer::start();
-    let proxy = Proxy::start(server.port()).await;
-    let b = tracked(test_config(proxy.url())).await;
-    let ub = b.cache("kept").unwrap();
-    // The fill's read finds nothing; it computes until the test lets it go on.
-    let entered = GATED_ENTERED.notified();
-    let fill = tokio::spawn({
-        let b = b.clone();
-        async move { b.scope(gated(1)).await }
-    });
-    entered.await;
-    // Meanwhile another client writes an older value, and B is told of it.
-    let before = b.near_stats().invalidations;
-    let mut raw = server.client().await;
-    let _: () = raw
-        .set("t:kept/cache/kv/gated:1", "\"older\"")
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(2), "B told of the other write", || {
-        let n = b.near_stats().invalidations;
-        async move { (n > before).then_some(()) }
-    })
-    .await;
-    // B reads the key: the server answers with the older value, held on its way to B.
-    proxy.hold_replies();
-    let read = tokio::spawn({
-        let ub = ub.clone();
-        async move { ub.get_shared::<String>("gated:1").await }
-    });
-    eventually(Duration::from_secs(2), "the read's reply held", || {
-        let held = proxy.held();
-        async move { (held >= 1).then_some(()) }
-    })
-    .await;
-    // The fill writes (on the tracking connection, whose replies pass) and keeps its value.
-    GATE.add_permits(1);
-    assert_eq!(fill.await.unwrap(), "filled 1");
-    proxy.release_replies();
-    assert_eq!(*read.await.unwrap().unwrap().unwrap(), "older");
-    let on_server: String = raw.get("t:kept/cache/kv/gated:1").await.unwrap();
-    assert_eq!(on_server, "\"filled 1\"");
-    assert_eq!(*held_near_in(&b, "kept", "gated:1").await, "filled 1");
 }

@@ -186,6 +186,10 @@ impl Cache {
         let bytes = self.stored(key, value)?;
         let written = self.port.set(&full, &bytes, ttl).await;
         self.forget(&full);
+        if let Some(near) = &self.near {
+            // A key this process writes is used: its next read keeps the value.
+            near.seen_before(&full);
+        }
         match written {
             Ok(()) => Ok(()),
             Err(e) => self.fail_open(key, "set", self.core.backend_err(key, e), ()),
@@ -257,19 +261,24 @@ impl Cache {
                 }
             }
         }
-        let ticket = near.ticket(full);
+        // A value to be kept (its key used here before) is read tracked, with its TTL; the
+        // ticket is taken before the read is sent.
+        let Some(ticket) = near.seen_before(full).then(|| near.ticket(full)).flatten() else {
+            return match self.port.get(full).await {
+                Ok(found) => Ok(found.and_then(|bytes| decode(&bytes)).map(Arc::new)),
+                Err(e) => self.fail_open(key, "get", self.core.backend_err(key, e), None),
+            };
+        };
         match self.port.get_with_ttl(full).await {
             Ok(Some((bytes, ttl))) => Ok(decode(&bytes).map(|v| {
                 let v = Arc::new(v);
-                if let Some(ticket) = ticket {
-                    near.fill(
-                        full,
-                        ticket,
-                        v.clone(),
-                        crate::codec::compress::plain_len(&bytes),
-                        ttl,
-                    );
-                }
+                near.fill(
+                    full,
+                    ticket,
+                    v.clone(),
+                    crate::codec::compress::plain_len(&bytes),
+                    ttl,
+                );
                 v
             })),
             Ok(None) => Ok(None),

@@ -347,9 +347,12 @@ impl Cache {
             }
             Look::Read(full) => full,
         };
-        // Otherwise a hit is one read and nothing else (and, when the value is to be kept near,
-        // its TTL once it is found; the ticket is taken before the read is sent).
-        let ticket = near.and_then(|(tier, _)| tier.ticket(&full));
+        // Otherwise a hit is one read and nothing else. A value to be kept near (its key used
+        // here before) is read tracked, with its TTL; the ticket is taken before the read is
+        // sent.
+        let ticket = near
+            .filter(|(tier, _)| tier.seen_before(&full))
+            .and_then(|(tier, _)| tier.ticket(&full));
         let read = match ticket {
             Some(_) => self.port.get_with_ttl(&full).await,
             None => self
@@ -430,10 +433,9 @@ impl Cache {
             }
         });
         if let Some(bytes) = encoded.as_ref().filter(|_| !backend_down) {
-            // Kept as written (decoded by its first near hit, if one comes), when the tier keeps
-            // this key's computed values.
-            let keeps = near.is_some_and(|(tier, _)| tier.keeps_fill(full));
-            let kept = ticket.filter(|_| keeps).map(|t| {
+            // Kept as written (decoded by its first near hit, if one comes) when its read was
+            // to keep it.
+            let kept = ticket.map(|t| {
                 let encoded: crate::near::Shared =
                     std::sync::Arc::new(crate::near::Encoded(bytes.clone()));
                 (t, encoded)
@@ -529,16 +531,24 @@ impl Cache {
             return;
         }
         let ttl = ttl.unwrap_or(self.ttl);
-        let written = if tags.is_empty() {
-            self.port.set(full, bytes, ttl).await
+        let (written, kept) = if tags.is_empty() {
+            match kept {
+                Some(kept) => match self.port.set_kept(full, bytes, ttl).await {
+                    Ok(tracked) => (Ok(()), Some(kept).filter(|_| tracked)),
+                    Err(e) => (Err(e), None),
+                },
+                None => (self.port.set(full, bytes, ttl).await, None),
+            }
         } else {
-            match self.tag_keys(tags) {
+            // Written by a script on the data connections: not kept.
+            let written = match self.tag_keys(tags) {
                 Ok(tag_keys) => self.port.set_tagged(full, bytes, ttl, &tag_keys).await,
                 Err(e) => {
                     tracing::warn!(cache = %self.core.name, key, error = %e, "tags not recorded");
                     self.port.set(full, bytes, ttl).await
                 }
-            }
+            };
+            (written, None)
         };
         match (written, self.near.as_deref()) {
             (Ok(()), Some(tier)) => tier.after_write(full, kept, plain, Some(ttl)),

@@ -58,14 +58,6 @@ impl NearHub {
         !self.tiers.is_empty()
     }
 
-    /// The key prefixes to track, one per namespace.
-    pub(crate) fn prefixes(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.tiers.iter().map(|t| t.prefix.clone()).collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
     /// Whether `key` is under a near tier's namespace.
     pub(crate) fn tracks(&self, key: &str) -> bool {
         self.tiers.iter().any(|t| key.starts_with(&t.prefix))

@@ -1,5 +1,5 @@
 //! The near cache: a process-local tier of decoded values in front of a cache route, emptied by
-//! the server's invalidations (Redis `CLIENT TRACKING … BCAST`, see
+//! the server's invalidations (Redis `CLIENT TRACKING … OPTIN`, see
 //! `adapters::redis::tracking`) or by the in-memory backend's own writes.
 //!
 //! - [`NearCache`]: a route's opt-in and bounds.
@@ -24,12 +24,11 @@ use std::time::Duration;
 /// while the backend's invalidations reach this process; see the README's near-cache section for
 /// what that guarantees.
 ///
-/// A value read from the backend is kept at once. A value a miss computed and wrote is kept
-/// only when the same key was computed by this process before (recently; a set of key hashes
-/// that forgets as it fills): a key computed once and never read again — the common case of a
-/// cache's new keys — costs the tier nothing, and a key read again is kept by that read (one
-/// round trip, then near hits). [`NearCache::keep_every_fill`] keeps every computed value at
-/// once instead.
+/// A key's value is kept from the second time this process reads, computes or writes the key
+/// (recently: a set of key hashes, one bit each, that forgets as it fills): a key used once —
+/// the common case of a cache's new keys — costs neither the tier nor the server anything, and
+/// its miss is a plain route's. [`NearCache::keep_on_first_use`] keeps values from a key's first
+/// use instead.
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,7 +36,7 @@ use std::time::Duration;
 /// let route = CacheRoute::new("app:users").near(NearCache::new(32 << 20).max_ttl(Duration::from_secs(30)));
 /// let near = route.near.unwrap();
 /// assert_eq!(near.max_bytes, 32 << 20);
-/// assert!(!near.keep_every_fill);
+/// assert!(!near.keep_on_first_use);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NearCache {
@@ -45,9 +44,8 @@ pub struct NearCache {
     pub max_bytes: u64,
     /// Upper bound of a value's life in the tier (default 60 s).
     pub max_ttl: Duration,
-    /// Whether a value a miss computed is kept at once, even on the first computation of its
-    /// key (default: no, see above).
-    pub keep_every_fill: bool,
+    /// Whether values are kept from a key's first use (default: from its second, see above).
+    pub keep_on_first_use: bool,
 }
 
 impl NearCache {
@@ -56,7 +54,7 @@ impl NearCache {
         Self {
             max_bytes,
             max_ttl: Duration::from_secs(60),
-            keep_every_fill: false,
+            keep_on_first_use: false,
         }
     }
 
@@ -66,17 +64,18 @@ impl NearCache {
         self
     }
 
-    /// Keeps every value a miss computed at once, the first computation of a key included:
-    /// the next read of the key is a near hit rather than one round trip, and every miss pays
-    /// for keeping its value (BENCHMARKS.md: ~12% more instructions, and a tier that grows to
-    /// `max_bytes` with keys that may never be read again).
+    /// Keeps values from a key's first use: the first read of a key is tracked and kept, and
+    /// the value its first computation wrote is kept, so the next read is a near hit rather
+    /// than one round trip; every miss then pays for it (BENCHMARKS.md: the tracked reads,
+    /// the kept copy, and a tier that grows to `max_bytes` with keys that may never be read
+    /// again).
     ///
     /// ```
     /// use forze_runtime::NearCache;
-    /// assert!(NearCache::new(1 << 20).keep_every_fill().keep_every_fill);
+    /// assert!(NearCache::new(1 << 20).keep_on_first_use().keep_on_first_use);
     /// ```
-    pub fn keep_every_fill(mut self) -> Self {
-        self.keep_every_fill = true;
+    pub fn keep_on_first_use(mut self) -> Self {
+        self.keep_on_first_use = true;
         self
     }
 }

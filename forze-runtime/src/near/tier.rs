@@ -128,14 +128,13 @@ pub(crate) struct NearTier {
     pub(crate) prefix: String,
     max_ttl: Duration,
     counts: Counts,
-    /// The keys computed before (`None`: every computed value is kept).
-    computed: Option<Doorkeeper>,
+    /// The keys this process used recently (`None`: values are kept from a key's first use).
+    used: Option<Doorkeeper>,
 }
 
 /// A set of key hashes, one bit each, that forgets everything once a quarter of its bits were
-/// set: whether a key was (probably) computed by this process recently. A wrong "yes" keeps a
-/// computed value near as [`NearCache::keep_every_fill`] would; nothing depends on it being
-/// right.
+/// set: whether a key was (probably) used by this process recently. A wrong "yes" keeps a value
+/// near as [`NearCache::keep_on_first_use`] would; nothing depends on it being right.
 struct Doorkeeper {
     bits: Box<[AtomicU64]>,
     set: AtomicU64,
@@ -191,7 +190,7 @@ impl NearTier {
             prefix: format!("{namespace}/"),
             max_ttl: config.max_ttl,
             counts: Counts::new(),
-            computed: (!config.keep_every_fill).then(|| Doorkeeper::new(estimated)),
+            used: (!config.keep_on_first_use).then(|| Doorkeeper::new(estimated)),
         }
     }
 
@@ -288,11 +287,11 @@ impl NearTier {
         crate::telemetry::near_invalidation();
     }
 
-    /// Whether the value a miss computed for `key` is to be kept: always with
-    /// [`NearCache::keep_every_fill`], else when the key was computed here before (and this
-    /// computation is noted).
-    pub(crate) fn keeps_fill(&self, key: &str) -> bool {
-        match &self.computed {
+    /// Whether a value of `key` read or computed now is to be kept: always with
+    /// [`NearCache::keep_on_first_use`], else when this process used the key before (this use
+    /// is noted).
+    pub(crate) fn seen_before(&self, key: &str) -> bool {
+        match &self.used {
             None => true,
             Some(doorkeeper) => doorkeeper.note(self.hasher.hash_one(key)),
         }
@@ -518,17 +517,17 @@ mod tests {
     }
 
     #[test]
-    fn a_computed_value_is_kept_from_its_keys_second_computation_unless_every_fill_is() {
+    fn a_value_is_kept_from_its_keys_second_use_unless_from_the_first() {
         let (t, _) = tier();
-        assert!(!t.keeps_fill("ns/a"), "first computation of a");
-        assert!(t.keeps_fill("ns/a"), "second");
-        assert!(!t.keeps_fill("ns/b"));
+        assert!(!t.seen_before("ns/a"), "first use of a");
+        assert!(t.seen_before("ns/a"), "second");
+        assert!(!t.seen_before("ns/b"));
         let every = NearTier::new(
             "ns",
-            NearCache::new(1 << 20).keep_every_fill(),
+            NearCache::new(1 << 20).keep_on_first_use(),
             Arc::new(Switch::default()),
         );
-        assert!(every.keeps_fill("ns/a"));
+        assert!(every.seen_before("ns/a"));
     }
 
     #[test]

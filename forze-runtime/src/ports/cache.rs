@@ -21,13 +21,21 @@ use super::PortResult;
 pub trait CachePort: Send + Sync + 'static {
     /// The bytes stored at `key`, if any and not expired.
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
-    /// The bytes stored at `key` and what is left of their TTL (`None`: none, or not known):
-    /// on Redis a `GET`, then a `PTTL` when there is a value.
+    /// The bytes stored at `key`, to be kept in a near tier, and for how long they may be
+    /// (what is left of their TTL; `None`: not known; zero: not to be kept): on Redis a read
+    /// the server tracks for this process (`CLIENT CACHING yes`, `GET`, `PTTL` on the tracking
+    /// connection), so that it tells of the key's next change.
     async fn get_with_ttl(&self, key: &str) -> PortResult<Option<(Vec<u8>, Option<Duration>)>> {
         Ok(self.get(key).await?.map(|b| (b, None)))
     }
     /// Stores `value` at `key` for `ttl`.
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()>;
+    /// [`CachePort::set`] for a value to be kept in a near tier; whether it may be: on Redis
+    /// the write is sent on the tracking connection and followed by a tracked read of the key
+    /// (`false` when tracking does not cover the key now).
+    async fn set_kept(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<bool> {
+        self.set(key, value, ttl).await.map(|()| true)
+    }
     /// Deletes the given keys; returns how many existed.
     async fn delete(&self, keys: &[String]) -> PortResult<u64>;
     /// The bytes stored at each key, in order (one round trip on Redis).

@@ -34,9 +34,8 @@ pub(super) struct Inner {
     pub(super) endpoint: arc_swap::ArcSwap<Endpoint>,
     /// The near tiers this backend's invalidations go to (`tracking`), if any route has one.
     pub(super) near: std::sync::OnceLock<Arc<crate::near::NearHub>>,
-    /// The tracking connections while they are up: a near route's writes go on the one of their
-    /// key's master, whose `NOLOOP` spares this process the server's invalidation of its own
-    /// write (`tracking`, `writer`).
+    /// The tracking connections while they are up: a near route's tracked reads and kept writes
+    /// go on the one of their key's master (`tracking`, `writer`).
     pub(super) writer: arc_swap::ArcSwapOption<super::writer::Writer>,
 }
 
@@ -394,43 +393,51 @@ impl RedisBackend {
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
-    /// [`RedisBackend::query`] for a write of `key`: on the tracking connection of the key's
-    /// master when `key` is a near route's and tracking is up (`Inner::writer`), so that the
-    /// server does not send this process the invalidation of its own write. On a cluster, a
-    /// slot that moved since tracking was established answers `MOVED`: the write goes on the
-    /// data connections then. A failure there also turns the near tiers off (tracking is
-    /// established again, and they come back empty).
-    pub(super) async fn write_query<T: redis::FromRedisValue>(
+    /// `pipe`, for a value of `key` to be kept near, on the tracking connection of the key's
+    /// master (`Inner::writer`), through the breaker and within the deadline. `None` when
+    /// tracking does not cover the key now: the tiers are off, the key is no near route's, or
+    /// (on a cluster) its slot moved since tracking was established and the master answered
+    /// `MOVED`; the caller then goes on without keeping. A failure turns the near tiers off
+    /// (tracking is established again, and they come back empty).
+    pub(super) async fn on_tracking(
         &self,
         key: &str,
-        cmd: &redis::Cmd,
-    ) -> PortResult<T> {
-        let Some(writer) = self.writer_for(key) else {
-            return self.query(cmd).await;
-        };
-        let name = command_name(cmd);
-        let result = in_place!(self, name, None, on writer, |conn| async move {
-            match conn
-                .send_packed_command(cmd)
-                .await
-                .and_then(|v| v.extract_error())
-            {
-                // Not this master's slot (any more): sent again below, on the data connections.
-                Err(e) if e.redirect_node().is_some() => Ok(None),
-                other => other.map(Some),
-            }
-        });
-        let result = match result {
-            Ok(Some(value)) => Ok(value),
-            Ok(None) => return self.query(cmd).await,
-            Err(e) => Err(e),
-        };
-        if matches!(&result, Err(e) if e.is_unavailable()) {
-            if let Some(hub) = self.inner.near.get() {
-                hub.lose();
+        name: &'static str,
+        pipe: &redis::Pipeline,
+        count: usize,
+    ) -> Option<PortResult<Vec<redis::Value>>> {
+        use redis::aio::ConnectionLike;
+        let writer = self.writer_for(key)?;
+        let result: PortResult<Option<Vec<redis::Value>>> = async {
+            in_place!(self, name, None, on writer, |conn| async move {
+                let replies = conn.req_packed_commands(pipe, 0, count).await?;
+                for reply in &replies {
+                    if let redis::Value::ServerError(e) = reply {
+                        return match e.kind() {
+                            // Not this master's slot (any more).
+                            Some(redis::ServerErrorKind::Moved | redis::ServerErrorKind::Ask) => {
+                                Ok(None)
+                            }
+                            _ => Err(redis::RedisError::from(e.clone())),
+                        };
+                    }
+                }
+                Ok(Some(replies))
+            })
+        }
+        .await;
+        match result {
+            Ok(Some(replies)) => Some(Ok(replies)),
+            Ok(None) => None,
+            Err(e) => {
+                if e.is_unavailable() {
+                    if let Some(hub) = self.inner.near.get() {
+                        hub.lose();
+                    }
+                }
+                Some(Err(e))
             }
         }
-        redis::from_redis_value(result?).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
     /// The tracking connection, when `key` is a near route's and the tiers are on.

@@ -1,17 +1,17 @@
-//! Where a near route's writes go: the tracking connection of the master that holds the key,
-//! whose `NOLOOP` keeps the server from sending this process the invalidation of its own
-//! write — which would drop the value the write just kept near (`tracking`). On one server
+//! Where a near route's tracked reads and kept writes go: the tracking connection of the master
+//! that holds the key, so that the server tracks the key for it (`CLIENT CACHING yes` before a
+//! read) and its `NOLOOP` keeps the server from sending this process the invalidation of its
+//! own write — which would drop the value the write just kept near (`tracking`). On one server
 //! (and Sentinel's master) that is the one tracking connection; on a cluster, the one of the
 //! master that served the key's slot when tracking was established. A slot that moved since
-//! answers `MOVED`, and the write is sent again on the data connections (whose cluster client
-//! follows it); its invalidation then comes back and drops the value, as before tracking knew
-//! the new map.
+//! answers `MOVED`, and the command is sent again on the data connections (whose cluster
+//! client follows it), its value not kept.
 
 use redis::aio::MultiplexedConnection;
 
 use crate::keys::{hash_slot, HASH_SLOTS};
 
-/// The tracking connections a near route's writes go on.
+/// The tracking connections a near route's tracked reads and kept writes go on.
 pub(super) struct Writer {
     conns: Vec<MultiplexedConnection>,
     /// On a cluster, per hash slot: 1 + the index in `conns` of its master, 0 for none.
@@ -36,7 +36,8 @@ impl Writer {
         }
     }
 
-    /// The connection a write of `key` goes on, if tracking knows the key's master.
+    /// The connection a tracked read or kept write of `key` goes on, if tracking knows the key's
+    /// master.
     pub(super) fn for_key(&self, key: &str) -> Option<&MultiplexedConnection> {
         match &self.owners {
             None => self.conns.first(),
