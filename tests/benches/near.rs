@@ -11,7 +11,8 @@
 //! Same method as `benches/cache.rs`: fixed-time runs, alternating, seven rounds (median and
 //! spread of per-round ratios), the Redis commands per operation from `INFO commandstats`.
 //! forze runs with `RedisConfig`'s defaults; the near route with `NearCache::new(64 << 20)`
-//! (`FORZE_BENCH_NEAR_BYTES` sets another `max_bytes`).
+//! (`FORZE_BENCH_NEAR_BYTES` sets another `max_bytes`, `FORZE_BENCH_FIRST_USE`
+//! `keep_on_first_use()`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,13 +38,19 @@ async fn get_near_user(id: u64) -> Result<User, std::io::Error> {
 
 const HOT_KEYS: u64 = 1000;
 
-/// The near route's `max_bytes`: 64 MiB, or `FORZE_BENCH_NEAR_BYTES` (a miss keeps every new
-/// value, so the tier grows to it; a small one shows what its memory costs a miss).
-fn near_bytes() -> u64 {
-    std::env::var("FORZE_BENCH_NEAR_BYTES")
+/// The near route's config: `NearCache::new(64 << 20)`, or `FORZE_BENCH_NEAR_BYTES` for
+/// `max_bytes` (a small tier shows what the tier's memory costs a miss), and with
+/// `FORZE_BENCH_FIRST_USE` set `keep_on_first_use()` (every miss then keeps its value).
+fn near_cache() -> NearCache {
+    let bytes = std::env::var("FORZE_BENCH_NEAR_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64 << 20)
+        .unwrap_or(64 << 20);
+    let near = NearCache::new(bytes);
+    match std::env::var_os("FORZE_BENCH_FIRST_USE") {
+        Some(_) => near.keep_on_first_use(),
+        None => near,
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -102,7 +109,7 @@ async fn runtime(url: String) -> Forze {
         .cache("users", CacheRoute::new("bench:users"))
         .cache(
             "near_users",
-            CacheRoute::new("bench:near").near(NearCache::new(near_bytes())),
+            CacheRoute::new("bench:near").near(near_cache()),
         )
         .build()
         .await

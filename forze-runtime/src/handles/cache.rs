@@ -208,7 +208,8 @@ impl Cache {
 
     /// The entry at `key`, shared: on a route with a near cache ([`crate::CacheRoute::near`]),
     /// a value held in this process is returned as it is (an `Arc` clone: no network, no
-    /// decoding), and a value read from the backend is kept there; otherwise as [`Cache::get`].
+    /// decoding), and a value read from the backend is kept there from the key's second use
+    /// here (see [`crate::NearCache`]); otherwise as [`Cache::get`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), forze_runtime::Error> {
@@ -219,7 +220,8 @@ impl Cache {
     ///     .await?;
     /// let users = forze.cache("users")?;
     /// users.set("user:1", &"Ada".to_owned()).await?;
-    /// let first = users.get_shared::<String>("user:1").await?.unwrap(); // read, kept near
+    /// // Written here, so used: this read keeps the value near.
+    /// let first = users.get_shared::<String>("user:1").await?.unwrap();
     /// let again = users.get_shared::<String>("user:1").await?.unwrap(); // from this process
     /// assert!(std::sync::Arc::ptr_eq(&first, &again));
     /// # Ok(()) }
@@ -237,7 +239,8 @@ impl Cache {
     }
 
     /// The entry at `full` through the route's near tier `near`: the value held in this
-    /// process, else the backend's bytes, `decode`d and kept near. The ticket is taken before
+    /// process, else the backend's bytes, `decode`d and kept near when the key was used here
+    /// before (read tracked, [`crate::ports::CachePort::get_with_ttl`]). The ticket is taken before
     /// the read is sent, so a reply that an invalidation (the server's, or a write of this
     /// process) overtook is never stored. The one near read of the cache handle, of
     /// [`Cache::get_shared`] and of documents.
