@@ -575,7 +575,7 @@ async fn an_own_tag_invalidation_drops_its_near_values_at_once() {
 /// use is the plain route's `GET` + `SET`; from its second use (or the first, with
 /// `keep_on_first_use`) a read is tracked (`CLIENT CACHING yes`, `GET`, `PTTL`, one pipeline
 /// on the tracking connection) and a value computed is kept as written (`SET`, `CLIENT
-/// CACHING yes`, `PTTL`); a near hit sends nothing.
+/// CACHING yes`, `PTTL` in one transaction); a near hit sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     let server = RedisServer::start();
@@ -635,7 +635,7 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Another client deletes the entry: the next call reads it tracked, computes, and keeps
-    // what it wrote (on the tracking connection, then a tracked `PTTL`).
+    // what it wrote (on the tracking connection, with a tracked `PTTL` in one transaction).
     let mut raw = server.client().await;
     let _: () = raw.del("t:near/cache/kv/user:7").await.unwrap();
     eventually(Duration::from_secs(2), "the delete's invalidation", || {
@@ -645,7 +645,9 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     .await;
     let _ = mon.commands().await;
     for expected in [
-        vec!["CLIENT", "GET", "PTTL", "SET", "CLIENT", "PTTL"],
+        vec![
+            "CLIENT", "GET", "PTTL", "MULTI", "SET", "CLIENT", "PTTL", "EXEC",
+        ],
         vec![],
     ] {
         let v = forze.scope(async { user(7, &calls).await }).await;
@@ -675,7 +677,9 @@ async fn a_near_route_sends_what_a_plain_route_does_and_a_near_hit_nothing() {
     // With `keep_on_first_use`, the first read is tracked and the value computed is kept:
     // then near hits.
     for expected in [
-        vec!["CLIENT", "GET", "PTTL", "SET", "CLIENT", "PTTL"],
+        vec![
+            "CLIENT", "GET", "PTTL", "MULTI", "SET", "CLIENT", "PTTL", "EXEC",
+        ],
         vec![],
     ] {
         forze.scope(async { kept_user(7, &calls).await }).await;

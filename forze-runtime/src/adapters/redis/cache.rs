@@ -45,11 +45,16 @@ impl CachePort for RedisBackend {
     async fn set_kept(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<bool> {
         // On the tracking connection: `NOLOOP` spares this process the invalidation of its own
         // write, and the tracked `PTTL` after it has the server tell of the key's next change.
+        // In one transaction: a write of the key means the server forgets who tracked it, and
+        // another client's write between this write and the tracked read would go unnoticed
+        // (a value as large as a socket read would split the pipeline there).
         let mut pipe = redis::pipe();
+        pipe.atomic();
         pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(ms(ttl));
         pipe.cmd("CLIENT").arg("CACHING").arg("yes");
         pipe.cmd("PTTL").arg(key);
-        match self.on_tracking(key, "SET", &pipe, 3).await {
+        // `MULTI`, three `QUEUED`, `EXEC`'s array.
+        match self.on_tracking(key, "SET", &pipe, 5).await {
             Some(answer) => answer.map(|_| true),
             // Not tracked (tracking off, or a slot that moved): written, not to be kept.
             None => self.set(key, value, ttl).await.map(|()| false),

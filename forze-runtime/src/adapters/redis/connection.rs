@@ -393,8 +393,9 @@ impl RedisBackend {
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
-    /// `pipe`, for a value of `key` to be kept near, on the tracking connection of the key's
-    /// master (`Inner::writer`), through the breaker and within the deadline. `None` when
+    /// `pipe` (its `count` replies, `MULTI`'s and `EXEC`'s included for a transaction), for a
+    /// value of `key` to be kept near, on the tracking connection of the key's master
+    /// (`Inner::writer`), through the breaker and within the deadline. `None` when
     /// tracking does not cover the key now: the tiers are off, the key is no near route's, or
     /// (on a cluster) its slot moved since tracking was established and the master answered
     /// `MOVED`; the caller then goes on without keeping. A failure turns the near tiers off
@@ -411,7 +412,13 @@ impl RedisBackend {
         let result: PortResult<Option<Vec<redis::Value>>> = async {
             in_place!(self, name, None, on writer, |conn| async move {
                 let replies = conn.req_packed_commands(pipe, 0, count).await?;
-                for reply in &replies {
+                // Every reply, a transaction's included (`EXEC`'s array: a command that failed
+                // in it).
+                let inner = replies.iter().flat_map(|r| match r {
+                    redis::Value::Array(items) => items.as_slice(),
+                    _ => std::slice::from_ref(r),
+                });
+                for reply in inner {
                     if let redis::Value::ServerError(e) = reply {
                         return match e.kind() {
                             // Not this master's slot (any more).
