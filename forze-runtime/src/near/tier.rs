@@ -306,8 +306,8 @@ impl NearTier {
     /// the miss's read was sent) — no invalidation, no flush, no other write of this process —
     /// and otherwise (or with nothing to keep) drops whatever is held. Either way, in the same
     /// look at the key's shard, every read of the key in flight loses its claim: such a read
-    /// may have been answered before the write reached the server (it went on another
-    /// connection), and its older value must not be kept over the one written.
+    /// may have been answered before the write reached the server and be handled only after
+    /// the write's end, and its older value must not be kept over the one written.
     pub(crate) fn after_write(
         &self,
         key: &str,
@@ -461,8 +461,8 @@ mod tests {
     #[test]
     fn a_read_answered_before_a_write_landed_never_replaces_the_value_written() {
         // A miss's read (claim `w`) and then another read of the key (claim `r`) are sent;
-        // the other read is answered with the old value before the write reaches the server
-        // (separate connections), but its reply is handled after the write's end.
+        // the other read is answered with the old value before the write reaches the server,
+        // but its task handles the reply only after the write's end.
         let (t, _) = tier();
         let w = t.ticket("ns/k").unwrap();
         let r = t.ticket("ns/k").unwrap();
