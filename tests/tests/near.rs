@@ -788,3 +788,40 @@ async fn a_kept_fill_never_outlives_its_ttl_on_the_server() {
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     proxy.release_tracking();
 }
+
+/// The server's `tracking_total_keys` (`INFO stats`): the keys it notes for tracking clients.
+async fn tracked_keys(server: &RedisServer) -> u64 {
+    let mut raw = server.client().await;
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("tracking_total_keys:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("tracking_total_keys in INFO stats")
+}
+
+/// Keys used once cost neither the tier nor the server anything: the server tracks none of
+/// them and the tier holds none; a key used a second time is tracked and held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_used_once_are_neither_held_nor_tracked() {
+    let server = RedisServer::start();
+    let forze = runtime(&server).await;
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    forze
+        .scope(async {
+            for id in 100..150 {
+                user(id, &calls).await;
+            }
+        })
+        .await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 50);
+    assert_eq!(forze.near_stats().entries, 0, "none held");
+    assert_eq!(tracked_keys(&server).await, 0, "none tracked");
+    forze.scope(async { user(100, &calls).await }).await;
+    assert_eq!(forze.near_stats().entries, 1, "the key used twice is held");
+    assert_eq!(tracked_keys(&server).await, 1, "and tracked");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 50);
+}
