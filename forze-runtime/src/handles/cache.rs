@@ -188,7 +188,7 @@ impl Cache {
         self.forget(&full);
         if let Some(near) = &self.near {
             // A key this process writes is used: its next read keeps the value.
-            near.seen_before(&full);
+            near.note_use(&full);
         }
         match written {
             Ok(()) => Ok(()),
@@ -256,17 +256,17 @@ impl Cache {
                 return Ok(Some(v));
             }
             // Kept as written by a miss (`get_or_compute`): decoded by this first hit.
-            if let Some(encoded) = held.downcast_ref::<crate::near::Encoded>() {
-                if let Some(v) = decode(&encoded.0) {
-                    let v = Arc::new(v);
-                    near.upgrade(full, &held, v.clone());
-                    return Ok(Some(v));
-                }
+            let decoded = near.decode_held(full, &held, |bytes| {
+                let v = Arc::new(decode(bytes)?);
+                Some((v.clone(), Some(v as crate::near::Shared)))
+            });
+            if let Some(v) = decoded {
+                return Ok(Some(v));
             }
         }
         // A value to be kept (its key used here before) is read tracked, with its TTL; the
         // ticket is taken before the read is sent.
-        let Some(ticket) = near.seen_before(full).then(|| near.ticket(full)).flatten() else {
+        let Some(ticket) = near.claim(full) else {
             return match self.port.get(full).await {
                 Ok(found) => Ok(found.and_then(|bytes| decode(&bytes)).map(Arc::new)),
                 Err(e) => self.fail_open(key, "get", self.core.backend_err(key, e), None),

@@ -311,7 +311,13 @@ impl Cache {
                     if let Some(r) = (fns.load)(&*held) {
                         return Ok(r);
                     }
-                    if let Some(r) = first_hit(tier, full, &held, codec, fns) {
+                    // Kept as written by a miss: decoded by this first hit.
+                    let decoded = tier.decode_held(full, &held, |bytes| {
+                        let r = (codec.decode)(bytes).ok()?;
+                        let keep = (fns.keep)(&r);
+                        Some((r, keep))
+                    });
+                    if let Some(r) = decoded {
                         return Ok(r);
                     }
                 }
@@ -350,9 +356,7 @@ impl Cache {
         // Otherwise a hit is one read and nothing else. A value to be kept near (its key used
         // here before) is read tracked, with its TTL; the ticket is taken before the read is
         // sent.
-        let ticket = near
-            .filter(|(tier, _)| tier.seen_before(&full))
-            .and_then(|(tier, _)| tier.ticket(&full));
+        let ticket = near.and_then(|(tier, _)| tier.claim(&full));
         let read = match ticket {
             Some(_) => self.port.get_with_ttl(&full).await,
             None => self
@@ -560,22 +564,4 @@ impl Cache {
             }
         }
     }
-}
-
-/// A near hit on a value a miss's write kept [`crate::near::Encoded`]: decoded, and held decoded
-/// from now on (unless it was invalidated meanwhile). `None` when `held` is neither (another
-/// codec's type), or does not decode as `R`.
-fn first_hit<R>(
-    tier: &crate::near::NearTier,
-    full: &str,
-    held: &crate::near::Shared,
-    codec: &ValueCodec<R>,
-    fns: NearFns<R>,
-) -> Option<R> {
-    let bytes = &held.downcast_ref::<crate::near::Encoded>()?.0;
-    let r = (codec.decode)(bytes).ok()?;
-    if let Some(decoded) = (fns.keep)(&r) {
-        tier.upgrade(full, held, decoded);
-    }
-    Some(r)
 }

@@ -24,8 +24,9 @@ use std::time::Duration;
 /// while the backend's invalidations reach this process; see the README's near-cache section for
 /// what that guarantees.
 ///
-/// A key's value is kept from the second time this process reads, computes or writes the key
-/// (recently: a set of key hashes, one bit each, that forgets as it fills): a key used once —
+/// A key's value is kept from the second time this process reads it, computes it or writes it
+/// with `set` (recently: a set of key hashes that forgets once it holds a window of keys): a
+/// key used once —
 /// the common case of a cache's new keys — costs neither the tier nor the server anything, and
 /// its miss is a plain route's. [`NearCache::keep_on_first_use`] keeps values from a key's first
 /// use instead.

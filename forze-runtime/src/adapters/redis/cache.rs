@@ -20,7 +20,7 @@ impl CachePort for RedisBackend {
         let mut pipe = redis::pipe();
         pipe.cmd("CLIENT").arg("CACHING").arg("yes");
         pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let replies = match self.on_tracking(key, "GET", &pipe, 3).await {
+        let replies = match self.on_tracking(key, "GET", &pipe).await {
             Some(answer) => answer?,
             // Not tracked (tracking off, or a slot that moved): read, not to be kept.
             None => return Ok(self.get(key).await?.map(|v| (v, Some(Duration::ZERO)))),
@@ -53,8 +53,7 @@ impl CachePort for RedisBackend {
         pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(ms(ttl));
         pipe.cmd("CLIENT").arg("CACHING").arg("yes");
         pipe.cmd("PTTL").arg(key);
-        // `MULTI`, three `QUEUED`, `EXEC`'s array.
-        match self.on_tracking(key, "SET", &pipe, 5).await {
+        match self.on_tracking(key, "SET", &pipe).await {
             Some(answer) => answer.map(|_| true),
             // Not tracked (tracking off, or a slot that moved): written, not to be kept.
             None => self.set(key, value, ttl).await.map(|()| false),

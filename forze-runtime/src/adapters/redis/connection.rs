@@ -393,8 +393,8 @@ impl RedisBackend {
         redis::from_redis_value(value).map_err(|e| BackendError::from(redis::RedisError::from(e)))
     }
 
-    /// `pipe` (its `count` replies, `MULTI`'s and `EXEC`'s included for a transaction), for a
-    /// value of `key` to be kept near, on the tracking connection of the key's master
+    /// `pipe` (every reply, `MULTI`'s and `EXEC`'s included for a transaction), for a value of
+    /// `key` to be kept near, on the tracking connection of the key's master
     /// (`Inner::writer`), through the breaker and within the deadline. `None` when
     /// tracking does not cover the key now: the tiers are off, the key is no near route's, or
     /// (on a cluster) its slot moved since tracking was established and the master answered
@@ -405,10 +405,10 @@ impl RedisBackend {
         key: &str,
         name: &'static str,
         pipe: &redis::Pipeline,
-        count: usize,
     ) -> Option<PortResult<Vec<redis::Value>>> {
         use redis::aio::ConnectionLike;
         let writer = self.writer_for(key)?;
+        let count = pipe.len() + if pipe.is_transaction() { 2 } else { 0 };
         let result: PortResult<Option<Vec<redis::Value>>> = async {
             in_place!(self, name, None, on writer, |conn| async move {
                 let replies = conn.req_packed_commands(pipe, 0, count).await?;
